@@ -1,0 +1,1 @@
+//! evbuffer: a queue of chunks with callbacks, search and fd I/O.

@@ -1,0 +1,1 @@
+//! Bufferevents: the common core and one state machine per kind.

@@ -1,0 +1,2 @@
+/* Variadic entry points, which stable Rust cannot define: they format with
+ * vsnprintf and hand the bytes to the Rust core. */

@@ -1,0 +1,1 @@
+//! `event2/event.h`: bases, events and the loop.

@@ -1,0 +1,15 @@
+//! bufferevent-rs: libevent 2.1's bufferevents, event loop, evbuffers and
+//! listeners behind libevent's exact C ABI.
+//!
+//! The C interface lives in [`ffi`]; it checks and converts arguments and
+//! calls the core: [`reactor`] (the event loop), [`buffer`] (evbuffer),
+//! [`bufferevent`] and [`listener`].
+
+pub mod ffi;
+mod log;
+mod sys;
+
+mod buffer;
+mod bufferevent;
+mod listener;
+mod reactor;

@@ -1,0 +1,1 @@
+//! evconnlistener: accepting connections from the loop.

@@ -1,0 +1,4 @@
+//! The event loop (`event_base`) over mio.
+
+/// An event base.
+pub struct Base {}

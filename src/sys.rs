@@ -1,0 +1,1 @@
+//! Thin wrappers over the system calls the library makes.
