@@ -5,6 +5,8 @@
 //! calls the core: [`reactor`] (the event loop), [`buffer`] (evbuffer),
 //! [`bufferevent`] and [`listener`].
 
+#![allow(non_camel_case_types)]
+
 pub mod ffi;
 mod log;
 mod sys;

@@ -56,6 +56,12 @@ impl<T> FailValue for *mut T {
     }
 }
 
+impl<T> FailValue for Option<T> {
+    fn fail_value() -> Self {
+        None
+    }
+}
+
 impl<T> FailValue for *const T {
     fn fail_value() -> Self {
         std::ptr::null()

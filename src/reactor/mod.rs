@@ -1,4 +1,628 @@
-//! The event loop (`event_base`) over mio.
+//! The event loop (`struct event_base`): fd readiness from mio's epoll,
+//! a timer heap, and active queues by priority, with libevent's semantics
+//! for adding, deleting, activating and running events.
+//!
+//! The base holds pointers to events that are pending or active and never
+//! touches an event after its callback returns unless it is still
+//! registered: the callback may have freed it. No borrow of the base's
+//! state is held while a callback runs, so callbacks may call anything.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::{c_short, c_void};
+use std::time::Duration;
+
+pub mod clock;
+pub mod event_mem;
+mod active;
+mod io;
+mod timers;
+
+use crate::ffi::event_struct::{
+    EVLIST_ACTIVE, EVLIST_ACTIVE_LATER, EVLIST_FINALIZING, EVLIST_INIT, EVLIST_INSERTED,
+    EVLIST_INTERNAL, EVLIST_TIMEOUT, event, event_callback_fn,
+};
+use crate::log;
+use active::ActiveQueues;
+use event_mem::{CLOSURE_CB_SELF, CLOSURE_PERSIST, CbPtr, EvPtr};
+use io::Io;
+use timers::Timers;
+
+pub const EV_TIMEOUT: c_short = 0x01;
+pub const EV_READ: c_short = 0x02;
+pub const EV_WRITE: c_short = 0x04;
+pub const EV_SIGNAL: c_short = 0x08;
+pub const EV_PERSIST: c_short = 0x10;
+pub const EV_ET: c_short = 0x20;
+pub const EV_FINALIZE: c_short = 0x40;
+pub const EV_CLOSED: c_short = 0x80;
+
+pub const EVLOOP_ONCE: i32 = 0x01;
+pub const EVLOOP_NONBLOCK: i32 = 0x02;
+pub const EVLOOP_NO_EXIT_ON_EMPTY: i32 = 0x04;
+
+/// Why an event could not be added.
+#[derive(Debug)]
+pub enum AddError {
+    NoBase,
+    Finalizing,
+    Register(std::io::Error),
+}
 
 /// An event base.
-pub struct Base {}
+pub struct Base {
+    state: RefCell<State>,
+    /// The monotonic time cached for the current pass (0: not cached).
+    cached_now: Cell<u64>,
+    method: &'static str,
+}
+
+struct State {
+    io: Io,
+    timers: Timers,
+    active: ActiveQueues,
+    /// Callbacks that become active at the start of the next pass.
+    later: Vec<CbPtr>,
+    /// Pending fd and timer registrations of non-internal events, counted
+    /// as libevent counts them (an fd event with a timeout counts twice).
+    event_count: usize,
+    running: bool,
+    /// Set by loopbreak: stop after the current callback.
+    break_now: bool,
+    /// Set by the loopexit callback: stop after the current pass.
+    exit_now: bool,
+    got_break: bool,
+    got_exit: bool,
+    /// The callback being run, for event_base_get_running_event.
+    running_cb: Option<CbPtr>,
+    /// Events made by event_base_once that have not fired yet.
+    once: Vec<*mut OnceEvent>,
+    activations: Vec<io::Activation>,
+}
+
+/// The storage of an event_base_once event, freed when it fires or with
+/// the base.
+struct OnceEvent {
+    ev: event,
+    cb: event_callback_fn,
+    arg: *mut c_void,
+}
+
+impl Base {
+    /// Makes a base; `avoid_epoll` reports libevent's "poll" method name.
+    pub fn new(avoid_epoll: bool) -> std::io::Result<Base> {
+        Ok(Base {
+            state: RefCell::new(State {
+                io: Io::new()?,
+                timers: Timers::default(),
+                active: ActiveQueues::new(1),
+                later: Vec::new(),
+                event_count: 0,
+                running: false,
+                break_now: false,
+                exit_now: false,
+                got_break: false,
+                got_exit: false,
+                running_cb: None,
+                once: Vec::new(),
+                activations: Vec::new(),
+            }),
+            cached_now: Cell::new(0),
+            method: if avoid_epoll { "poll" } else { "epoll" },
+        })
+    }
+
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The time of the current pass if cached, else the clock.
+    pub fn now(&self) -> u64 {
+        match self.cached_now.get() {
+            0 => clock::monotonic_ns(),
+            t => t,
+        }
+    }
+
+    pub fn priorities(&self) -> usize {
+        self.state.borrow().active.priorities()
+    }
+
+    /// Sets the number of priorities; refused while callbacks are active.
+    pub fn set_priorities(&self, n: usize) -> bool {
+        let mut st = self.state.borrow_mut();
+        if n == 0 || n > 256 || st.active.len() + st.later.len() > 0 {
+            return false;
+        }
+        st.active.set_priorities(n);
+        true
+    }
+
+    /// The priority new events get: the middle one.
+    pub fn default_priority(&self) -> u8 {
+        (self.priorities() / 2) as u8
+    }
+
+    /// `event_add`: waits for the event's fd and/or a timeout of `tv`
+    /// (absolute in the monotonic clock when `absolute`).
+    pub fn add(&self, ev: EvPtr, tv: Option<u64>, absolute: bool) -> Result<(), AddError> {
+        let flags = ev.flags();
+        if flags & EVLIST_FINALIZING != 0 {
+            return Err(AddError::Finalizing);
+        }
+        let mut activate_now = 0;
+        {
+            let mut st = self.state.borrow_mut();
+            let watches_fd = ev.events() & (EV_READ | EV_WRITE | EV_CLOSED) != 0;
+            let busy = EVLIST_INSERTED | EVLIST_ACTIVE | EVLIST_ACTIVE_LATER;
+            if watches_fd && flags & busy == 0 {
+                let ready = st.io.add(ev).map_err(AddError::Register)?;
+                ev.set_flags(ev.flags() | EVLIST_INSERTED);
+                st.count(ev, 1);
+                activate_now = ready;
+            }
+            if let Some(tv) = tv {
+                if ev.cb().closure() == CLOSURE_PERSIST && !absolute {
+                    ev.set_interval(tv);
+                }
+                if ev.flags() & EVLIST_TIMEOUT != 0 {
+                    st.timers.remove(ev);
+                    st.count(ev, -1);
+                    ev.set_flags(ev.flags() & !EVLIST_TIMEOUT);
+                }
+                // A timeout that already fired but has not run is replaced.
+                if ev.flags() & EVLIST_ACTIVE != 0 && ev.res() & EV_TIMEOUT != 0 {
+                    st.active.remove(ev.cb());
+                    ev.set_flags(ev.flags() & !EVLIST_ACTIVE);
+                }
+                let deadline = if absolute { tv } else { self.now().saturating_add(tv) };
+                st.timers.insert(ev, deadline);
+                ev.set_flags(ev.flags() | EVLIST_TIMEOUT);
+                st.count(ev, 1);
+            }
+        }
+        if activate_now != 0 {
+            self.activate(ev, activate_now);
+        }
+        Ok(())
+    }
+
+    /// `event_del`: stops waiting and takes the event off the active queues.
+    pub fn del(&self, ev: EvPtr) {
+        let mut st = self.state.borrow_mut();
+        st.unlink(ev);
+    }
+
+    /// `event_remove_timer`: drops the timeout, keeps the fd part pending.
+    pub fn remove_timer(&self, ev: EvPtr) {
+        let mut st = self.state.borrow_mut();
+        if ev.flags() & EVLIST_TIMEOUT != 0 {
+            st.timers.remove(ev);
+            st.count(ev, -1);
+            ev.set_flags(ev.flags() & !EVLIST_TIMEOUT);
+        }
+        if ev.events() & EV_SIGNAL == 0 {
+            ev.set_interval(0);
+        }
+    }
+
+    /// `event_active`: queues the event to run with `res`; a second
+    /// activation before it runs adds its flags to the first.
+    pub fn activate(&self, ev: EvPtr, res: c_short) {
+        let mut st = self.state.borrow_mut();
+        let flags = ev.flags();
+        if flags & EVLIST_FINALIZING != 0 {
+            return;
+        }
+        if flags & EVLIST_ACTIVE != 0 {
+            ev.set_res(ev.res() | res);
+            return;
+        }
+        if flags & EVLIST_ACTIVE_LATER != 0 {
+            ev.set_res(ev.res() | res);
+            st.later.retain(|&c| c != ev.cb());
+            ev.set_flags(flags & !EVLIST_ACTIVE_LATER);
+        } else {
+            ev.set_res(res);
+        }
+        ev.set_flags(ev.flags() | EVLIST_ACTIVE);
+        st.active.push(ev.cb());
+    }
+
+    /// Queues the event to run on the next pass, so a fd that is still
+    /// ready after its callback does not starve the other callbacks.
+    pub fn activate_later(&self, ev: EvPtr, res: c_short) {
+        let mut st = self.state.borrow_mut();
+        let flags = ev.flags();
+        if flags & (EVLIST_ACTIVE | EVLIST_ACTIVE_LATER | EVLIST_FINALIZING) != 0 {
+            ev.set_res(ev.res() | res);
+            return;
+        }
+        ev.set_res(res);
+        ev.set_flags(flags | EVLIST_ACTIVE_LATER);
+        st.later.push(ev.cb());
+    }
+
+    /// Queues a record of our own (CB_SELF); false if it was queued already.
+    pub fn schedule(&self, cb: CbPtr) -> bool {
+        let mut st = self.state.borrow_mut();
+        if cb.flags() & (EVLIST_ACTIVE | EVLIST_ACTIVE_LATER) != 0 {
+            return false;
+        }
+        cb.set_flags(cb.flags() | EVLIST_ACTIVE);
+        st.active.push(cb);
+        true
+    }
+
+    /// Takes a queued record of our own off the queues; true if it was queued.
+    pub fn unschedule(&self, cb: CbPtr) -> bool {
+        let mut st = self.state.borrow_mut();
+        let flags = cb.flags();
+        if flags & EVLIST_ACTIVE != 0 {
+            st.active.remove(cb);
+        } else if flags & EVLIST_ACTIVE_LATER != 0 {
+            st.later.retain(|&c| c != cb);
+        } else {
+            return false;
+        }
+        cb.set_flags(flags & !(EVLIST_ACTIVE | EVLIST_ACTIVE_LATER));
+        true
+    }
+
+    /// `event_pending`: which of `what` the event waits for or is active
+    /// with, and its expiry in the monotonic clock when it has a timeout.
+    pub fn pending(&self, ev: EvPtr, what: c_short) -> (c_short, Option<u64>) {
+        let flags = ev.flags();
+        let mut found = 0;
+        if flags & EVLIST_INSERTED != 0 {
+            found |= ev.events() & (EV_READ | EV_WRITE | EV_CLOSED | EV_SIGNAL);
+        }
+        if flags & (EVLIST_ACTIVE | EVLIST_ACTIVE_LATER) != 0 {
+            found |= ev.res();
+        }
+        if flags & EVLIST_TIMEOUT != 0 {
+            found |= EV_TIMEOUT;
+        }
+        let found = found & what & (EV_TIMEOUT | EV_READ | EV_WRITE | EV_CLOSED | EV_SIGNAL);
+        let deadline = (flags & EVLIST_TIMEOUT != 0 && what & EV_TIMEOUT != 0)
+            .then(|| ev.deadline());
+        (found, deadline)
+    }
+
+    /// Forgets that `fd` is ready for `what`: a read or write came up short.
+    pub fn clear_ready(&self, fd: i32, what: c_short) {
+        self.state.borrow_mut().io.clear_ready(fd, what);
+    }
+
+    /// Whether `fd` is known ready for `what` (edge-triggered fds only).
+    pub fn is_ready(&self, fd: i32, what: c_short) -> bool {
+        self.state.borrow().io.is_ready(fd, what)
+    }
+
+    /// Keeps `fd` registered while a bufferevent uses it, or lets it go
+    /// (before it is closed or handed back to the program).
+    pub fn own_fd(&self, fd: i32, owned: bool) {
+        self.state.borrow_mut().io.set_owned(fd, owned);
+    }
+
+    /// The callback currently running, if any.
+    pub fn running_callback(&self) -> Option<CbPtr> {
+        self.state.borrow().running_cb
+    }
+
+    pub fn got_exit(&self) -> bool {
+        let st = self.state.borrow();
+        st.got_exit || st.exit_now
+    }
+
+    pub fn got_break(&self) -> bool {
+        let st = self.state.borrow();
+        st.got_break || st.break_now
+    }
+
+    /// `event_base_loopbreak`: stop right after the running callback.
+    pub fn loopbreak(&self) {
+        let mut st = self.state.borrow_mut();
+        st.break_now = true;
+    }
+
+    /// `event_base_loopexit`: stop once the current pass is over, now or
+    /// after `tv` nanoseconds. Like libevent, this is a one-shot event.
+    pub fn loopexit(&self, tv: Option<u64>) -> i32 {
+        let me = self as *const Base as *mut c_void;
+        self.once(-1, EV_TIMEOUT, Some(loopexit_cb), me, tv)
+    }
+
+    /// `event_base_once`: runs `cb` once when the fd is ready or after
+    /// `tv`, then frees its own storage.
+    pub fn once(
+        &self,
+        fd: i32,
+        events: c_short,
+        cb: event_callback_fn,
+        arg: *mut c_void,
+        tv: Option<u64>,
+    ) -> i32 {
+        if events & (EV_SIGNAL | EV_PERSIST) != 0 {
+            return -1;
+        }
+        let timer_only = events == EV_TIMEOUT;
+        if !timer_only && events & (EV_READ | EV_WRITE) == 0 {
+            return -1;
+        }
+        let storage = Box::new(OnceEvent {
+            // SAFETY: an all-zero struct event is a valid unassigned event.
+            ev: unsafe { std::mem::zeroed() },
+            cb,
+            arg,
+        });
+        let raw = Box::into_raw(storage);
+        // SAFETY: raw is our own fresh allocation.
+        let ev = EvPtr::new(unsafe { &raw mut (*raw).ev }).expect("boxed pointer is not null");
+        let base = self as *const Base as *mut Base;
+        let (fd, kinds) = if timer_only {
+            (-1, 0)
+        } else {
+            (fd, events & (EV_READ | EV_WRITE | EV_CLOSED))
+        };
+        ev.assign(base, fd, kinds, Some(once_cb), raw.cast(), self.default_priority());
+        self.state.borrow_mut().once.push(raw);
+        if timer_only && tv.is_none() {
+            self.activate(ev, EV_TIMEOUT);
+            return 0;
+        }
+        if self.add(ev, tv, false).is_err() {
+            self.state.borrow_mut().once.retain(|&p| p != raw);
+            // SAFETY: the event never became pending; we still own the box.
+            drop(unsafe { Box::from_raw(raw) });
+            return -1;
+        }
+        0
+    }
+
+    /// `event_base_loop`.
+    pub fn run(&self, flags: i32) -> i32 {
+        {
+            let mut st = self.state.borrow_mut();
+            if st.running {
+                drop(st);
+                log::warn(
+                    "event_base_loop: reentrant invocation. Only one event_base_loop can \
+                     run on each event_base at once.",
+                );
+                return -1;
+            }
+            st.running = true;
+            st.got_break = false;
+            st.got_exit = false;
+            st.break_now = false;
+            st.exit_now = false;
+        }
+        self.cached_now.set(0);
+        let result = self.run_passes(flags);
+        self.cached_now.set(0);
+        let mut st = self.state.borrow_mut();
+        st.running = false;
+        st.got_break |= st.break_now;
+        st.got_exit |= st.exit_now;
+        st.break_now = false;
+        st.exit_now = false;
+        result
+    }
+
+    fn run_passes(&self, flags: i32) -> i32 {
+        let mut activations = std::mem::take(&mut self.state.borrow_mut().activations);
+        let result = loop {
+            let timeout = {
+                let mut st = self.state.borrow_mut();
+                if st.exit_now || st.break_now {
+                    break 0;
+                }
+                let active = st.active.len() + st.later.len();
+                if flags & EVLOOP_NO_EXIT_ON_EMPTY == 0 && st.event_count == 0 && active == 0 {
+                    break 1;
+                }
+                let timeout = if active > 0 || flags & EVLOOP_NONBLOCK != 0 {
+                    Some(Duration::ZERO)
+                } else {
+                    st.timers.next_deadline().map(|deadline| {
+                        Duration::from_nanos(deadline.saturating_sub(clock::monotonic_ns()))
+                    })
+                };
+                for cb in std::mem::take(&mut st.later) {
+                    cb.set_flags((cb.flags() & !EVLIST_ACTIVE_LATER) | EVLIST_ACTIVE);
+                    st.active.push(cb);
+                }
+                timeout
+            };
+            self.cached_now.set(0);
+            activations.clear();
+            let polled = self.state.borrow_mut().io.poll(timeout, &mut activations);
+            if let Err(e) = polled {
+                log::warn(&format!("event_base_loop: epoll_wait: {e}"));
+                break -1;
+            }
+            self.cached_now.set(clock::monotonic_ns());
+            for &(ev, res) in &activations {
+                self.activate(ev, res);
+            }
+            self.expire_timers();
+            let busy = {
+                let st = self.state.borrow();
+                st.active.len() > 0
+            };
+            if busy {
+                let ran = self.run_active();
+                let st = self.state.borrow();
+                if flags & EVLOOP_ONCE != 0 && st.active.len() + st.later.len() == 0 && ran > 0 {
+                    break 0;
+                }
+            } else if flags & EVLOOP_NONBLOCK != 0 {
+                break 0;
+            }
+        };
+        self.state.borrow_mut().activations = activations;
+        result
+    }
+
+    /// Moves every expired timer to the active queues with EV_TIMEOUT.
+    fn expire_timers(&self) {
+        let now = self.now();
+        loop {
+            let expired = self.state.borrow_mut().timers.pop_expired(now);
+            let Some(ev) = expired else { break };
+            {
+                let mut st = self.state.borrow_mut();
+                ev.set_flags(ev.flags() & !EVLIST_TIMEOUT);
+                st.count(ev, -1);
+                st.unlink(ev);
+            }
+            self.activate(ev, EV_TIMEOUT);
+        }
+    }
+
+    /// Runs the most urgent non-empty queue until it is empty or the loop
+    /// is told to stop; returns how many non-internal callbacks ran.
+    fn run_active(&self) -> usize {
+        let Some(pri) = self.state.borrow().active.first_busy() else { return 0 };
+        let mut ran = 0;
+        loop {
+            let cb = {
+                let mut st = self.state.borrow_mut();
+                let Some(cb) = st.active.pop(pri) else { break };
+                cb.set_flags(cb.flags() & !EVLIST_ACTIVE);
+                if let Some(ev) = cb.as_event() {
+                    if ev.events() & EV_PERSIST == 0 {
+                        st.unlink(ev);
+                    }
+                }
+                st.running_cb = Some(cb);
+                cb
+            };
+            if cb.flags() & EVLIST_INTERNAL == 0 {
+                ran += 1;
+            }
+            match cb.as_event() {
+                None => cb.call_self(),
+                Some(ev) => {
+                    let res = ev.res();
+                    if cb.closure() == CLOSURE_PERSIST {
+                        self.rearm_persistent(ev);
+                    }
+                    ev.call(res);
+                }
+            }
+            let mut st = self.state.borrow_mut();
+            st.running_cb = None;
+            if st.break_now {
+                break;
+            }
+        }
+        ran
+    }
+
+    /// Re-arms a persistent event's timeout before its callback runs: one
+    /// interval after the expiry that fired, or after now for fd readiness.
+    fn rearm_persistent(&self, ev: EvPtr) {
+        let interval = ev.interval();
+        if interval == 0 {
+            return;
+        }
+        let now = self.now();
+        let from = if ev.res() & EV_TIMEOUT != 0 { ev.deadline() } else { now };
+        let mut at = from.saturating_add(interval);
+        if at < now {
+            at = now.saturating_add(interval);
+        }
+        // The event was registered a moment ago, so adding again can only
+        // fail if its fd was closed under it, which the next pass reports.
+        let _ = self.add(ev, Some(at), true);
+    }
+
+    /// Called from `event_base_free`: runs the pending finalizers of
+    /// bufferevents freed earlier, and forgets every event without running
+    /// its callback.
+    pub fn shutdown(&self) {
+        let queued = {
+            let mut st = self.state.borrow_mut();
+            let mut all = st.active.drain_all();
+            all.append(&mut st.later);
+            all
+        };
+        for cb in &queued {
+            cb.set_flags(cb.flags() & !(EVLIST_ACTIVE | EVLIST_ACTIVE_LATER));
+        }
+        for cb in queued {
+            if cb.closure() == CLOSURE_CB_SELF && cb.flags() & EVLIST_FINALIZING != 0 {
+                cb.call_self();
+            }
+        }
+        let mut st = self.state.borrow_mut();
+        let timed: Vec<EvPtr> = st.timers.events().collect();
+        for ev in timed {
+            st.unlink(ev);
+        }
+        for raw in std::mem::take(&mut st.once) {
+            // SAFETY: the once storage is ours and no longer referenced: its
+            // event was unlinked above or never added.
+            let ev = EvPtr::new(unsafe { &raw mut (*raw).ev }).expect("boxed pointer");
+            st.unlink(ev);
+            // SAFETY: as above; nothing refers to the box any more.
+            drop(unsafe { Box::from_raw(raw) });
+        }
+    }
+}
+
+impl State {
+    /// Adjusts the count of registrations that keep the loop running.
+    fn count(&mut self, ev: EvPtr, delta: isize) {
+        if ev.flags() & EVLIST_INTERNAL == 0 {
+            self.event_count = self.event_count.saturating_add_signed(delta);
+        }
+    }
+
+    /// Takes `ev` out of every structure of the base.
+    fn unlink(&mut self, ev: EvPtr) {
+        let flags = ev.flags();
+        if flags & EVLIST_TIMEOUT != 0 {
+            self.timers.remove(ev);
+            self.count(ev, -1);
+        }
+        if flags & EVLIST_ACTIVE != 0 {
+            self.active.remove(ev.cb());
+        }
+        if flags & EVLIST_ACTIVE_LATER != 0 {
+            self.later.retain(|&c| c != ev.cb());
+        }
+        if flags & EVLIST_INSERTED != 0 {
+            self.io.del(ev);
+            self.count(ev, -1);
+        }
+        let keep = EVLIST_INIT | EVLIST_INTERNAL | event_mem::EVLIST_X_EDGE | EVLIST_FINALIZING;
+        ev.set_flags(flags & keep);
+    }
+}
+
+/// Runs an event_base_once callback and frees its storage.
+unsafe extern "C" fn once_cb(fd: i32, what: c_short, arg: *mut c_void) {
+    let raw = arg.cast::<OnceEvent>();
+    // SAFETY: arg is the OnceEvent this callback was assigned with; it is
+    // still allocated because only this callback or the base frees it.
+    let (cb, user_arg, base) = unsafe { ((*raw).cb, (*raw).arg, (*raw).ev.ev_base) };
+    // SAFETY: the base outlives its events' callbacks.
+    unsafe { (*base).state.borrow_mut().once.retain(|&p| p != raw) };
+    // SAFETY: the event is no longer pending or active (non-persistent
+    // events are unlinked before their callback), so nothing refers to it.
+    drop(unsafe { Box::from_raw(raw) });
+    if let Some(cb) = cb {
+        // SAFETY: calling the program's callback as event_base_once promises.
+        unsafe { cb(fd, what, user_arg) };
+    }
+}
+
+/// The one-shot callback behind event_base_loopexit.
+unsafe extern "C" fn loopexit_cb(_fd: i32, _what: c_short, arg: *mut c_void) {
+    // SAFETY: arg is the base that scheduled this callback, alive while its
+    // loop runs callbacks.
+    let base = unsafe { &*arg.cast::<Base>() };
+    base.state.borrow_mut().exit_now = true;
+}

@@ -1,0 +1,90 @@
+//! The active queues: one doubly linked list per priority, linked through
+//! each record's own `evcb_active_next`, so removing an event that is
+//! active (because the program deleted or freed it) is O(1) and nothing is
+//! allocated per activation.
+
+use super::event_mem::CbPtr;
+
+#[derive(Default, Clone, Copy)]
+struct Queue {
+    head: Option<CbPtr>,
+    tail: Option<CbPtr>,
+}
+
+pub struct ActiveQueues {
+    queues: Vec<Queue>,
+    len: usize,
+}
+
+impl ActiveQueues {
+    pub fn new(priorities: usize) -> ActiveQueues {
+        ActiveQueues { queues: vec![Queue::default(); priorities], len: 0 }
+    }
+
+    pub fn priorities(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// Changes the number of priorities; only valid while all are empty.
+    pub fn set_priorities(&mut self, n: usize) {
+        debug_assert_eq!(self.len, 0);
+        self.queues = vec![Queue::default(); n];
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `cb` to the queue of its priority.
+    pub fn push(&mut self, cb: CbPtr) {
+        let pri = cb.pri().min(self.queues.len() - 1);
+        let q = &mut self.queues[pri];
+        cb.set_links(q.tail, None);
+        match q.tail {
+            Some(tail) => tail.set_next(Some(cb)),
+            None => q.head = Some(cb),
+        }
+        q.tail = Some(cb);
+        self.len += 1;
+    }
+
+    /// Unlinks `cb`, which must be in the queue of its priority.
+    pub fn remove(&mut self, cb: CbPtr) {
+        let pri = cb.pri().min(self.queues.len() - 1);
+        let q = &mut self.queues[pri];
+        let (prev, next) = (cb.prev(), cb.next());
+        match prev {
+            Some(p) => p.set_next(next),
+            None => q.head = next,
+        }
+        match next {
+            Some(n) => n.set_prev(prev),
+            None => q.tail = prev,
+        }
+        cb.set_links(None, None);
+        self.len -= 1;
+    }
+
+    /// The most urgent non-empty priority.
+    pub fn first_busy(&self) -> Option<usize> {
+        self.queues.iter().position(|q| q.head.is_some())
+    }
+
+    /// Takes the head of queue `pri`.
+    pub fn pop(&mut self, pri: usize) -> Option<CbPtr> {
+        let head = self.queues.get(pri)?.head?;
+        self.remove(head);
+        Some(head)
+    }
+
+    /// Takes every record, most urgent first (used when a base is freed).
+    pub fn drain_all(&mut self) -> Vec<CbPtr> {
+        let mut out = Vec::with_capacity(self.len);
+        while let Some(pri) = self.first_busy() {
+            while let Some(cb) = self.pop(pri) {
+                out.push(cb);
+            }
+        }
+        out
+    }
+}

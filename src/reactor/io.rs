@@ -1,0 +1,271 @@
+//! The fd table over mio's epoll: one registration per fd and the events
+//! that wait on it.
+//!
+//! An fd used only by bufferevents is registered once, edge-triggered, for
+//! reading and writing, and its readiness is kept here: enabling or
+//! disabling a side then costs no system call. An fd with any of the
+//! program's own (level-triggered) events is registered level-triggered on
+//! mio's epoll descriptor with exactly the union of its events' interests,
+//! as libevent does. An fd that epoll refuses (a regular file, /dev/null) is
+//! always ready, as on libevent's poll backend.
+
+use std::ffi::c_short;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use super::event_mem::{EVLIST_X_EDGE, EvPtr};
+use super::{EV_CLOSED, EV_READ, EV_WRITE};
+
+/// How an fd is registered with epoll.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+enum Mode {
+    #[default]
+    None,
+    /// Edge-triggered for reading and writing, readiness kept in `ready`.
+    Edge,
+    /// Level-triggered with these epoll interest bits.
+    Level(u32),
+    /// Refused by epoll: reported ready on every pass.
+    AlwaysReady,
+}
+
+#[derive(Default)]
+struct FdEntry {
+    events: Vec<EvPtr>,
+    mode: Mode,
+    /// EV_READ / EV_WRITE / EV_CLOSED known to hold (edge mode).
+    ready: c_short,
+    /// A bufferevent uses this fd: keep it registered while it has no
+    /// events, until the bufferevent lets it go.
+    owned: bool,
+}
+
+pub struct Io {
+    poll: Poll,
+    events: Events,
+    fds: Vec<FdEntry>,
+    always_ready: Vec<RawFd>,
+}
+
+/// An event to activate with these result flags.
+pub type Activation = (EvPtr, c_short);
+
+const WANTED: c_short = EV_READ | EV_WRITE | EV_CLOSED;
+
+impl Io {
+    pub fn new() -> std::io::Result<Io> {
+        Ok(Io {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            fds: Vec::new(),
+            always_ready: Vec::new(),
+        })
+    }
+
+    fn entry(&mut self, fd: RawFd) -> &mut FdEntry {
+        let idx = fd as usize;
+        if idx >= self.fds.len() {
+            self.fds.resize_with(idx + 1, FdEntry::default);
+        }
+        &mut self.fds[idx]
+    }
+
+    /// Adds `ev` to the events of its fd, registering or changing the
+    /// registration as needed. Returns the flags it is ready for already
+    /// (edge mode), which the caller activates.
+    pub fn add(&mut self, ev: EvPtr) -> std::io::Result<c_short> {
+        let fd = ev.fd();
+        let entry = self.entry(fd);
+        if !entry.events.contains(&ev) {
+            entry.events.push(ev);
+        }
+        if let Err(e) = self.update(fd) {
+            let entry = self.entry(fd);
+            entry.events.retain(|&e| e != ev);
+            return Err(e);
+        }
+        let entry = self.entry(fd);
+        Ok(match entry.mode {
+            Mode::Edge => entry.ready & ev.events() & WANTED,
+            _ => 0,
+        })
+    }
+
+    /// Removes `ev` from its fd.
+    pub fn del(&mut self, ev: EvPtr) {
+        let fd = ev.fd();
+        if fd < 0 || fd as usize >= self.fds.len() {
+            return;
+        }
+        self.entry(fd).events.retain(|&e| e != ev);
+        // A failure here means the fd was closed under us: epoll has already
+        // forgotten it, which is what we wanted.
+        let _ = self.update(fd);
+    }
+
+    /// Marks `fd` as used by a bufferevent (or not any more).
+    pub fn set_owned(&mut self, fd: RawFd, owned: bool) {
+        if fd < 0 {
+            return;
+        }
+        self.entry(fd).owned = owned;
+        let _ = self.update(fd);
+    }
+
+    /// Forgets that `fd` is ready for `what` (a read or write came up short).
+    pub fn clear_ready(&mut self, fd: RawFd, what: c_short) {
+        if fd >= 0 && (fd as usize) < self.fds.len() {
+            self.fds[fd as usize].ready &= !what;
+        }
+    }
+
+    /// Whether `fd` is known ready for `what`.
+    pub fn is_ready(&self, fd: RawFd, what: c_short) -> bool {
+        fd >= 0 && (fd as usize) < self.fds.len() && self.fds[fd as usize].ready & what != 0
+    }
+
+    /// Whether some refused fd has events that must run on every pass.
+    pub fn has_always_ready(&self) -> bool {
+        !self.always_ready.is_empty()
+    }
+
+    /// Brings the registration of `fd` in line with its events.
+    fn update(&mut self, fd: RawFd) -> std::io::Result<()> {
+        let entry = &self.fds[fd as usize];
+        let level = entry.events.iter().any(|e| e.flags() & EVLIST_X_EDGE == 0);
+        let wanted = if entry.mode == Mode::AlwaysReady && !entry.events.is_empty() {
+            Mode::AlwaysReady
+        } else if level {
+            let mut bits = 0u32;
+            for e in &entry.events {
+                let what = e.events();
+                if what & EV_READ != 0 {
+                    bits |= libc::EPOLLIN as u32;
+                }
+                if what & EV_WRITE != 0 {
+                    bits |= libc::EPOLLOUT as u32;
+                }
+                if what & EV_CLOSED != 0 {
+                    bits |= libc::EPOLLRDHUP as u32;
+                }
+            }
+            Mode::Level(bits)
+        } else if !entry.events.is_empty() || (entry.owned && entry.mode == Mode::Edge) {
+            Mode::Edge
+        } else {
+            Mode::None
+        };
+        let current = entry.mode;
+        if wanted == current {
+            return Ok(());
+        }
+        let epfd = self.poll.as_raw_fd();
+        let result = match (current, wanted) {
+            (_, Mode::None) => {
+                if matches!(current, Mode::Edge | Mode::Level(_)) {
+                    epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, 0)
+                } else {
+                    Ok(())
+                }
+            }
+            (Mode::None, Mode::Edge) => self.poll.registry().register(
+                &mut SourceFd(&fd),
+                Token(fd as usize),
+                Interest::READABLE | Interest::WRITABLE,
+            ),
+            (Mode::None, Mode::Level(bits)) => epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, bits),
+            (Mode::Edge | Mode::Level(_), Mode::Level(bits)) => {
+                epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, bits)
+            }
+            (Mode::Level(_), Mode::Edge) => {
+                let bits = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
+                epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, bits as u32)
+            }
+            _ => Ok(()),
+        };
+        let entry = &mut self.fds[fd as usize];
+        match result {
+            Ok(()) => {
+                if wanted != Mode::Edge {
+                    entry.ready = 0;
+                }
+                entry.mode = wanted;
+                Ok(())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) && current == Mode::None => {
+                entry.mode = Mode::AlwaysReady;
+                self.always_ready.push(fd);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+        .inspect(|()| {
+            if wanted == Mode::None {
+                self.always_ready.retain(|&f| f != fd);
+            }
+        })
+    }
+
+    /// Waits up to `timeout` (None: forever) and returns the events to
+    /// activate. Interrupted waits return no events.
+    pub fn poll(
+        &mut self,
+        timeout: Option<Duration>,
+        out: &mut Vec<Activation>,
+    ) -> std::io::Result<()> {
+        let timeout = if self.always_ready.is_empty() { timeout } else { Some(Duration::ZERO) };
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        for event in self.events.iter() {
+            let fd = event.token().0 as RawFd;
+            let hup_or_err = event.is_error() || (event.is_read_closed() && event.is_write_closed());
+            let what = if hup_or_err {
+                EV_READ | EV_WRITE | if event.is_read_closed() { EV_CLOSED } else { 0 }
+            } else {
+                let mut what = 0;
+                if event.is_readable() {
+                    what |= EV_READ;
+                }
+                if event.is_writable() {
+                    what |= EV_WRITE;
+                }
+                if event.is_read_closed() {
+                    what |= EV_CLOSED;
+                }
+                what
+            };
+            let Some(entry) = self.fds.get_mut(fd as usize) else { continue };
+            if entry.mode == Mode::Edge {
+                entry.ready |= what;
+            }
+            for &ev in &entry.events {
+                let res = ev.events() & what & WANTED;
+                if res != 0 {
+                    out.push((ev, res));
+                }
+            }
+        }
+        for &fd in &self.always_ready {
+            for &ev in &self.fds[fd as usize].events {
+                let res = ev.events() & (EV_READ | EV_WRITE);
+                if res != 0 {
+                    out.push((ev, res));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn epoll_ctl(epfd: RawFd, op: i32, fd: RawFd, bits: u32) -> std::io::Result<()> {
+    let mut event = libc::epoll_event { events: bits, u64: fd as u64 };
+    // SAFETY: epoll_ctl reads one epoll_event we own; fds are plain integers.
+    let r = unsafe { libc::epoll_ctl(epfd, op, fd, &mut event) };
+    if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+}
