@@ -1,1 +1,136 @@
-//! Thin wrappers over the system calls the library makes.
+//! Thin wrappers over the system calls the library makes, so the rest of
+//! the core sees `io::Result`s instead of -1 and errno.
+
+use std::io;
+use std::os::fd::RawFd;
+
+fn check(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+}
+
+pub fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+pub fn set_errno(err: i32) {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() = err };
+}
+
+/// Whether a failed read or write should simply be retried later.
+pub fn is_retriable(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EINTR))
+}
+
+pub fn close(fd: RawFd) -> i32 {
+    // SAFETY: closing an fd number the caller owns.
+    unsafe { libc::close(fd) }
+}
+
+/// A nonblocking stream socket of `family`.
+pub fn socket_nonblocking(family: libc::c_int) -> io::Result<RawFd> {
+    // SAFETY: socket takes plain integers.
+    check(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) })
+}
+
+/// How a nonblocking connect started.
+pub enum Connect {
+    InProgress,
+    Done,
+    Refused,
+}
+
+pub fn connect(fd: RawFd, sa: &libc::sockaddr, len: libc::socklen_t) -> io::Result<Connect> {
+    // SAFETY: sa points at `len` readable bytes of address (caller's contract).
+    let r = unsafe { libc::connect(fd, sa, len) };
+    if r == 0 {
+        return Ok(Connect::Done);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINPROGRESS) | Some(libc::EINTR) => Ok(Connect::InProgress),
+        Some(libc::ECONNREFUSED) => Ok(Connect::Refused),
+        _ => Err(e),
+    }
+}
+
+/// 1 when a nonblocking connect completed, 0 while it is in progress,
+/// -1 when it failed (errno then holds why).
+pub fn finished_connecting(fd: RawFd) -> i32 {
+    let mut err: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes one int into storage we own.
+    let r = unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&raw mut err).cast(), &mut len)
+    };
+    if r < 0 {
+        return -1;
+    }
+    match err {
+        0 => 1,
+        libc::EINTR | libc::EINPROGRESS => 0,
+        e => {
+            set_errno(e);
+            -1
+        }
+    }
+}
+
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd number with integer arguments.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: as above.
+        check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    }
+    Ok(())
+}
+
+pub fn set_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd number with integer arguments.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    if flags & libc::FD_CLOEXEC == 0 {
+        // SAFETY: as above.
+        check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) })?;
+    }
+    Ok(())
+}
+
+pub fn setsockopt_int(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: setsockopt reads one int we own.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&raw const value).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+pub fn listen(fd: RawFd, backlog: i32) -> io::Result<()> {
+    // SAFETY: listen takes plain integers.
+    check(unsafe { libc::listen(fd, backlog) }).map(drop)
+}
+
+/// Accepts one connection, with the given SOCK_* flags.
+pub fn accept(
+    fd: RawFd,
+    addr: &mut libc::sockaddr_storage,
+    flags: i32,
+) -> io::Result<(RawFd, libc::socklen_t)> {
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: accept4 writes at most `len` bytes into the storage we own.
+    let r = unsafe { libc::accept4(fd, (addr as *mut libc::sockaddr_storage).cast(), &mut len, flags) };
+    check(r).map(|fd| (fd, len))
+}
+
+/// A connected pair of sockets.
+pub fn socketpair(family: i32, kind: i32, protocol: i32) -> io::Result<[RawFd; 2]> {
+    let mut fds = [-1; 2];
+    // SAFETY: socketpair writes two ints into our array.
+    check(unsafe { libc::socketpair(family, kind, protocol, fds.as_mut_ptr()) })?;
+    Ok(fds)
+}

@@ -1,1 +1,439 @@
-//! Bufferevents: the common core and one state machine per kind.
+//! Bufferevents: the behaviour common to every kind (callbacks and their
+//! deferral, watermarks, suspension, timeouts, enabled flags, reference
+//! counts and teardown) and one state machine per kind. A kind only says
+//! how bytes move.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::{c_int, c_short, c_void};
+
+use crate::buffer::Buffer;
+use crate::ffi::bufferevent_struct::{bufferevent, event_watermark};
+use crate::ffi::event_struct::{EVLIST_FINALIZING, event_callback};
+use crate::reactor::event_mem::CbPtr;
+use crate::reactor::{Base, EV_READ, EV_WRITE, clock};
+
+pub mod public;
+pub mod socket;
+
+pub use public::Callbacks;
+
+pub const BEV_EVENT_READING: c_short = 0x01;
+pub const BEV_EVENT_WRITING: c_short = 0x02;
+pub const BEV_EVENT_EOF: c_short = 0x10;
+pub const BEV_EVENT_ERROR: c_short = 0x20;
+pub const BEV_EVENT_TIMEOUT: c_short = 0x40;
+pub const BEV_EVENT_CONNECTED: c_short = 0x80;
+
+pub const BEV_OPT_CLOSE_ON_FREE: c_int = 0x01;
+pub const BEV_OPT_THREADSAFE: c_int = 0x02;
+pub const BEV_OPT_DEFER_CALLBACKS: c_int = 0x04;
+pub const BEV_OPT_UNLOCK_CALLBACKS: c_int = 0x08;
+
+/// Largest read or write in one go unless the program sets another.
+pub const DEFAULT_MAX_SINGLE: usize = 16384;
+
+/// Why reading or writing is held back although enabled.
+pub const SUSPEND_WM: u16 = 0x01;
+
+/// The kinds of bufferevent and their own state.
+pub enum Kind {
+    Socket(socket::SocketState),
+}
+
+/// A bufferevent: the public prefix C programs read, then our state.
+#[repr(C)]
+pub struct Bufferevent {
+    public: UnsafeCell<bufferevent>,
+    refcnt: Cell<usize>,
+    options: c_int,
+    pub(crate) kind: Kind,
+    read_suspended: Cell<u16>,
+    write_suspended: Cell<u16>,
+    /// Our record in the active queues for deferred callbacks.
+    deferred: UnsafeCell<event_callback>,
+    readcb_pending: Cell<bool>,
+    writecb_pending: Cell<bool>,
+    eventcb_pending: Cell<c_short>,
+    errno_pending: Cell<c_int>,
+    max_single_read: Cell<usize>,
+    max_single_write: Cell<usize>,
+    /// Our record for the teardown that runs on the loop after the last
+    /// reference is gone.
+    finalizer: UnsafeCell<event_callback>,
+}
+
+impl Bufferevent {
+    /// Allocates a bufferevent of `kind` on `base` with fresh buffers,
+    /// enabled for writing only (as libevent starts them).
+    pub fn create(base: *mut Base, options: c_int, kind: Kind) -> *mut Bufferevent {
+        let bev = Box::new(Bufferevent {
+            // SAFETY: all-zero is a valid prefix (NULL pointers, no callbacks);
+            // init_public fills it below.
+            public: UnsafeCell::new(unsafe { std::mem::zeroed() }),
+            refcnt: Cell::new(1),
+            options,
+            kind,
+            read_suspended: Cell::new(0),
+            write_suspended: Cell::new(0),
+            // SAFETY: all-zero is a valid unqueued record; init_self fills it.
+            deferred: UnsafeCell::new(unsafe { std::mem::zeroed() }),
+            readcb_pending: Cell::new(false),
+            writecb_pending: Cell::new(false),
+            eventcb_pending: Cell::new(0),
+            errno_pending: Cell::new(0),
+            max_single_read: Cell::new(DEFAULT_MAX_SINGLE),
+            max_single_write: Cell::new(DEFAULT_MAX_SINGLE),
+            // SAFETY: as for `deferred`.
+            finalizer: UnsafeCell::new(unsafe { std::mem::zeroed() }),
+        });
+        let raw = Box::into_raw(bev);
+        // SAFETY: raw is the allocation just made; nothing else refers to it.
+        let me = unsafe { &*raw };
+        let input = Buffer::new().into_raw();
+        let output = Buffer::new().into_raw();
+        me.init_public(base, input, output);
+        me.set_enabled(EV_WRITE);
+        // SAFETY: base is the live base the caller checked.
+        let pri = unsafe { (*base).default_priority() };
+        me.deferred_cb().init_self(run_deferred, raw.cast(), pri);
+        me.finalizer_cb().init_self(run_finalizer, raw.cast(), pri);
+        me.finalizer_cb().set_flags(me.finalizer_cb().flags() | EVLIST_FINALIZING);
+        me.input().add_internal_cb(input_changed, raw.cast());
+        raw
+    }
+
+    /// The bufferevent behind a C pointer.
+    ///
+    /// # Safety
+    /// `bev` is a live bufferevent of ours.
+    pub unsafe fn from_c<'a>(bev: *mut bufferevent) -> &'a Bufferevent {
+        // SAFETY: the public prefix is the first field of a #[repr(C)]
+        // Bufferevent, so the pointers coincide (caller's promise).
+        unsafe { &*bev.cast::<Bufferevent>() }
+    }
+
+    fn deferred_cb(&self) -> CbPtr {
+        CbPtr::new(self.deferred.get()).expect("field of a live struct")
+    }
+
+    fn finalizer_cb(&self) -> CbPtr {
+        CbPtr::new(self.finalizer.get()).expect("field of a live struct")
+    }
+
+    pub fn options(&self) -> c_int {
+        self.options
+    }
+
+    pub fn incref(&self) {
+        self.refcnt.set(self.refcnt.get() + 1);
+    }
+
+    /// Drops a reference; at the last one, stops all I/O at once and
+    /// leaves the rest of the teardown (closing the fd, freeing memory) to
+    /// the loop's next pass, as libevent does. True if it was the last.
+    pub fn decref(&self) -> bool {
+        let n = self.refcnt.get() - 1;
+        self.refcnt.set(n);
+        if n > 0 {
+            return false;
+        }
+        let base = self.base();
+        base.del(self.ev_read());
+        base.del(self.ev_write());
+        base.unschedule(self.deferred_cb());
+        self.kind_unlink();
+        base.schedule(self.finalizer_cb());
+        true
+    }
+
+    /// `bufferevent_free`: clears the callbacks now and drops one reference.
+    pub fn free(&self) {
+        self.set_callbacks(Callbacks {
+            read: None,
+            write: None,
+            event: None,
+            arg: std::ptr::null_mut(),
+        });
+        self.decref();
+    }
+
+    pub fn read_suspended(&self) -> bool {
+        self.read_suspended.get() != 0
+    }
+
+    pub fn write_suspended(&self) -> bool {
+        self.write_suspended.get() != 0
+    }
+
+    /// `bufferevent_enable`.
+    pub fn enable(&self, what: c_short) -> c_int {
+        self.incref();
+        let mut impl_events = what;
+        if self.read_suspended() {
+            impl_events &= !EV_READ;
+        }
+        if self.write_suspended() {
+            impl_events &= !EV_WRITE;
+        }
+        self.set_enabled(self.enabled() | what);
+        let r = if impl_events != 0 { self.kind_enable(impl_events) } else { 0 };
+        self.decref();
+        r
+    }
+
+    /// `bufferevent_disable`.
+    pub fn disable(&self, what: c_short) -> c_int {
+        self.set_enabled(self.enabled() & !what);
+        self.kind_disable(what)
+    }
+
+    fn kind_enable(&self, what: c_short) -> c_int {
+        match &self.kind {
+            Kind::Socket(_) => socket::enable(self, what),
+        }
+    }
+
+    fn kind_disable(&self, what: c_short) -> c_int {
+        match &self.kind {
+            Kind::Socket(_) => socket::disable(self, what),
+        }
+    }
+
+    fn kind_unlink(&self) {
+        match &self.kind {
+            Kind::Socket(_) => socket::unlink(self),
+        }
+    }
+
+    fn kind_destruct(&self) {
+        match &self.kind {
+            Kind::Socket(_) => socket::destruct(self),
+        }
+    }
+
+    /// Holds reading back for `why` (a watermark, a rate limit, ...).
+    pub fn suspend_read(&self, why: u16) {
+        if self.read_suspended.get() == 0 {
+            self.kind_disable(EV_READ);
+        }
+        self.read_suspended.set(self.read_suspended.get() | why);
+    }
+
+    /// Lifts one reason for holding reading back.
+    pub fn unsuspend_read(&self, why: u16) {
+        let left = self.read_suspended.get() & !why;
+        self.read_suspended.set(left);
+        if left == 0 && self.enabled() & EV_READ != 0 {
+            self.kind_enable(EV_READ);
+        }
+    }
+
+    /// `bufferevent_setwatermark`.
+    pub fn set_watermark(&self, what: c_short, low: usize, high: usize) {
+        let wm = event_watermark { low, high };
+        if what & EV_WRITE != 0 {
+            self.set_wm_write(wm);
+        }
+        if what & EV_READ != 0 {
+            self.set_wm_read(wm);
+            if high != 0 && self.input().len() >= high {
+                self.suspend_read(SUSPEND_WM);
+            } else {
+                self.unsuspend_read(SUSPEND_WM);
+            }
+        }
+    }
+
+    /// `bufferevent_set_timeouts`: NULL or a zero timeval means none.
+    pub fn set_timeouts(&self, read: Option<libc::timeval>, write: Option<libc::timeval>) -> c_int {
+        let zero = libc::timeval { tv_sec: 0, tv_usec: 0 };
+        self.set_timeouts_fields(read.unwrap_or(zero), write.unwrap_or(zero));
+        match &self.kind {
+            Kind::Socket(_) => socket::adjust_timeouts(self),
+        }
+    }
+
+    /// The timeout to add a side's event with, if one is set.
+    pub fn timeout_ns(tv: libc::timeval) -> Option<u64> {
+        clock::is_set(tv).then(|| clock::relative_ns(tv))
+    }
+
+    pub fn max_single_read(&self) -> usize {
+        self.max_single_read.get()
+    }
+
+    pub fn max_single_write(&self) -> usize {
+        self.max_single_write.get()
+    }
+
+    /// Sets the largest single read or write; 0 (or an out-of-range size)
+    /// restores the default, as libevent does.
+    pub fn set_max_single(&self, write: bool, size: isize) {
+        let size = if size <= 0 || size > isize::MAX / 2 { DEFAULT_MAX_SINGLE } else { size as usize };
+        if write {
+            self.max_single_write.set(size);
+        } else {
+            self.max_single_read.set(size);
+        }
+    }
+
+    /// `bufferevent_trigger`'s logic: run the read callback if the input
+    /// holds at least the low watermark, the write callback if the output
+    /// is down to its low watermark.
+    pub fn trigger(&self, what: c_short, options: c_int) {
+        let ignore_wm = options & BEV_TRIG_IGNORE_WATERMARKS != 0;
+        if what & EV_READ != 0 && (ignore_wm || self.input().len() >= self.wm_read().low) {
+            self.run_readcb(options);
+        }
+        if what & EV_WRITE != 0 && (ignore_wm || self.output().len() <= self.wm_write().low) {
+            self.run_writecb(options);
+        }
+    }
+
+    fn defers(&self, options: c_int) -> bool {
+        (self.options | options) & BEV_OPT_DEFER_CALLBACKS != 0
+    }
+
+    fn schedule_deferred(&self) {
+        if self.base().schedule(self.deferred_cb()) {
+            self.incref();
+        }
+    }
+
+    pub fn run_readcb(&self, options: c_int) {
+        let cbs = self.callbacks();
+        let Some(cb) = cbs.read else { return };
+        if self.defers(options) {
+            self.readcb_pending.set(true);
+            self.schedule_deferred();
+        } else {
+            // SAFETY: calling the program's read callback with its argument.
+            unsafe { cb(self.as_c(), cbs.arg) };
+            self.input_watermark_check();
+        }
+    }
+
+    pub fn run_writecb(&self, options: c_int) {
+        let cbs = self.callbacks();
+        let Some(cb) = cbs.write else { return };
+        if self.defers(options) {
+            self.writecb_pending.set(true);
+            self.schedule_deferred();
+        } else {
+            // SAFETY: calling the program's write callback with its argument.
+            unsafe { cb(self.as_c(), cbs.arg) };
+        }
+    }
+
+    pub fn run_eventcb(&self, what: c_short, options: c_int) {
+        let cbs = self.callbacks();
+        let Some(cb) = cbs.event else { return };
+        if self.defers(options) {
+            self.eventcb_pending.set(self.eventcb_pending.get() | what);
+            self.errno_pending.set(crate::sys::errno());
+            self.schedule_deferred();
+        } else {
+            // SAFETY: calling the program's event callback with its argument.
+            unsafe { cb(self.as_c(), what, cbs.arg) };
+        }
+    }
+
+    /// After a read callback left the input at or above the high
+    /// watermark while reading is enabled, libevent 2.1 schedules the read
+    /// callback again (deferred), so the program keeps being told.
+    fn input_watermark_check(&self) {
+        let wm = self.wm_read();
+        if wm.high == 0 || self.enabled() & EV_READ == 0 || self.input().len() < wm.high {
+            return;
+        }
+        self.trigger(EV_READ, BEV_OPT_DEFER_CALLBACKS);
+    }
+
+    /// Runs the callbacks that were deferred, in libevent's order: a
+    /// pending CONNECTED alone first, then read, write, and all other
+    /// event flags in one call with the saved errno.
+    fn run_pending(&self) {
+        if self.eventcb_pending.get() & BEV_EVENT_CONNECTED != 0 {
+            if let Some(cb) = self.callbacks().event {
+                self.eventcb_pending.set(self.eventcb_pending.get() & !BEV_EVENT_CONNECTED);
+                // SAFETY: calling the program's event callback.
+                unsafe { cb(self.as_c(), BEV_EVENT_CONNECTED, self.callbacks().arg) };
+            }
+        }
+        if self.readcb_pending.get() {
+            if let Some(cb) = self.callbacks().read {
+                self.readcb_pending.set(false);
+                // SAFETY: calling the program's read callback.
+                unsafe { cb(self.as_c(), self.callbacks().arg) };
+                self.input_watermark_check();
+            }
+        }
+        if self.writecb_pending.get() {
+            if let Some(cb) = self.callbacks().write {
+                self.writecb_pending.set(false);
+                // SAFETY: calling the program's write callback.
+                unsafe { cb(self.as_c(), self.callbacks().arg) };
+            }
+        }
+        let what = self.eventcb_pending.get();
+        if what != 0 {
+            if let Some(cb) = self.callbacks().event {
+                let err = self.errno_pending.get();
+                self.eventcb_pending.set(0);
+                self.errno_pending.set(0);
+                crate::sys::set_errno(err);
+                // SAFETY: calling the program's event callback.
+                unsafe { cb(self.as_c(), what, self.callbacks().arg) };
+            }
+        }
+    }
+}
+
+/// BEV_TRIG_IGNORE_WATERMARKS.
+pub const BEV_TRIG_IGNORE_WATERMARKS: c_int = 0x10000;
+
+/// The deferred-callback record's function.
+unsafe extern "C" fn run_deferred(_cb: *mut event_callback, arg: *mut c_void) {
+    // SAFETY: arg is the bufferevent that owns this record; the reference
+    // taken when it was scheduled keeps it alive.
+    let bev = unsafe { &*arg.cast::<Bufferevent>() };
+    bev.run_pending();
+    bev.decref();
+}
+
+/// The teardown after the last reference: the kind's own cleanup (closing
+/// the fd), the buffers, then the memory.
+unsafe extern "C" fn run_finalizer(_cb: *mut event_callback, arg: *mut c_void) {
+    let raw = arg.cast::<Bufferevent>();
+    {
+        // SAFETY: arg is the bufferevent whose last reference is gone; only
+        // this record still refers to it.
+        let bev = unsafe { &*raw };
+        bev.kind_destruct();
+        // SAFETY: the buffers were made in `create` and nothing else frees them.
+        unsafe {
+            Buffer::free_raw(bev.input_ptr());
+            Buffer::free_raw(bev.output_ptr());
+        }
+    }
+    // SAFETY: raw came from Box::into_raw in `create`; the reactor does not
+    // touch a record after running it.
+    drop(unsafe { Box::from_raw(raw) });
+}
+
+/// The input's change callback: keeps reading suspended exactly while the
+/// input is at or above the read high watermark.
+fn input_changed(buf: &Buffer, _info: &crate::buffer::CbInfo, arg: *mut c_void) {
+    // SAFETY: arg is the bufferevent owning this input; the callback is
+    // removed with the buffer when the bufferevent is torn down.
+    let bev = unsafe { &*arg.cast::<Bufferevent>() };
+    let high = bev.wm_read().high;
+    if high == 0 {
+        return;
+    }
+    if buf.len() >= high {
+        bev.suspend_read(SUSPEND_WM);
+    } else {
+        bev.unsuspend_read(SUSPEND_WM);
+    }
+}

@@ -1,1 +1,337 @@
-//! `event2/bufferevent.h` and `event2/bufferevent_struct.h`.
+//! `event2/bufferevent.h` and `event2/bufferevent_compat.h`.
+
+use std::ffi::{c_int, c_short, c_void};
+
+use super::bufferevent_struct::{bufferevent, bufferevent_data_cb, bufferevent_event_cb};
+use super::{EntryResult, enter, handle, refuse, timeval_arg, write_out};
+use crate::buffer::Buffer;
+use crate::bufferevent::{
+    BEV_OPT_DEFER_CALLBACKS, BEV_OPT_THREADSAFE, BEV_OPT_UNLOCK_CALLBACKS, Bufferevent, Callbacks,
+    socket,
+};
+use crate::reactor::{Base, EV_READ, EV_WRITE};
+
+/// The bufferevent behind a C pointer, refusing NULL.
+fn bev_arg<'a>(name: &str, bev: *mut bufferevent) -> EntryResult<&'a Bufferevent> {
+    handle(name, bev.cast_const())?;
+    // SAFETY: non-NULL bufferevent pointers are live bufferevents of ours.
+    Ok(unsafe { Bufferevent::from_c(bev) })
+}
+
+/// Makes a socket bufferevent on `fd` (or -1 for none yet). The fd's
+/// blocking mode is left as it is.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_socket_new(
+    base: *mut Base,
+    fd: c_int,
+    options: c_int,
+) -> *mut bufferevent {
+    enter("bufferevent_socket_new", || {
+        handle("bufferevent_socket_new", base.cast_const())?;
+        if options & BEV_OPT_UNLOCK_CALLBACKS != 0 && options & BEV_OPT_DEFER_CALLBACKS == 0 {
+            return refuse(
+                "bufferevent_socket_new",
+                "UNLOCK_CALLBACKS requires DEFER_CALLBACKS",
+            );
+        }
+        if options & BEV_OPT_THREADSAFE != 0 {
+            return refuse(
+                "bufferevent_socket_new",
+                "BEV_OPT_THREADSAFE needs a lock implementation (evthread_use_pthreads)",
+            );
+        }
+        let bev = socket::new(base, fd, options);
+        // SAFETY: bev is the live bufferevent just made.
+        Ok(unsafe { (*bev).as_c() })
+    })
+}
+
+/// Starts connecting to `sa` (making a socket if the bufferevent has
+/// none); the result arrives as BEV_EVENT_CONNECTED or BEV_EVENT_ERROR.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_socket_connect(
+    bev: *mut bufferevent,
+    sa: *const libc::sockaddr,
+    socklen: c_int,
+) -> c_int {
+    enter("bufferevent_socket_connect", || {
+        let b = bev_arg("bufferevent_socket_connect", bev)?;
+        let addr = if sa.is_null() {
+            None
+        } else {
+            // SAFETY: a non-NULL address points at socklen bytes (pointer contract).
+            Some((unsafe { &*sa }, socklen as libc::socklen_t))
+        };
+        Ok(socket::connect(b, addr))
+    })
+}
+
+/// Frees a bufferevent: its callbacks stop at once; the fd is closed (with
+/// BEV_OPT_CLOSE_ON_FREE) when the loop next runs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_free(bev: *mut bufferevent) {
+    enter("bufferevent_free", || {
+        bev_arg("bufferevent_free", bev)?.free();
+        Ok(())
+    })
+}
+
+/// Sets the read, write and event callbacks and their argument.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_setcb(
+    bev: *mut bufferevent,
+    readcb: bufferevent_data_cb,
+    writecb: bufferevent_data_cb,
+    eventcb: bufferevent_event_cb,
+    cbarg: *mut c_void,
+) {
+    enter("bufferevent_setcb", || {
+        let b = bev_arg("bufferevent_setcb", bev)?;
+        b.set_callbacks(Callbacks { read: readcb, write: writecb, event: eventcb, arg: cbarg });
+        Ok(())
+    })
+}
+
+/// Reads the callbacks back; any output pointer may be NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_getcb(
+    bev: *mut bufferevent,
+    readcb_ptr: *mut bufferevent_data_cb,
+    writecb_ptr: *mut bufferevent_data_cb,
+    eventcb_ptr: *mut bufferevent_event_cb,
+    cbarg_ptr: *mut *mut c_void,
+) {
+    enter("bufferevent_getcb", || {
+        let cbs = bev_arg("bufferevent_getcb", bev)?.callbacks();
+        write_out(readcb_ptr, cbs.read);
+        write_out(writecb_ptr, cbs.write);
+        write_out(eventcb_ptr, cbs.event);
+        write_out(cbarg_ptr, cbs.arg);
+        Ok(())
+    })
+}
+
+/// Replaces the fd of a socket bufferevent.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_setfd(bev: *mut bufferevent, fd: c_int) -> c_int {
+    enter("bufferevent_setfd", || Ok(socket::set_fd(bev_arg("bufferevent_setfd", bev)?, fd)))
+}
+
+/// The fd of a socket bufferevent, -1 if none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_getfd(bev: *mut bufferevent) -> c_int {
+    enter("bufferevent_getfd", || Ok(socket::fd(bev_arg("bufferevent_getfd", bev)?)))
+}
+
+/// The base of a bufferevent.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_base(bev: *mut bufferevent) -> *mut Base {
+    enter("bufferevent_get_base", || Ok(bev_arg("bufferevent_get_base", bev)?.base_ptr()))
+}
+
+/// Queues `size` bytes for writing; -1 if the output refuses them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_write(
+    bev: *mut bufferevent,
+    data: *const c_void,
+    size: usize,
+) -> c_int {
+    enter("bufferevent_write", || {
+        let b = bev_arg("bufferevent_write", bev)?;
+        let data = super::bytes("bufferevent_write", data, size)?;
+        Ok(if b.output().add(data).is_ok() { 0 } else { -1 })
+    })
+}
+
+/// Moves the whole of `buf` into the output.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_write_buffer(bev: *mut bufferevent, buf: *mut Buffer) -> c_int {
+    enter("bufferevent_write_buffer", || {
+        let b = bev_arg("bufferevent_write_buffer", bev)?;
+        let src = handle("bufferevent_write_buffer", buf.cast_const())?;
+        Ok(if b.output().add_buffer(src).is_ok() { 0 } else { -1 })
+    })
+}
+
+/// Takes up to `size` bytes from the input; returns how many.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_read(
+    bev: *mut bufferevent,
+    data: *mut c_void,
+    size: usize,
+) -> usize {
+    enter("bufferevent_read", || {
+        let b = bev_arg("bufferevent_read", bev)?;
+        let out = super::bytes_mut("bufferevent_read", data, size)?;
+        Ok(b.input().remove(out).unwrap_or(0))
+    })
+}
+
+/// Moves the whole input into `buf`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_read_buffer(bev: *mut bufferevent, buf: *mut Buffer) -> c_int {
+    enter("bufferevent_read_buffer", || {
+        let b = bev_arg("bufferevent_read_buffer", bev)?;
+        let dst = handle("bufferevent_read_buffer", buf.cast_const())?;
+        Ok(if dst.add_buffer(b.input()).is_ok() { 0 } else { -1 })
+    })
+}
+
+/// The input buffer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_input(bev: *mut bufferevent) -> *mut Buffer {
+    enter("bufferevent_get_input", || Ok(bev_arg("bufferevent_get_input", bev)?.input_ptr()))
+}
+
+/// The output buffer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_output(bev: *mut bufferevent) -> *mut Buffer {
+    enter("bufferevent_get_output", || Ok(bev_arg("bufferevent_get_output", bev)?.output_ptr()))
+}
+
+/// Enables EV_READ and/or EV_WRITE.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_enable(bev: *mut bufferevent, event: c_short) -> c_int {
+    enter("bufferevent_enable", || Ok(bev_arg("bufferevent_enable", bev)?.enable(event)))
+}
+
+/// Disables EV_READ and/or EV_WRITE.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_disable(bev: *mut bufferevent, event: c_short) -> c_int {
+    enter("bufferevent_disable", || Ok(bev_arg("bufferevent_disable", bev)?.disable(event)))
+}
+
+/// The enabled events.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_enabled(bev: *mut bufferevent) -> c_short {
+    enter("bufferevent_get_enabled", || Ok(bev_arg("bufferevent_get_enabled", bev)?.enabled()))
+}
+
+/// Sets read and/or write timeouts; NULL or zero means none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_set_timeouts(
+    bev: *mut bufferevent,
+    timeout_read: *const libc::timeval,
+    timeout_write: *const libc::timeval,
+) -> c_int {
+    enter("bufferevent_set_timeouts", || {
+        let b = bev_arg("bufferevent_set_timeouts", bev)?;
+        Ok(b.set_timeouts(timeval_arg(timeout_read), timeval_arg(timeout_write)))
+    })
+}
+
+/// Old form of set_timeouts in whole seconds (0: none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_settimeout(
+    bev: *mut bufferevent,
+    timeout_read: c_int,
+    timeout_write: c_int,
+) {
+    enter("bufferevent_settimeout", || {
+        let b = bev_arg("bufferevent_settimeout", bev)?;
+        let tv = |s: c_int| (s != 0).then_some(libc::timeval { tv_sec: s.into(), tv_usec: 0 });
+        b.set_timeouts(tv(timeout_read), tv(timeout_write));
+        Ok(())
+    })
+}
+
+/// Sets the low and high watermarks of the given directions.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_setwatermark(
+    bev: *mut bufferevent,
+    events: c_short,
+    lowmark: usize,
+    highmark: usize,
+) {
+    enter("bufferevent_setwatermark", || {
+        bev_arg("bufferevent_setwatermark", bev)?.set_watermark(events, lowmark, highmark);
+        Ok(())
+    })
+}
+
+/// Reads the watermarks of exactly one direction; -1 for both or neither.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_getwatermark(
+    bev: *mut bufferevent,
+    events: c_short,
+    lowmark: *mut usize,
+    highmark: *mut usize,
+) -> c_int {
+    enter("bufferevent_getwatermark", || {
+        let b = bev_arg("bufferevent_getwatermark", bev)?;
+        let wm = match events {
+            EV_READ => b.wm_read(),
+            EV_WRITE => b.wm_write(),
+            _ => return Ok(-1),
+        };
+        write_out(lowmark, wm.low);
+        write_out(highmark, wm.high);
+        Ok(0)
+    })
+}
+
+/// The largest single read.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_max_single_read(bev: *const bufferevent) -> isize {
+    enter("bufferevent_get_max_single_read", || {
+        Ok(bev_arg("bufferevent_get_max_single_read", bev.cast_mut())?.max_single_read() as isize)
+    })
+}
+
+/// The largest single write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_max_single_write(bev: *const bufferevent) -> isize {
+    enter("bufferevent_get_max_single_write", || {
+        let b = bev_arg("bufferevent_get_max_single_write", bev.cast_mut())?;
+        Ok(b.max_single_write() as isize)
+    })
+}
+
+/// Sets the largest single read (0 restores the default, 16384).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_set_max_single_read(bev: *mut bufferevent, size: usize) -> c_int {
+    enter("bufferevent_set_max_single_read", || {
+        bev_arg("bufferevent_set_max_single_read", bev)?.set_max_single(false, size as isize);
+        Ok(0)
+    })
+}
+
+/// Sets the largest single write (0 restores the default, 16384).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_set_max_single_write(
+    bev: *mut bufferevent,
+    size: usize,
+) -> c_int {
+    enter("bufferevent_set_max_single_write", || {
+        bev_arg("bufferevent_set_max_single_write", bev)?.set_max_single(true, size as isize);
+        Ok(0)
+    })
+}
+
+/// Runs the read and/or write callback as if data had moved, subject to
+/// the watermarks unless BEV_TRIG_IGNORE_WATERMARKS.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_trigger(bev: *mut bufferevent, iotype: c_short, options: c_int) {
+    enter("bufferevent_trigger", || {
+        let b = bev_arg("bufferevent_trigger", bev)?;
+        b.incref();
+        b.trigger(iotype, options);
+        b.decref();
+        Ok(())
+    })
+}
+
+/// Adds a reference.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_incref(bev: *mut bufferevent) {
+    enter("bufferevent_incref", || {
+        bev_arg("bufferevent_incref", bev)?.incref();
+        Ok(())
+    })
+}
+
+/// Drops a reference; 1 if it was the last, else 0.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_decref(bev: *mut bufferevent) -> c_int {
+    enter("bufferevent_decref", || Ok(bev_arg("bufferevent_decref", bev)?.decref().into()))
+}

@@ -21,6 +21,7 @@ use crate::log;
 pub mod buffer;
 pub mod event_struct;
 pub mod bufferevent;
+pub mod bufferevent_struct;
 pub mod event;
 pub mod listener;
 pub mod util;

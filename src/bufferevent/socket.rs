@@ -1,0 +1,378 @@
+//! Socket bufferevents: bytes move between the fd and the buffers with one
+//! `read` per read burst and one `writev` per flush. The state machine is
+//! small: no fd, connecting, open; EOF and errors disable the side they
+//! happened on, as in libevent.
+//!
+//! The fd is registered edge-triggered once (see the reactor); a read or
+//! write that comes up short tells the reactor the fd is drained or full,
+//! and one that fills its whole allowance leaves the event queued for the
+//! next pass so the edge is not lost.
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_short, c_void};
+
+use crate::buffer::{Buffer, CbInfo, FrozenEnd};
+use crate::ffi::event_struct::EVLIST_INSERTED;
+use crate::reactor::event_mem::{EVLIST_X_EDGE, EvPtr};
+use crate::reactor::{Base, EV_FINALIZE, EV_PERSIST, EV_READ, EV_TIMEOUT, EV_WRITE};
+use crate::sys;
+
+use super::{
+    BEV_EVENT_CONNECTED, BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING, BEV_EVENT_TIMEOUT,
+    BEV_EVENT_WRITING, BEV_OPT_CLOSE_ON_FREE, BEV_OPT_DEFER_CALLBACKS, Bufferevent, Kind,
+    SUSPEND_WM,
+};
+
+/// What a socket bufferevent knows beyond the common state.
+#[derive(Default)]
+pub struct SocketState {
+    /// A connect was started and has not been reported yet.
+    connecting: Cell<bool>,
+    /// The connect was refused at once or seen refused on the read side.
+    connection_refused: Cell<bool>,
+}
+
+fn state(bev: &Bufferevent) -> &SocketState {
+    match &bev.kind {
+        Kind::Socket(s) => s,
+    }
+}
+
+/// `bufferevent_socket_new`.
+pub fn new(base: *mut Base, fd: c_int, options: c_int) -> *mut Bufferevent {
+    let raw = Bufferevent::create(base, options, Kind::Socket(SocketState::default()));
+    // SAFETY: raw is the live bufferevent just made.
+    let bev = unsafe { &*raw };
+    assign_events(bev, fd);
+    bev.output().add_internal_cb(output_changed, raw.cast());
+    bev.input().set_frozen(FrozenEnd::Back, true);
+    bev.output().set_frozen(FrozenEnd::Front, true);
+    raw
+}
+
+/// Points both events at `fd` with our handlers.
+fn assign_events(bev: &Bufferevent, fd: c_int) {
+    let base = bev.base_ptr();
+    let pri = bev.base().default_priority();
+    let me = std::ptr::from_ref(bev).cast_mut().cast::<c_void>();
+    let flags = EV_PERSIST | EV_FINALIZE;
+    let read = bev.ev_read();
+    let write = bev.ev_write();
+    read.assign(base, fd, EV_READ | flags, Some(on_read), me, pri);
+    write.assign(base, fd, EV_WRITE | flags, Some(on_write), me, pri);
+    for ev in [read, write] {
+        ev.set_flags(ev.flags() | EVLIST_X_EDGE);
+    }
+    bev.base().own_fd(fd, true);
+}
+
+pub fn fd(bev: &Bufferevent) -> c_int {
+    bev.ev_read().fd()
+}
+
+fn add_event(bev: &Bufferevent, ev: EvPtr, tv: libc::timeval) -> c_int {
+    if ev.fd() < 0 {
+        // libevent accepts enabling a bufferevent with no fd; it starts
+        // watching once setfd or connect gives it one.
+        return 0;
+    }
+    match bev.base().add(ev, Bufferevent::timeout_ns(tv), false) {
+        Ok(()) => 0,
+        Err(_) => -1,
+    }
+}
+
+pub fn enable(bev: &Bufferevent, what: c_short) -> c_int {
+    if what & EV_READ != 0 && add_event(bev, bev.ev_read(), bev.timeout_read()) < 0 {
+        return -1;
+    }
+    if what & EV_WRITE != 0 && add_event(bev, bev.ev_write(), bev.timeout_write()) < 0 {
+        return -1;
+    }
+    0
+}
+
+pub fn disable(bev: &Bufferevent, what: c_short) -> c_int {
+    if what & EV_READ != 0 {
+        bev.base().del(bev.ev_read());
+    }
+    // A connect in progress still needs the write event to report itself.
+    if what & EV_WRITE != 0 && !state(bev).connecting.get() {
+        bev.base().del(bev.ev_write());
+    }
+    0
+}
+
+/// At the last reference: the fd is let go by the reactor at once, so the
+/// program may close it and reuse the number.
+pub fn unlink(bev: &Bufferevent) {
+    bev.base().own_fd(fd(bev), false);
+}
+
+/// On the loop after the last reference: closes the fd if asked to.
+pub fn destruct(bev: &Bufferevent) {
+    let fd = fd(bev);
+    if bev.options() & BEV_OPT_CLOSE_ON_FREE != 0 && fd >= 0 {
+        sys::close(fd);
+    }
+}
+
+/// Re-arms the timeouts of the sides that are waiting, after
+/// `bufferevent_set_timeouts`.
+pub fn adjust_timeouts(bev: &Bufferevent) -> c_int {
+    let mut r = 0;
+    for (ev, tv, what) in [
+        (bev.ev_read(), bev.timeout_read(), EV_READ),
+        (bev.ev_write(), bev.timeout_write(), EV_WRITE),
+    ] {
+        if bev.base().pending(ev, what).0 == 0 {
+            continue;
+        }
+        match Bufferevent::timeout_ns(tv) {
+            Some(ns) => {
+                if bev.base().add(ev, Some(ns), false).is_err() {
+                    r = -1;
+                }
+            }
+            None => bev.base().remove_timer(ev),
+        }
+    }
+    r
+}
+
+/// `bufferevent_setfd`: watches `fd` instead of the old one, which is
+/// neither closed nor watched any more.
+pub fn set_fd(bev: &Bufferevent, new_fd: c_int) -> c_int {
+    let base = bev.base();
+    base.del(bev.ev_read());
+    base.del(bev.ev_write());
+    base.own_fd(fd(bev), false);
+    // libevent 2.1 leaves both buffers unfrozen after setfd.
+    bev.input().set_frozen(FrozenEnd::Back, false);
+    bev.output().set_frozen(FrozenEnd::Front, false);
+    assign_events(bev, new_fd);
+    if new_fd >= 0 {
+        bev.enable(bev.enabled());
+    }
+    0
+}
+
+/// `bufferevent_socket_connect`.
+pub fn connect(bev: &Bufferevent, addr: Option<(&libc::sockaddr, libc::socklen_t)>) -> c_int {
+    bev.incref();
+    let result = connect_inner(bev, addr);
+    bev.decref();
+    result
+}
+
+fn connect_inner(bev: &Bufferevent, addr: Option<(&libc::sockaddr, libc::socklen_t)>) -> c_int {
+    let mut fd = fd(bev);
+    let mut own_fd = false;
+    if fd < 0 {
+        let Some((sa, _)) = addr else { return -1 };
+        fd = match sys::socket_nonblocking(sa.sa_family.into()) {
+            Ok(fd) => fd,
+            Err(_) => return -1,
+        };
+        own_fd = true;
+    }
+    let mut outcome = sys::Connect::InProgress;
+    if let Some((sa, len)) = addr {
+        outcome = match sys::connect(fd, sa, len) {
+            Ok(o) => o,
+            Err(_) => {
+                if own_fd {
+                    sys::close(fd);
+                }
+                return -1;
+            }
+        };
+    }
+    set_fd(bev, fd);
+    let st = state(bev);
+    match outcome {
+        sys::Connect::InProgress => {
+            if enable(bev, EV_WRITE) == 0 {
+                st.connecting.set(true);
+                return 0;
+            }
+            -1
+        }
+        sys::Connect::Done => {
+            st.connecting.set(true);
+            bev.trigger(EV_WRITE, BEV_OPT_DEFER_CALLBACKS);
+            0
+        }
+        sys::Connect::Refused => {
+            bev.run_eventcb(BEV_EVENT_ERROR, BEV_OPT_DEFER_CALLBACKS);
+            bev.disable(EV_WRITE | EV_READ);
+            0
+        }
+    }
+}
+
+/// Whether the event is still registered (it may have been deleted by a
+/// callback that ran in between).
+fn still_inserted(ev: EvPtr) -> bool {
+    ev.flags() & EVLIST_INSERTED != 0
+}
+
+/// The read event's handler.
+unsafe extern "C" fn on_read(fd: c_int, what: c_short, arg: *mut c_void) {
+    // SAFETY: arg is the bufferevent these events were assigned for; its
+    // events are deleted before its memory goes away.
+    let bev = unsafe { &*arg.cast::<Bufferevent>() };
+    bev.incref();
+    readable(bev, fd, what);
+    bev.decref();
+}
+
+fn readable(bev: &Bufferevent, fd: c_int, what: c_short) {
+    let mut flags = BEV_EVENT_READING;
+    if what == EV_TIMEOUT {
+        flags |= BEV_EVENT_TIMEOUT;
+        bev.disable(EV_READ);
+        bev.run_eventcb(flags, 0);
+        return;
+    }
+    let input = bev.input();
+    let mut howmuch = bev.max_single_read();
+    let high = bev.wm_read().high;
+    if high != 0 {
+        let room = high.saturating_sub(input.len());
+        if room == 0 {
+            bev.suspend_read(SUSPEND_WM);
+            return;
+        }
+        howmuch = howmuch.min(room);
+    }
+    if bev.read_suspended() {
+        return;
+    }
+    input.set_frozen(FrozenEnd::Back, false);
+    let res = input.read_from_fd(fd, howmuch);
+    input.set_frozen(FrozenEnd::Back, true);
+    match res {
+        Ok(0) => flags |= BEV_EVENT_EOF,
+        Ok(n) => {
+            if n < howmuch {
+                bev.base().clear_ready(fd, EV_READ);
+            } else if still_inserted(bev.ev_read()) {
+                // The read filled its allowance: more may be waiting.
+                bev.base().activate_later(bev.ev_read(), EV_READ);
+            }
+            bev.trigger(EV_READ, 0);
+            return;
+        }
+        Err(e) if sys::is_retriable(&e) => {
+            bev.base().clear_ready(fd, EV_READ);
+            return;
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+            state(bev).connection_refused.set(true);
+            return;
+        }
+        Err(_) => flags |= BEV_EVENT_ERROR,
+    }
+    bev.disable(EV_READ);
+    bev.run_eventcb(flags, 0);
+}
+
+/// The write event's handler.
+unsafe extern "C" fn on_write(fd: c_int, what: c_short, arg: *mut c_void) {
+    // SAFETY: as in on_read.
+    let bev = unsafe { &*arg.cast::<Bufferevent>() };
+    bev.incref();
+    writable(bev, fd, what);
+    bev.decref();
+}
+
+fn writable(bev: &Bufferevent, fd: c_int, what: c_short) {
+    let mut flags = BEV_EVENT_WRITING;
+    if what == EV_TIMEOUT {
+        flags |= BEV_EVENT_TIMEOUT;
+        bev.disable(EV_WRITE);
+        bev.run_eventcb(flags, 0);
+        return;
+    }
+    let st = state(bev);
+    let mut connected = false;
+    if st.connecting.get() {
+        let mut finished = sys::finished_connecting(fd);
+        if st.connection_refused.replace(false) {
+            finished = -1;
+        }
+        if finished == 0 {
+            return;
+        }
+        st.connecting.set(false);
+        if finished < 0 {
+            bev.base().del(bev.ev_write());
+            bev.base().del(bev.ev_read());
+            bev.run_eventcb(BEV_EVENT_ERROR, 0);
+            return;
+        }
+        connected = true;
+        bev.run_eventcb(BEV_EVENT_CONNECTED, 0);
+        if bev.enabled() & EV_WRITE == 0 || bev.write_suspended() {
+            bev.base().del(bev.ev_write());
+            return;
+        }
+    }
+    if bev.write_suspended() {
+        return;
+    }
+    let output = bev.output();
+    let mut wrote = 0;
+    if output.len() > 0 {
+        let atmost = bev.max_single_write();
+        let attempt = atmost.min(output.len());
+        output.set_frozen(FrozenEnd::Front, false);
+        let res = output.write_to_fd(fd, atmost);
+        output.set_frozen(FrozenEnd::Front, true);
+        match res {
+            Ok(0) => flags |= BEV_EVENT_EOF,
+            Ok(n) => {
+                wrote = n;
+                if n < attempt {
+                    bev.base().clear_ready(fd, EV_WRITE);
+                } else if output.len() > 0 && still_inserted(bev.ev_write()) {
+                    bev.base().activate_later(bev.ev_write(), EV_WRITE);
+                }
+            }
+            Err(e) if sys::is_retriable(&e) => {
+                bev.base().clear_ready(fd, EV_WRITE);
+                if output.len() == 0 {
+                    bev.base().del(bev.ev_write());
+                }
+                return;
+            }
+            Err(_) => flags |= BEV_EVENT_ERROR,
+        }
+        if flags & (BEV_EVENT_EOF | BEV_EVENT_ERROR) != 0 {
+            bev.disable(EV_WRITE);
+            bev.run_eventcb(flags, 0);
+            return;
+        }
+    }
+    if output.len() == 0 {
+        bev.base().del(bev.ev_write());
+    }
+    if wrote > 0 || !connected {
+        bev.trigger(EV_WRITE, 0);
+    }
+}
+
+/// The output's change callback: data added while writing is enabled
+/// starts the write event.
+fn output_changed(_buf: &Buffer, info: &CbInfo, arg: *mut c_void) {
+    // SAFETY: arg is the bufferevent owning this output.
+    let bev = unsafe { &*arg.cast::<Bufferevent>() };
+    if info.n_added == 0 || bev.enabled() & EV_WRITE == 0 || bev.write_suspended() {
+        return;
+    }
+    if bev.base().pending(bev.ev_write(), EV_WRITE).0 != 0 {
+        return;
+    }
+    add_event(bev, bev.ev_write(), bev.timeout_write());
+}
