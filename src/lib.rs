@@ -7,6 +7,7 @@
 
 pub mod ffi;
 mod log;
+mod mem;
 mod sys;
 
 mod buffer;
