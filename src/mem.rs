@@ -4,6 +4,10 @@
 //! The hooks live in atomics because they are process-wide and set once,
 //! before any other call, as libevent documents.
 
+// set_functions, realloc and free serve event_set_mem_functions and the other
+// modules; until they are wired up, not every item has a caller.
+#![allow(dead_code)]
+
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -77,18 +81,4 @@ pub unsafe fn free(p: *mut c_void) {
     let f = unsafe { std::mem::transmute::<*mut (), FreeFn>(raw) };
     // SAFETY: `p` came from the program's allocator (caller's contract).
     unsafe { f(p) }
-}
-
-/// Copies `bytes` into fresh memory from [`malloc`], NUL-terminated; NULL
-/// when the allocation fails.
-pub fn alloc_cstring(bytes: &[u8]) -> *mut u8 {
-    let p = malloc(bytes.len() + 1).cast::<u8>();
-    if p.is_null() {
-        return p;
-    }
-    // SAFETY: `p` has room for len + 1 bytes and does not overlap `bytes`.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
-    // SAFETY: the byte after the copy is inside the allocation.
-    unsafe { p.add(bytes.len()).write(0) };
-    p
 }

@@ -9,9 +9,15 @@ pub const LARGE: usize = 16384;
 /// How many spare chunks of each standard size a thread keeps.
 const POOL_CAP: usize = 32;
 
+/// Spare chunk memory of the two standard sizes.
+#[derive(Default)]
+struct Pool {
+    small: Vec<Box<[u8]>>,
+    large: Vec<Box<[u8]>>,
+}
+
 thread_local! {
-    static POOL: RefCell<(Vec<Box<[u8]>>, Vec<Box<[u8]>>)> =
-        const { RefCell::new((Vec::new(), Vec::new())) };
+    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
 }
 
 /// Memory a program handed over by reference (`evbuffer_add_reference`).
@@ -85,8 +91,8 @@ impl Chunk {
         let reused = POOL.with(|pool| {
             let mut pool = pool.borrow_mut();
             match cap {
-                SMALL => pool.0.pop(),
-                LARGE => pool.1.pop(),
+                SMALL => pool.small.pop(),
+                LARGE => pool.large.pop(),
                 _ => None,
             }
         });
@@ -113,10 +119,6 @@ impl Chunk {
 
     pub fn is_empty(&self) -> bool {
         self.start == self.end
-    }
-
-    pub fn is_foreign(&self) -> bool {
-        matches!(self.storage, Storage::Foreign(_))
     }
 
     fn all(&self) -> &[u8] {
@@ -216,8 +218,8 @@ impl Chunk {
             POOL.with(|pool| {
                 let mut pool = pool.borrow_mut();
                 let list = match mem.len() {
-                    SMALL => &mut pool.0,
-                    LARGE => &mut pool.1,
+                    SMALL => &mut pool.small,
+                    LARGE => &mut pool.large,
                     _ => return,
                 };
                 if list.len() < POOL_CAP {

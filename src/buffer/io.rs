@@ -135,3 +135,33 @@ impl Buffer {
         Ok(written)
     }
 }
+
+/// Reads `length` bytes (to the end of the file if negative) from `fd`
+/// starting at `offset`, with `pread`, leaving the file position alone.
+pub fn read_file_range(fd: RawFd, offset: i64, length: i64) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = offset;
+    let mut left = u64::try_from(length).ok();
+    let mut block = vec![0u8; LARGE];
+    loop {
+        let want = left.map_or(block.len(), |l| l.min(block.len() as u64) as usize);
+        if want == 0 {
+            return Ok(out);
+        }
+        // SAFETY: `block` is writable for `want` <= block.len() bytes.
+        let got = unsafe { libc::pread(fd, block.as_mut_ptr().cast(), want, at) };
+        if got < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if got == 0 {
+            return match left {
+                Some(l) if l > 0 => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                _ => Ok(out),
+            };
+        }
+        let got = got as usize;
+        out.extend_from_slice(&block[..got]);
+        at += got as i64;
+        left = left.map(|l| l - got as u64);
+    }
+}

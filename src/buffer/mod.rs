@@ -20,6 +20,7 @@ mod space;
 
 pub use callbacks::{CB_ENABLED, CallbackFn, CallbackId, CbInfo};
 pub use chunk::Foreign;
+pub use io::read_file_range;
 pub use line::Eol;
 
 use chunk::Chunk;
@@ -41,9 +42,6 @@ pub enum FrozenEnd {
     /// Appending.
     Back,
 }
-
-/// `EVBUFFER_FLAG_DRAINS_TO_FD`: accepted and stored.
-pub const FLAG_DRAINS_TO_FD: u64 = 1;
 
 /// A byte queue: libevent's `struct evbuffer`.
 ///
@@ -180,6 +178,23 @@ impl Buffer {
             .iter()
             .find(|c| !c.is_empty())
             .map_or(0, Chunk::len)
+    }
+
+    /// A copy of every byte, ignoring freezes.
+    pub fn contents(&self) -> Vec<u8> {
+        let inner = self.inner.borrow();
+        let mut out = vec![0; inner.len];
+        inner.copy_at(0, &mut out);
+        out
+    }
+
+    /// Identifies where position `pos` lies, for `struct evbuffer_ptr`: the
+    /// address of its chunk's data and the offset in it; `None` at or past
+    /// the end.
+    pub fn chunk_at(&self, pos: usize) -> Option<(usize, usize)> {
+        let inner = self.inner.borrow();
+        let (i, off) = inner.locate(pos)?;
+        Some((inner.chunks[i].data().as_ptr() as usize, off))
     }
 
     /// Freezes or thaws one end against changes from C callers.
