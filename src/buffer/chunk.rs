@@ -29,6 +29,8 @@ pub struct Foreign {
     ptr: *const u8,
     len: usize,
     cleanup: Option<Box<dyn FnOnce()>>,
+    /// Memory of ours that `ptr` points into, if any (file contents).
+    keep: Option<Box<[u8]>>,
 }
 
 impl Foreign {
@@ -39,7 +41,23 @@ impl Foreign {
     /// freed nor changed until `cleanup` has been called (or, without a
     /// cleanup, for as long as any buffer holds the chunk).
     pub unsafe fn new(ptr: *const u8, len: usize, cleanup: Option<Box<dyn FnOnce()>>) -> Self {
-        Foreign { ptr, len, cleanup }
+        Foreign {
+            ptr,
+            len,
+            cleanup,
+            keep: None,
+        }
+    }
+
+    /// Bytes of ours whose release must also run `release` (a file segment
+    /// keeps its descriptor open until its data is gone).
+    pub fn owned(data: Box<[u8]>, release: Box<dyn FnOnce()>) -> Self {
+        Foreign {
+            ptr: data.as_ptr(),
+            len: data.len(),
+            cleanup: Some(release),
+            keep: Some(data),
+        }
     }
 
     /// Drops the cleanup without running it: the buffer refused the memory.
@@ -48,6 +66,9 @@ impl Foreign {
     }
 
     fn bytes(&self) -> &[u8] {
+        if let Some(data) = &self.keep {
+            return data;
+        }
         if self.len == 0 {
             return &[];
         }

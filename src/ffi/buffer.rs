@@ -509,9 +509,10 @@ pub unsafe extern "C" fn evbuffer_add_reference(
     })
 }
 
-/// Reads the file's bytes from offset (length bytes, or to its end if
-/// length is -1) into the buffer and closes fd; returns 0, or -1 (fd is then
-/// left open).
+/// Appends length bytes of the file fd from offset (to its end if length
+/// is -1) and takes ownership of fd, which is closed once none of those
+/// bytes is buffered any more or the buffer is freed. Returns 0, or -1
+/// (fd is then left open).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_add_file(
     buf: *mut Buffer,
@@ -523,12 +524,14 @@ pub unsafe extern "C" fn evbuffer_add_file(
         if fd < 0 || offset < 0 || b.is_frozen(FrozenEnd::Back) {
             return Err(Failure);
         }
-        // LIMITATION: the bytes are copied in at once instead of being sent
+        // LIMITATION: the bytes are read in at once instead of being sent
         // from the file; a caller sees the same data, read up front.
         let data = crate::buffer::read_file_range(fd, offset, length).map_err(|_| Failure)?;
-        b.add(&data)?;
-        // SAFETY: the buffer took ownership of fd, so closing it is ours to do.
-        unsafe { libc::close(fd) };
+        let close = Box::new(move || {
+            // SAFETY: the buffer owns fd since evbuffer_add_file succeeded.
+            unsafe { libc::close(fd) };
+        });
+        b.add_foreign(Foreign::owned(data.into_boxed_slice(), close))?;
         Ok(0)
     })
 }
