@@ -9,6 +9,7 @@
 
 pub mod ffi;
 mod log;
+mod mem;
 mod sys;
 
 mod buffer;

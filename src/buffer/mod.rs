@@ -1,1 +1,683 @@
 //! evbuffer: a queue of chunks with callbacks, search and fd I/O.
+//!
+//! Every method takes `&self`: a change runs the buffer's callbacks, and a
+//! callback may call back into the same buffer (drain it, add callbacks, free
+//! it). No borrow of the buffer's state is held while user code runs, and
+//! memory a program lent us (`evbuffer_add_reference`) is released only
+//! after the state is no longer borrowed.
+//!
+//! Positions are byte offsets from the front of the buffer.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+mod callbacks;
+mod chunk;
+mod io;
+mod line;
+mod search;
+mod space;
+
+pub use callbacks::{CB_ENABLED, CallbackFn, CallbackId, CbInfo};
+pub use chunk::Foreign;
+pub use io::read_file_range;
+pub use line::Eol;
+
+use chunk::Chunk;
+
+/// Why a buffer refused a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BufferError {
+    /// The end the change needs is frozen.
+    Frozen,
+    /// An argument is out of range (a position past the end, a size too big).
+    Invalid,
+}
+
+/// Which end of a buffer a freeze applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrozenEnd {
+    /// Removing, draining, reading lines, prepending.
+    Front,
+    /// Appending.
+    Back,
+}
+
+/// A byte queue: libevent's `struct evbuffer`.
+///
+/// Freezing is for the buffer's owner to enforce against C callers: the
+/// library's own paths ([`Buffer::read_from_fd`], [`Buffer::write_to_fd`])
+/// ignore it, so a bufferevent freezes the ends of its buffers that belong
+/// to it and keeps using them.
+pub struct Buffer {
+    inner: RefCell<Inner>,
+    cbs: RefCell<callbacks::List>,
+    /// How many calls into this buffer are running user code right now.
+    busy: Cell<usize>,
+    /// `evbuffer_free` was called while busy; the last call out frees it.
+    freed: Cell<bool>,
+}
+
+struct Inner {
+    /// Empty chunks appear only where `reserve`/`expand` left room.
+    chunks: VecDeque<Chunk>,
+    len: usize,
+    frozen_front: bool,
+    frozen_back: bool,
+    flags: u64,
+    /// readln's memory: for this style, no line end starts before `.1`.
+    scan: Option<(Eol, usize)>,
+    /// Chunks taken out, to release once the state is no longer borrowed.
+    dead: Vec<Chunk>,
+}
+
+impl Default for Buffer {
+    fn default() -> Self {
+        Buffer::new()
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut();
+        let chunks: Vec<Chunk> = inner.chunks.drain(..).chain(inner.dead.drain(..)).collect();
+        for c in chunks {
+            c.recycle();
+        }
+    }
+}
+
+impl Buffer {
+    /// An empty buffer holding no memory.
+    pub fn new() -> Buffer {
+        Buffer {
+            inner: RefCell::new(Inner {
+                chunks: VecDeque::new(),
+                len: 0,
+                frozen_front: false,
+                frozen_back: false,
+                flags: 0,
+                scan: None,
+                dead: Vec::new(),
+            }),
+            cbs: RefCell::new(callbacks::List::default()),
+            busy: Cell::new(0),
+            freed: Cell::new(false),
+        }
+    }
+
+    /// Moves the buffer to the heap and hands out the pointer C sees as
+    /// `struct evbuffer *`; release it with [`Buffer::free_raw`].
+    pub fn into_raw(self) -> *mut Buffer {
+        Box::into_raw(Box::new(self))
+    }
+
+    /// Frees a buffer from [`Buffer::into_raw`], as `evbuffer_free` does. If
+    /// one of its callbacks is running, the buffer is only marked, runs no
+    /// more callbacks, and is freed when the outermost entry call returns
+    /// (see [`Buffer::enter_raw`]).
+    ///
+    /// # Safety
+    /// `ptr` came from [`Buffer::into_raw`] and was not freed before.
+    pub unsafe fn free_raw(ptr: *mut Buffer) {
+        {
+            // SAFETY: a live buffer of ours (caller's contract).
+            let buf = unsafe { &*ptr };
+            if buf.freed.get() {
+                return;
+            }
+            buf.freed.set(true);
+            if buf.busy.get() > 0 {
+                return;
+            }
+        }
+        // SAFETY: from Box::into_raw, and nobody is using it (busy is 0).
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+
+    /// Runs `f` on the buffer at `ptr` and frees the buffer afterwards if a
+    /// callback freed it meanwhile: the way every C entry uses a buffer.
+    ///
+    /// # Safety
+    /// `ptr` is a live buffer from [`Buffer::into_raw`].
+    pub unsafe fn enter_raw<R>(ptr: *mut Buffer, f: impl FnOnce(&Buffer) -> R) -> R {
+        let (result, dead) = {
+            // SAFETY: a live buffer of ours (caller's contract).
+            let buf = unsafe { &*ptr };
+            buf.busy.set(buf.busy.get() + 1);
+            let result = f(buf);
+            buf.busy.set(buf.busy.get() - 1);
+            (result, buf.freed.get() && buf.busy.get() == 0)
+        };
+        if dead {
+            // SAFETY: freed by a callback, and this was the outermost user.
+            drop(unsafe { Box::from_raw(ptr) });
+        }
+        result
+    }
+
+    /// Whether `evbuffer_free` has been called on the buffer.
+    pub fn is_freed(&self) -> bool {
+        self.freed.get()
+    }
+
+    /// How many bytes the buffer holds.
+    pub fn len(&self) -> usize {
+        self.inner.borrow().len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many bytes the first chunk holds (`evbuffer_get_contiguous_space`).
+    pub fn contiguous_space(&self) -> usize {
+        let inner = self.inner.borrow();
+        inner
+            .chunks
+            .iter()
+            .find(|c| !c.is_empty())
+            .map_or(0, Chunk::len)
+    }
+
+    /// A copy of every byte, ignoring freezes.
+    pub fn contents(&self) -> Vec<u8> {
+        let inner = self.inner.borrow();
+        let mut out = vec![0; inner.len];
+        inner.copy_at(0, &mut out);
+        out
+    }
+
+    /// Identifies where position `pos` lies, for `struct evbuffer_ptr`: the
+    /// address of its chunk's data and the offset in it; `None` at or past
+    /// the end.
+    pub fn chunk_at(&self, pos: usize) -> Option<(usize, usize)> {
+        let inner = self.inner.borrow();
+        let (i, off) = inner.locate(pos)?;
+        Some((inner.chunks[i].data().as_ptr() as usize, off))
+    }
+
+    /// Freezes or thaws one end against changes from C callers.
+    pub fn set_frozen(&self, end: FrozenEnd, frozen: bool) {
+        let mut inner = self.inner.borrow_mut();
+        match end {
+            FrozenEnd::Front => inner.frozen_front = frozen,
+            FrozenEnd::Back => inner.frozen_back = frozen,
+        }
+    }
+
+    pub fn is_frozen(&self, end: FrozenEnd) -> bool {
+        let inner = self.inner.borrow();
+        match end {
+            FrozenEnd::Front => inner.frozen_front,
+            FrozenEnd::Back => inner.frozen_back,
+        }
+    }
+
+    /// `evbuffer_set_flags` / `evbuffer_clear_flags`.
+    pub fn set_flags(&self, flags: u64, on: bool) {
+        let mut inner = self.inner.borrow_mut();
+        if on {
+            inner.flags |= flags;
+        } else {
+            inner.flags &= !flags;
+        }
+    }
+
+    pub fn flags(&self) -> u64 {
+        self.inner.borrow().flags
+    }
+
+    /// Releases the chunks taken out by the last change; a foreign chunk runs
+    /// the program's cleanup here, with no borrow held.
+    fn bury(&self) {
+        let dead = std::mem::take(&mut self.inner.borrow_mut().dead);
+        for c in dead {
+            c.recycle();
+        }
+    }
+
+    fn check_back(&self) -> Result<(), BufferError> {
+        if self.inner.borrow().frozen_back {
+            Err(BufferError::Frozen)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Appends a copy of `data`.
+    pub fn add(&self, data: &[u8]) -> Result<(), BufferError> {
+        self.check_back()?;
+        self.add_unfrozen(data);
+        Ok(())
+    }
+
+    /// Appends ignoring a freeze; runs the callbacks.
+    pub(crate) fn add_unfrozen(&self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let orig = {
+            let mut inner = self.inner.borrow_mut();
+            let orig = inner.len;
+            inner.append(data);
+            orig
+        };
+        self.notify(orig, data.len(), 0);
+    }
+
+    /// Appends memory the program keeps ownership of; `chunk` runs its
+    /// cleanup once every byte has left the buffer or the buffer is freed.
+    /// When refused, the cleanup does not run.
+    pub fn add_foreign(&self, chunk: Foreign) -> Result<(), BufferError> {
+        if self.check_back().is_err() {
+            chunk.disarm();
+            return Err(BufferError::Frozen);
+        }
+        let chunk = Chunk::foreign(chunk);
+        let n = chunk.len();
+        let orig = {
+            let mut inner = self.inner.borrow_mut();
+            let orig = inner.len;
+            inner.trim_empty_tail();
+            inner.len += n;
+            if n == 0 {
+                inner.dead.push(chunk);
+            } else {
+                inner.chunks.push_back(chunk);
+            }
+            orig
+        };
+        self.bury();
+        self.notify(orig, n, 0);
+        Ok(())
+    }
+
+    /// Puts a copy of `data` in front of the content.
+    pub fn prepend(&self, data: &[u8]) -> Result<(), BufferError> {
+        if self.inner.borrow().frozen_front {
+            return Err(BufferError::Frozen);
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let orig = {
+            let mut inner = self.inner.borrow_mut();
+            let orig = inner.len;
+            inner.scan = None;
+            let mut rest = data;
+            if let Some(first) = inner.chunks.front_mut() {
+                if first.is_empty() {
+                    first.reset_to_back();
+                }
+                let n = first.push_front(rest);
+                rest = &rest[..rest.len() - n];
+            }
+            if !rest.is_empty() {
+                let mut c = Chunk::with_capacity(rest.len());
+                c.reset_to_back();
+                c.push_front(rest);
+                inner.chunks.push_front(c);
+            }
+            inner.len += data.len();
+            orig
+        };
+        self.notify(orig, data.len(), 0);
+        Ok(())
+    }
+
+    /// Removes the first `n` bytes (all of them if fewer). Draining an empty
+    /// buffer succeeds even when frozen.
+    pub fn drain(&self, n: usize) -> Result<(), BufferError> {
+        let (orig, n) = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.len == 0 {
+                return Ok(());
+            }
+            if inner.frozen_front {
+                return Err(BufferError::Frozen);
+            }
+            let orig = inner.len;
+            (orig, inner.drain(n))
+        };
+        self.bury();
+        self.notify(orig, 0, n);
+        Ok(())
+    }
+
+    /// Drains ignoring a freeze: the owner's path (after a write).
+    pub(crate) fn drain_unfrozen(&self, n: usize) {
+        let (orig, n) = {
+            let mut inner = self.inner.borrow_mut();
+            let orig = inner.len;
+            (orig, inner.drain(n))
+        };
+        self.bury();
+        self.notify(orig, 0, n);
+    }
+
+    /// Copies the first bytes into `out` without removing them; returns how
+    /// many (fewer than asked when the buffer is short).
+    pub fn copyout(&self, out: &mut [u8]) -> Result<usize, BufferError> {
+        self.copyout_from(0, out)
+    }
+
+    /// Copies bytes starting at position `pos` into `out`.
+    pub fn copyout_from(&self, pos: usize, out: &mut [u8]) -> Result<usize, BufferError> {
+        let inner = self.inner.borrow();
+        if pos > inner.len {
+            return Err(BufferError::Invalid);
+        }
+        let n = out.len().min(inner.len - pos);
+        if n == 0 {
+            return Ok(0);
+        }
+        if inner.frozen_front {
+            return Err(BufferError::Frozen);
+        }
+        inner.copy_at(pos, &mut out[..n]);
+        Ok(n)
+    }
+
+    /// Moves the first bytes into `out`; returns how many.
+    pub fn remove(&self, out: &mut [u8]) -> Result<usize, BufferError> {
+        let n = self.copyout(out)?;
+        if n > 0 {
+            self.drain(n)?;
+        }
+        Ok(n)
+    }
+
+    /// Moves all of `src` to the end of this buffer, chunks and all; `src`
+    /// runs its callbacks first. Adding a buffer to itself does nothing.
+    pub fn add_buffer(&self, src: &Buffer) -> Result<(), BufferError> {
+        if std::ptr::eq(self, src) {
+            return Ok(());
+        }
+        if src.is_empty() {
+            return Ok(());
+        }
+        if self.inner.borrow().frozen_back || src.inner.borrow().frozen_front {
+            return Err(BufferError::Frozen);
+        }
+        let (dst_orig, n) = {
+            let mut dst = self.inner.borrow_mut();
+            let mut s = src.inner.borrow_mut();
+            let n = s.len;
+            let dst_orig = dst.len;
+            dst.trim_empty_tail();
+            let moved: Vec<Chunk> = s.chunks.drain(..).collect();
+            for c in moved {
+                if c.is_empty() {
+                    s.dead.push(c);
+                } else {
+                    dst.chunks.push_back(c);
+                }
+            }
+            s.len = 0;
+            s.scan = None;
+            dst.len += n;
+            (dst_orig, n)
+        };
+        src.bury();
+        self.bury();
+        src.notify(n, 0, n);
+        self.notify(dst_orig, n, 0);
+        Ok(())
+    }
+
+    /// Moves all of `src` in front of this buffer's content.
+    pub fn prepend_buffer(&self, src: &Buffer) -> Result<(), BufferError> {
+        if std::ptr::eq(self, src) || src.is_empty() {
+            return Ok(());
+        }
+        if self.inner.borrow().frozen_front || src.inner.borrow().frozen_front {
+            return Err(BufferError::Frozen);
+        }
+        let (dst_orig, n) = {
+            let mut dst = self.inner.borrow_mut();
+            let mut s = src.inner.borrow_mut();
+            let n = s.len;
+            let dst_orig = dst.len;
+            let moved: Vec<Chunk> = s.chunks.drain(..).collect();
+            for c in moved.into_iter().rev() {
+                if c.is_empty() {
+                    s.dead.push(c);
+                } else {
+                    dst.chunks.push_front(c);
+                }
+            }
+            s.len = 0;
+            s.scan = None;
+            dst.scan = None;
+            dst.len += n;
+            (dst_orig, n)
+        };
+        src.bury();
+        src.notify(n, 0, n);
+        self.notify(dst_orig, n, 0);
+        Ok(())
+    }
+
+    /// Moves up to `n` bytes from the front of this buffer to the end of
+    /// `dst`: whole chunks move, a partial one is copied. Returns how many.
+    pub fn remove_buffer(&self, dst: &Buffer, n: usize) -> Result<usize, BufferError> {
+        if n == 0 || std::ptr::eq(self, dst) {
+            return Ok(0);
+        }
+        if dst.inner.borrow().frozen_back || self.inner.borrow().frozen_front {
+            return Err(BufferError::Frozen);
+        }
+        let (src_orig, dst_orig, n) = {
+            let mut s = self.inner.borrow_mut();
+            let mut d = dst.inner.borrow_mut();
+            let n = n.min(s.len);
+            if n == 0 {
+                return Ok(0);
+            }
+            let (src_orig, dst_orig) = (s.len, d.len);
+            d.trim_empty_tail();
+            let mut left = n;
+            while left > 0 {
+                let Some(front) = s.chunks.front() else { break };
+                if front.len() <= left {
+                    let c = s.chunks.pop_front().expect("front exists");
+                    left -= c.len();
+                    if c.is_empty() {
+                        s.dead.push(c);
+                    } else {
+                        d.chunks.push_back(c);
+                    }
+                } else {
+                    let part = front.data()[..left].to_vec();
+                    d.append(&part);
+                    d.len -= left;
+                    s.chunks.front_mut().expect("front exists").start += left;
+                    left = 0;
+                }
+            }
+            s.len -= n;
+            d.len += n;
+            s.scan = None;
+            if s.len == 0 {
+                s.clear();
+            }
+            (src_orig, dst_orig, n)
+        };
+        self.bury();
+        self.notify(src_orig, 0, n);
+        dst.notify(dst_orig, n, 0);
+        Ok(n)
+    }
+
+    /// Makes the first `size` bytes (all with `None`) contiguous and returns
+    /// where they start; `None` when `size` is 0 or more than the length. A
+    /// foreign chunk fully copied here releases its memory at once.
+    pub fn pullup(&self, size: Option<usize>) -> Option<*mut u8> {
+        let ptr = {
+            let mut inner = self.inner.borrow_mut();
+            let size = size.unwrap_or(inner.len);
+            if size == 0 || size > inner.len {
+                return None;
+            }
+            inner.trim_empty_head();
+            let first = inner
+                .chunks
+                .front_mut()
+                .expect("non-empty buffer has a chunk");
+            if first.len() >= size {
+                return Some(first.data_ptr());
+            }
+            let mut whole = Chunk::with_capacity(size);
+            let mut left = size;
+            while left > 0 {
+                let front = inner.chunks.front_mut().expect("enough bytes");
+                let take = front.len().min(left);
+                whole.push(&front.data()[..take]);
+                left -= take;
+                if take == front.len() {
+                    let c = inner.chunks.pop_front().expect("front exists");
+                    inner.dead.push(c);
+                } else {
+                    front.start += take;
+                }
+            }
+            let ptr = whole.data_ptr();
+            inner.chunks.push_front(whole);
+            ptr
+        };
+        self.bury();
+        Some(ptr)
+    }
+
+    /// Makes room for `n` more bytes in one piece at the end, adding no data.
+    pub fn expand(&self, n: usize) {
+        let mut inner = self.inner.borrow_mut();
+        let room = inner.chunks.back().map_or(0, Chunk::spare_len);
+        if room >= n {
+            return;
+        }
+        if let Some(last) = inner.chunks.back_mut() {
+            if last.is_empty() {
+                let c = inner.chunks.pop_back().expect("last exists");
+                inner.dead.push(c);
+            } else if last.front_room() + last.spare_len() >= n {
+                last.compact();
+                return;
+            }
+        }
+        inner.chunks.push_back(Chunk::with_capacity(n));
+        drop(inner);
+        self.bury();
+    }
+}
+
+impl Inner {
+    /// Appends bytes into spare room from the last chunk holding data on,
+    /// then into new chunks.
+    fn append(&mut self, mut data: &[u8]) {
+        self.len += data.len();
+        let from = self.fill_index();
+        for c in self.chunks.range_mut(from..) {
+            if data.is_empty() {
+                return;
+            }
+            let n = c.push(data);
+            data = &data[n..];
+        }
+        while !data.is_empty() {
+            let mut c = Chunk::with_capacity(data.len());
+            let n = c.push(data);
+            data = &data[n..];
+            self.chunks.push_back(c);
+        }
+    }
+
+    /// The first chunk new bytes may go to: the last one holding data.
+    fn fill_index(&self) -> usize {
+        self.chunks.iter().rposition(|c| !c.is_empty()).unwrap_or(0)
+    }
+
+    /// Drops empty chunks at the end, so moved chunks follow the data.
+    fn trim_empty_tail(&mut self) {
+        while self.chunks.back().is_some_and(Chunk::is_empty) {
+            let c = self.chunks.pop_back().expect("last exists");
+            self.dead.push(c);
+        }
+    }
+
+    fn trim_empty_head(&mut self) {
+        while self.chunks.front().is_some_and(Chunk::is_empty) {
+            let c = self.chunks.pop_front().expect("first exists");
+            self.dead.push(c);
+        }
+    }
+
+    /// Removes up to `n` bytes from the front; returns how many.
+    fn drain(&mut self, n: usize) -> usize {
+        let n = n.min(self.len);
+        self.scan = None;
+        if n == self.len {
+            self.clear();
+            return n;
+        }
+        let mut left = n;
+        while left > 0 {
+            let front = self.chunks.front_mut().expect("enough bytes");
+            if front.len() <= left {
+                left -= front.len();
+                let c = self.chunks.pop_front().expect("front exists");
+                self.dead.push(c);
+            } else {
+                front.start += left;
+                left = 0;
+            }
+        }
+        self.len -= n;
+        n
+    }
+
+    /// Empties the buffer, letting go of every chunk.
+    fn clear(&mut self) {
+        self.len = 0;
+        self.scan = None;
+        let chunks = std::mem::take(&mut self.chunks);
+        self.dead.extend(chunks);
+    }
+
+    /// Copies `out.len()` bytes starting at `pos`, which must exist.
+    fn copy_at(&self, pos: usize, out: &mut [u8]) {
+        let mut skip = pos;
+        let mut done = 0;
+        for c in &self.chunks {
+            if done == out.len() {
+                break;
+            }
+            let data = c.data();
+            if skip >= data.len() {
+                skip -= data.len();
+                continue;
+            }
+            let part = &data[skip..];
+            skip = 0;
+            let n = part.len().min(out.len() - done);
+            out[done..done + n].copy_from_slice(&part[..n]);
+            done += n;
+        }
+    }
+
+    /// Finds the chunk holding position `pos`: (index, offset in chunk).
+    fn locate(&self, pos: usize) -> Option<(usize, usize)> {
+        let mut skip = pos;
+        for (i, c) in self.chunks.iter().enumerate() {
+            if skip < c.len() {
+                return Some((i, skip));
+            }
+            skip -= c.len();
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;

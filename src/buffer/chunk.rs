@@ -1,0 +1,252 @@
+//! One chunk of a buffer's queue: bytes we own, or memory a program lent us.
+
+use std::cell::RefCell;
+
+/// The capacity of a chunk for small writes; kept on the free list.
+pub const SMALL: usize = 4096;
+/// The capacity of a chunk for a socket read; kept on the free list.
+pub const LARGE: usize = 16384;
+/// How many spare chunks of each standard size a thread keeps.
+const POOL_CAP: usize = 32;
+
+/// Spare chunk memory of the two standard sizes.
+#[derive(Default)]
+struct Pool {
+    small: Vec<Box<[u8]>>,
+    large: Vec<Box<[u8]>>,
+}
+
+thread_local! {
+    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+}
+
+/// Memory a program handed over by reference (`evbuffer_add_reference`).
+///
+/// Its cleanup runs when the last of its bytes leaves every buffer or the
+/// buffer holding it is freed; the owner of the chunk makes sure that
+/// happens outside any borrow of a buffer.
+pub struct Foreign {
+    ptr: *const u8,
+    len: usize,
+    cleanup: Option<Box<dyn FnOnce()>>,
+    /// Memory of ours that `ptr` points into, if any (file contents).
+    keep: Option<Box<[u8]>>,
+}
+
+impl Foreign {
+    /// Wraps `len` bytes at `ptr`, which stay readable until `cleanup` runs.
+    ///
+    /// # Safety
+    /// `ptr` is valid for reads of `len` bytes, and the memory is neither
+    /// freed nor changed until `cleanup` has been called (or, without a
+    /// cleanup, for as long as any buffer holds the chunk).
+    pub unsafe fn new(ptr: *const u8, len: usize, cleanup: Option<Box<dyn FnOnce()>>) -> Self {
+        Foreign {
+            ptr,
+            len,
+            cleanup,
+            keep: None,
+        }
+    }
+
+    /// Bytes of ours whose release must also run `release` (a file segment
+    /// keeps its descriptor open until its data is gone).
+    pub fn owned(data: Box<[u8]>, release: Box<dyn FnOnce()>) -> Self {
+        Foreign {
+            ptr: data.as_ptr(),
+            len: data.len(),
+            cleanup: Some(release),
+            keep: Some(data),
+        }
+    }
+
+    /// Drops the cleanup without running it: the buffer refused the memory.
+    pub fn disarm(mut self) {
+        self.cleanup = None;
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if let Some(data) = &self.keep {
+            return data;
+        }
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: valid for `len` reads until cleanup, the contract of `new`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Foreign {
+    fn drop(&mut self) {
+        if let Some(cleanup) = self.cleanup.take() {
+            cleanup();
+        }
+    }
+}
+
+pub enum Storage {
+    Owned(Box<[u8]>),
+    Foreign(Foreign),
+}
+
+/// A run of bytes `storage[start..end]`; `storage[end..]` is spare room
+/// (always empty for foreign memory).
+pub struct Chunk {
+    storage: Storage,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Chunk {
+    /// An empty owned chunk of at least `want` bytes, from the free list when
+    /// a standard size fits.
+    pub fn with_capacity(want: usize) -> Chunk {
+        let cap = if want <= SMALL {
+            SMALL
+        } else if want <= LARGE {
+            LARGE
+        } else {
+            want.div_ceil(SMALL) * SMALL
+        };
+        let reused = POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            match cap {
+                SMALL => pool.small.pop(),
+                LARGE => pool.large.pop(),
+                _ => None,
+            }
+        });
+        let mem = reused.unwrap_or_else(|| vec![0u8; cap].into_boxed_slice());
+        Chunk {
+            storage: Storage::Owned(mem),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    pub fn foreign(f: Foreign) -> Chunk {
+        let len = f.len;
+        Chunk {
+            storage: Storage::Foreign(f),
+            start: 0,
+            end: len,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    fn all(&self) -> &[u8] {
+        match &self.storage {
+            Storage::Owned(b) => b,
+            Storage::Foreign(f) => f.bytes(),
+        }
+    }
+
+    /// The bytes the chunk holds.
+    pub fn data(&self) -> &[u8] {
+        &self.all()[self.start..self.end]
+    }
+
+    /// Where the data starts, for pointers handed to C (which may write
+    /// through it, as libevent allows for owned memory).
+    pub fn data_ptr(&mut self) -> *mut u8 {
+        match &mut self.storage {
+            Storage::Owned(b) => b[self.start..].as_mut_ptr(),
+            Storage::Foreign(f) => f.bytes()[self.start..].as_ptr().cast_mut(),
+        }
+    }
+
+    /// Room after the data; none for foreign memory.
+    pub fn spare_len(&self) -> usize {
+        match &self.storage {
+            Storage::Owned(b) => b.len() - self.end,
+            Storage::Foreign(_) => 0,
+        }
+    }
+
+    /// The spare room, writable.
+    pub fn spare_mut(&mut self) -> &mut [u8] {
+        match &mut self.storage {
+            Storage::Owned(b) => &mut b[self.end..],
+            Storage::Foreign(_) => &mut [],
+        }
+    }
+
+    /// Where the spare room starts, for pointers handed to C.
+    pub fn spare_ptr(&mut self) -> *mut u8 {
+        self.spare_mut().as_mut_ptr()
+    }
+
+    /// Empties the chunk and moves its (empty) data to the very end, so that
+    /// all the room is in front, for prepending.
+    pub fn reset_to_back(&mut self) {
+        if let Storage::Owned(b) = &self.storage {
+            self.start = b.len();
+            self.end = b.len();
+        }
+    }
+
+    /// Appends what fits of `src` into the spare room; returns how much.
+    pub fn push(&mut self, src: &[u8]) -> usize {
+        let spare = self.spare_mut();
+        let n = spare.len().min(src.len());
+        spare[..n].copy_from_slice(&src[..n]);
+        self.end += n;
+        n
+    }
+
+    /// Room in front of the data (owned chunks only).
+    pub fn front_room(&self) -> usize {
+        match self.storage {
+            Storage::Owned(_) => self.start,
+            Storage::Foreign(_) => 0,
+        }
+    }
+
+    /// Puts the tail of `src` that fits in front of the data; returns how much.
+    pub fn push_front(&mut self, src: &[u8]) -> usize {
+        let n = self.front_room().min(src.len());
+        let start = self.start;
+        if let Storage::Owned(b) = &mut self.storage {
+            b[start - n..start].copy_from_slice(&src[src.len() - n..]);
+            self.start -= n;
+        }
+        n
+    }
+
+    /// Moves the data to the front of an owned chunk to make spare room.
+    pub fn compact(&mut self) {
+        let (start, end) = (self.start, self.end);
+        if let Storage::Owned(b) = &mut self.storage {
+            b.copy_within(start..end, 0);
+            self.end -= start;
+            self.start = 0;
+        }
+    }
+
+    /// Gives the chunk back: owned memory of a standard size goes to the free
+    /// list; a foreign chunk runs its cleanup, so call this outside borrows.
+    pub fn recycle(self) {
+        let Chunk { storage, .. } = self;
+        if let Storage::Owned(mem) = storage {
+            POOL.with(|pool| {
+                let mut pool = pool.borrow_mut();
+                let list = match mem.len() {
+                    SMALL => &mut pool.small,
+                    LARGE => &mut pool.large,
+                    _ => return,
+                };
+                if list.len() < POOL_CAP {
+                    list.push(mem);
+                }
+            });
+        }
+    }
+}

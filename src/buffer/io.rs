@@ -1,0 +1,167 @@
+//! Moving bytes between a buffer and a file descriptor: one system call per
+//! method, straight into or out of chunk memory.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use super::Buffer;
+use super::chunk::{Chunk, LARGE};
+
+/// How many chunks one `writev` of the owner's path sends at most.
+pub const WRITE_IOVECS: usize = 16;
+
+impl Buffer {
+    /// Reads up to `max` bytes from `fd` with one `read`/`readv` into the
+    /// room left in the last chunk and, if that is short of `max`, one new
+    /// chunk. Returns how many bytes arrived, `Ok(0)` at end of file, or the
+    /// error (`WouldBlock` when nothing is ready). Runs the callbacks for
+    /// what arrived. Ignores a frozen end: this is the owner's path.
+    pub fn read_from_fd(&self, fd: RawFd, max: usize) -> io::Result<usize> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let (orig, n) = {
+            let mut inner = self.inner.borrow_mut();
+            inner.trim_empty_tail();
+            let tail = inner.chunks.back_mut().filter(|c| c.spare_len() > 0);
+            let first_len = tail.as_ref().map_or(0, |c| c.spare_len().min(max));
+            let mut extra = (first_len < max).then(|| Chunk::with_capacity(max.min(LARGE)));
+            let mut iov: [libc::iovec; 2] = [libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            }; 2];
+            let mut count = 0;
+            if let Some(c) = tail {
+                iov[count] = libc::iovec {
+                    iov_base: c.spare_ptr().cast(),
+                    iov_len: first_len,
+                };
+                count += 1;
+            }
+            if let Some(c) = extra.as_mut() {
+                let want = c.spare_len().min(max - first_len);
+                iov[count] = libc::iovec {
+                    iov_base: c.spare_ptr().cast(),
+                    iov_len: want,
+                };
+                count += 1;
+            }
+            let got = if count == 1 {
+                // SAFETY: the region is the writable spare room of a chunk we
+                // hold mutably; read writes at most iov_len bytes into it.
+                unsafe { libc::read(fd, iov[0].iov_base, iov[0].iov_len) }
+            } else {
+                // SAFETY: both regions are writable spare room of distinct
+                // chunks held mutably; readv writes at most their lengths.
+                unsafe { libc::readv(fd, iov.as_ptr(), count as libc::c_int) }
+            };
+            if got < 0 {
+                let err = io::Error::last_os_error();
+                if let Some(c) = extra {
+                    inner.dead.push(c);
+                }
+                drop(inner);
+                self.bury();
+                return Err(err);
+            }
+            let got = got as usize;
+            let mut left = got;
+            if first_len > 0 {
+                let into_tail = left.min(first_len);
+                inner.chunks.back_mut().expect("tail exists").end += into_tail;
+                left -= into_tail;
+            }
+            if let Some(mut c) = extra {
+                if left > 0 {
+                    c.end += left;
+                    inner.chunks.push_back(c);
+                } else {
+                    inner.dead.push(c);
+                }
+            }
+            let orig = inner.len;
+            inner.len += got;
+            (orig, got)
+        };
+        self.bury();
+        self.notify(orig, n, 0);
+        Ok(n)
+    }
+
+    /// Writes up to `max` bytes to `fd` with one `writev` of at most 16
+    /// chunks, drains exactly what was written and runs the callbacks.
+    /// Ignores a frozen end: this is the owner's path.
+    pub fn write_to_fd(&self, fd: RawFd, max: usize) -> io::Result<usize> {
+        self.write_to_fd_with(fd, max, WRITE_IOVECS)
+    }
+
+    /// [`Buffer::write_to_fd`] with at most `max_iov` chunks per call.
+    pub(crate) fn write_to_fd_with(
+        &self,
+        fd: RawFd,
+        max: usize,
+        max_iov: usize,
+    ) -> io::Result<usize> {
+        let written = {
+            let mut inner = self.inner.borrow_mut();
+            let mut iov = Vec::with_capacity(max_iov.min(inner.chunks.len()));
+            let mut left = max.min(inner.len);
+            for c in inner.chunks.iter_mut() {
+                if left == 0 || iov.len() == max_iov {
+                    break;
+                }
+                if c.is_empty() {
+                    continue;
+                }
+                let n = c.len().min(left);
+                iov.push(libc::iovec {
+                    iov_base: c.data_ptr().cast(),
+                    iov_len: n,
+                });
+                left -= n;
+            }
+            if iov.is_empty() {
+                return Ok(0);
+            }
+            // SAFETY: each region is readable data of a chunk we hold; writev
+            // only reads from them.
+            let got = unsafe { libc::writev(fd, iov.as_ptr(), iov.len() as libc::c_int) };
+            if got < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            got as usize
+        };
+        self.drain_unfrozen(written);
+        Ok(written)
+    }
+}
+
+/// Reads `length` bytes (to the end of the file if negative) from `fd`
+/// starting at `offset`, with `pread`, leaving the file position alone.
+pub fn read_file_range(fd: RawFd, offset: i64, length: i64) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = offset;
+    let mut left = u64::try_from(length).ok();
+    let mut block = vec![0u8; LARGE];
+    loop {
+        let want = left.map_or(block.len(), |l| l.min(block.len() as u64) as usize);
+        if want == 0 {
+            return Ok(out);
+        }
+        // SAFETY: `block` is writable for `want` <= block.len() bytes.
+        let got = unsafe { libc::pread(fd, block.as_mut_ptr().cast(), want, at) };
+        if got < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if got == 0 {
+            return match left {
+                Some(l) if l > 0 => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                _ => Ok(out),
+            };
+        }
+        let got = got as usize;
+        out.extend_from_slice(&block[..got]);
+        at += got as i64;
+        left = left.map(|l| l - got as u64);
+    }
+}

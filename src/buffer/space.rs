@@ -1,0 +1,162 @@
+//! Views into the chunks: `evbuffer_peek`, `evbuffer_reserve_space` and
+//! `evbuffer_commit_space`. The pointers handed out stay valid until the
+//! next change of the buffer, because chunk memory never moves.
+
+use super::chunk::Chunk;
+use super::{Buffer, BufferError};
+
+/// One region of a chunk, as a `struct evbuffer_iovec` describes it.
+pub type Region = (*mut u8, usize);
+
+impl Buffer {
+    /// Describes the chunks covering `len` bytes (all with `None`) from
+    /// `start`: fills at most `max` regions and returns how many regions the
+    /// range needs. With `len` set, the count goes on past `max`; without
+    /// it, it stops at `max`. The last region spans its whole chunk.
+    pub fn peek(
+        &self,
+        len: Option<usize>,
+        start: Option<usize>,
+        max: usize,
+    ) -> (usize, Vec<Region>) {
+        let mut inner = self.inner.borrow_mut();
+        let total = inner.len;
+        let mut out = Vec::new();
+        let mut count = 0;
+        let mut so_far = 0;
+        let mut from = 0;
+        if let Some(s) = start {
+            let Some((i, off)) = inner.locate(s) else {
+                return (0, out);
+            };
+            let c = &mut inner.chunks[i];
+            if max > 0 {
+                out.push((c.data_ptr().wrapping_add(off), c.len() - off));
+            }
+            so_far = c.len() - off;
+            count = 1;
+            from = i + 1;
+        }
+        let len = match len {
+            None if max == 0 => Some(total - start.unwrap_or(0)),
+            other => other,
+        };
+        for c in inner.chunks.range_mut(from..) {
+            if c.is_empty() {
+                continue;
+            }
+            if len.is_some_and(|l| so_far >= l) {
+                break;
+            }
+            if count < max {
+                out.push((c.data_ptr(), c.len()));
+            } else if len.is_none() {
+                break;
+            }
+            count += 1;
+            so_far += c.len();
+        }
+        (count, out)
+    }
+
+    /// Finds room for `size` bytes at the end in at most `max` regions,
+    /// adding a chunk if needed, and describes it; no data is added until
+    /// [`Buffer::commit`]. With one region the room is contiguous.
+    pub fn reserve(&self, size: usize, max: usize) -> Result<Vec<Region>, BufferError> {
+        if max == 0 {
+            return Err(BufferError::Invalid);
+        }
+        let mut inner = self.inner.borrow_mut();
+        if inner.frozen_back {
+            return Err(BufferError::Frozen);
+        }
+        let from = inner.fill_index();
+        let mut picked = Vec::new();
+        let mut got = 0;
+        if max == 1 {
+            // The room must be one piece: the last chunk's, or a new one.
+            while inner.chunks.len() > from + 1
+                && inner
+                    .chunks
+                    .back()
+                    .is_some_and(|c| c.is_empty() && c.spare_len() < size)
+            {
+                let c = inner.chunks.pop_back().expect("last exists");
+                inner.dead.push(c);
+            }
+            let last = inner.chunks.len().checked_sub(1);
+            if let Some(i) = last.filter(|&i| inner.chunks[i].spare_len() >= size.max(1)) {
+                picked.push(i);
+                got = inner.chunks[i].spare_len();
+            }
+        } else {
+            for i in from..inner.chunks.len() {
+                if picked.len() == max - 1 || got >= size {
+                    break;
+                }
+                let room = inner.chunks[i].spare_len();
+                if room > 0 {
+                    picked.push(i);
+                    got += room;
+                }
+            }
+        }
+        if picked.is_empty() || got < size {
+            inner
+                .chunks
+                .push_back(Chunk::with_capacity(size - got.min(size)));
+            picked.push(inner.chunks.len() - 1);
+        }
+        let regions = picked
+            .into_iter()
+            .map(|i| {
+                let c = &mut inner.chunks[i];
+                (c.spare_ptr(), c.spare_len())
+            })
+            .collect();
+        drop(inner);
+        self.bury();
+        Ok(regions)
+    }
+
+    /// Adds the bytes written into regions from [`Buffer::reserve`]: each
+    /// region must start where a chunk's room starts, in order, and be no
+    /// longer than that room. Returns how many bytes were added.
+    pub fn commit(&self, regions: &[(*const u8, usize)]) -> Result<usize, BufferError> {
+        let (orig, added) = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.frozen_back {
+                return Err(BufferError::Frozen);
+            }
+            let Some(&(first_ptr, _)) = regions.first() else {
+                return Ok(0);
+            };
+            let from = inner.fill_index();
+            let n_chunks = inner.chunks.len();
+            let Some(at) =
+                (from..n_chunks).find(|&i| inner.chunks[i].spare_ptr().cast_const() == first_ptr)
+            else {
+                return Err(BufferError::Invalid);
+            };
+            if at + regions.len() > n_chunks {
+                return Err(BufferError::Invalid);
+            }
+            for (k, &(p, n)) in regions.iter().enumerate() {
+                let c = &mut inner.chunks[at + k];
+                if c.spare_ptr().cast_const() != p || n > c.spare_len() {
+                    return Err(BufferError::Invalid);
+                }
+            }
+            let mut added = 0;
+            for (k, &(_, n)) in regions.iter().enumerate() {
+                inner.chunks[at + k].end += n;
+                added += n;
+            }
+            let orig = inner.len;
+            inner.len += added;
+            (orig, added)
+        };
+        self.notify(orig, added, 0);
+        Ok(added)
+    }
+}

@@ -1,0 +1,555 @@
+use std::cell::RefCell;
+use std::ffi::c_void;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+
+use super::*;
+
+/// A buffer whose chunks are exactly `parts` (moved in, never merged).
+fn pieces(parts: &[&[u8]]) -> Buffer {
+    let buf = Buffer::new();
+    for p in parts {
+        let t = Buffer::new();
+        t.add(p).unwrap();
+        buf.add_buffer(&t).unwrap();
+    }
+    buf
+}
+
+fn all_lines(buf: &Buffer, style: Eol) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(line) = buf.readln(style).unwrap() {
+        out.push(String::from_utf8(line).unwrap());
+    }
+    out
+}
+
+fn chunk_count(buf: &Buffer) -> usize {
+    buf.peek(None, None, 0).0
+}
+
+#[test]
+fn new_buffer_is_empty_and_holds_no_chunk() {
+    let buf = Buffer::new();
+    assert_eq!(buf.len(), 0);
+    assert_eq!(buf.contiguous_space(), 0);
+    buf.add(b"").unwrap();
+    assert_eq!(buf.len(), 0);
+    assert_eq!(buf.inner.borrow().chunks.len(), 0);
+}
+
+#[test]
+fn readln_any_consumes_whole_runs() {
+    let buf = pieces(&[b"a\r", b"\n\r\nb\n", b"\r\nc"]);
+    assert_eq!(all_lines(&buf, Eol::Any), ["a", "b"]);
+    assert_eq!(buf.contents(), b"c");
+    let buf = pieces(&[b"\r\nx\n"]);
+    assert_eq!(all_lines(&buf, Eol::Any), ["", "x"]);
+}
+
+#[test]
+fn readln_any_trailing_cr_gives_line_then_empty_line() {
+    let buf = pieces(&[b"abc\r"]);
+    assert_eq!(all_lines(&buf, Eol::Any), ["abc"]);
+    buf.add(b"\n").unwrap();
+    assert_eq!(all_lines(&buf, Eol::Any), [""]);
+}
+
+#[test]
+fn readln_crlf_split_across_chunks() {
+    let buf = pieces(&[b"ab\r", b"\ncd\r", b"\r\n", b"e", b"f\n", b"d\r"]);
+    assert_eq!(all_lines(&buf, Eol::Crlf), ["ab", "cd\r", "ef"]);
+    assert_eq!(buf.contents(), b"d\r");
+    buf.add(b"\n\r\n").unwrap();
+    assert_eq!(all_lines(&buf, Eol::Crlf), ["d", ""]);
+}
+
+#[test]
+fn readln_crlf_strict_only_crlf() {
+    let buf = pieces(&[b"a\nb\r", b"\nc\r"]);
+    assert_eq!(all_lines(&buf, Eol::CrlfStrict), ["a\nb"]);
+    assert_eq!(buf.contents(), b"c\r");
+    buf.add(b"\n").unwrap();
+    assert_eq!(all_lines(&buf, Eol::CrlfStrict), ["c"]);
+}
+
+#[test]
+fn readln_lf_keeps_cr_and_nul_style() {
+    let buf = pieces(&[b"a\r", b"\nb\n"]);
+    assert_eq!(all_lines(&buf, Eol::Lf), ["a\r", "b"]);
+    let buf = pieces(&[b"x\0", b"y", b"\0z"]);
+    assert_eq!(all_lines(&buf, Eol::Nul), ["x", "y"]);
+    assert_eq!(buf.contents(), b"z");
+}
+
+#[test]
+fn readln_without_line_changes_nothing() {
+    let buf = pieces(&[b"abc", b"def"]);
+    for style in [Eol::Any, Eol::Crlf, Eol::CrlfStrict, Eol::Lf, Eol::Nul] {
+        assert_eq!(buf.readln(style).unwrap(), None);
+    }
+    assert_eq!(buf.contents(), b"abcdef");
+}
+
+#[test]
+fn readln_resumes_scan_of_long_line() {
+    let buf = Buffer::new();
+    for _ in 0..100 {
+        buf.add(&[b'x'; 1000]).unwrap();
+        assert_eq!(buf.readln(Eol::CrlfStrict).unwrap(), None);
+        assert_eq!(buf.readln(Eol::Crlf).unwrap(), None);
+    }
+    assert!(matches!(
+        buf.inner.borrow().scan,
+        Some((Eol::Crlf, 100_000))
+    ));
+    buf.add(b"\r").unwrap();
+    assert_eq!(buf.readln(Eol::CrlfStrict).unwrap(), None);
+    buf.add(b"\nrest").unwrap();
+    let line = buf.readln(Eol::CrlfStrict).unwrap().unwrap();
+    assert_eq!(line.len(), 100_000);
+    assert_eq!(buf.contents(), b"rest");
+    // A drain forgets the scan: "\n" now at 0 must be found.
+    buf.drain(4).unwrap();
+    buf.add(b"\n").unwrap();
+    assert_eq!(buf.readln(Eol::Lf).unwrap(), Some(Vec::new()));
+}
+
+#[test]
+fn readln_scan_memory_is_per_style() {
+    let buf = pieces(&[b"ab\rcd"]);
+    assert_eq!(buf.readln(Eol::Lf).unwrap(), None);
+    assert_eq!(buf.readln(Eol::Any).unwrap(), Some(b"ab".to_vec()));
+}
+
+#[test]
+fn search_across_chunks_and_at_last_byte() {
+    let buf = pieces(&[b"xxab", b"cxxa", b"b", b"cabc"]);
+    assert_eq!(buf.search(b"abc", 0, None), Some(2));
+    assert_eq!(buf.search(b"abc", 3, None), Some(7));
+    assert_eq!(buf.search(b"abc", 8, None), Some(10));
+    assert_eq!(buf.search(b"abc", 11, None), None);
+    assert_eq!(buf.search(b"c", 12, None), Some(12));
+    assert_eq!(buf.search(b"cabc", 0, None), Some(9));
+    assert_eq!(buf.search(b"q", 0, None), None);
+    assert_eq!(buf.search(b"", 5, None), Some(5));
+    assert_eq!(buf.search(b"a", 14, None), None);
+    assert_eq!(buf.len(), 13);
+}
+
+#[test]
+fn search_range_needs_match_to_end_before_end() {
+    let buf = pieces(&[b"xxab", b"cxxa", b"b", b"cabc"]);
+    assert_eq!(buf.search(b"abc", 0, Some(5)), Some(2));
+    assert_eq!(buf.search(b"abc", 0, Some(4)), None);
+    assert_eq!(buf.search(b"abc", 3, Some(10)), Some(7));
+    assert_eq!(buf.search(b"abc", 3, Some(9)), None);
+}
+
+#[test]
+fn search_eol_reports_start_and_length() {
+    let buf = pieces(&[b"ab\r", b"\ncd"]);
+    assert_eq!(buf.search_eol(0, Eol::Crlf), Some((2, 2)));
+    assert_eq!(buf.search_eol(3, Eol::Crlf), Some((3, 1)));
+    assert_eq!(buf.search_eol(0, Eol::Nul), None);
+    assert_eq!(buf.search_eol(0, Eol::Any), Some((2, 2)));
+}
+
+#[test]
+fn peek_counts_chunks_and_stops_at_end() {
+    let buf = pieces(&[b"xxab", b"cxxa", b"b", b"cabc"]);
+    let (n, v) = buf.peek(None, None, 8);
+    assert_eq!(n, 4);
+    assert_eq!(v.iter().map(|r| r.1).collect::<Vec<_>>(), [4, 4, 1, 4]);
+    // With a length and too few vectors, the count still covers the range.
+    let (n, v) = buf.peek(Some(9), None, 1);
+    assert_eq!((n, v.len(), v[0].1), (3, 1, 4));
+    // Without a length it stops at the vectors given.
+    assert_eq!(buf.peek(None, None, 2).0, 2);
+    // Past the end: the whole buffer, no more.
+    assert_eq!(buf.peek(Some(100), None, 8).0, 4);
+    // From a position mid-chunk.
+    let (n, v) = buf.peek(Some(3), Some(7), 8);
+    assert_eq!(n, 3);
+    assert_eq!((v[0].1, v[1].1), (1, 1));
+    assert_eq!(buf.peek(Some(3), Some(13), 8).0, 0);
+    assert_eq!(buf.peek(None, Some(7), 0).0, 3);
+}
+
+#[test]
+fn pullup_rules() {
+    let buf = pieces(&[b"ab", b"cd", b"ef"]);
+    assert_eq!(buf.pullup(Some(0)), None);
+    assert_eq!(buf.pullup(Some(7)), None);
+    assert_eq!(chunk_count(&buf), 3);
+    let first = buf.pullup(Some(2)).unwrap();
+    assert_eq!(chunk_count(&buf), 3);
+    assert_eq!(buf.pullup(Some(1)), Some(first));
+    buf.pullup(Some(3)).unwrap();
+    assert_eq!(buf.contiguous_space(), 3);
+    assert_eq!(chunk_count(&buf), 3);
+    buf.pullup(None).unwrap();
+    assert_eq!(chunk_count(&buf), 1);
+    assert_eq!(buf.contents(), b"abcdef");
+    assert_eq!(Buffer::new().pullup(None), None);
+}
+
+#[test]
+fn reserve_more_than_one_chunk_and_commit() {
+    let buf = Buffer::new();
+    buf.add(b"head").unwrap();
+    let regions = buf.reserve(30_000, 2).unwrap();
+    assert!(!regions.is_empty() && regions.len() <= 2);
+    assert!(regions.iter().map(|r| r.1).sum::<usize>() >= 30_000);
+    assert_eq!(buf.len(), 4);
+    let mut commit = Vec::new();
+    for (i, &(p, n)) in regions.iter().enumerate() {
+        let fill = n.min(3);
+        // SAFETY: the region is reserved room of `n` >= `fill` bytes.
+        unsafe { std::ptr::write_bytes(p, b'0' + i as u8, fill) };
+        commit.push((p.cast_const(), fill));
+    }
+    assert_eq!(buf.commit(&commit), Ok(commit.iter().map(|c| c.1).sum()));
+    let want: &[u8] = if regions.len() == 2 {
+        b"head000111"
+    } else {
+        b"head000"
+    };
+    assert_eq!(buf.contents(), want);
+}
+
+#[test]
+fn reserve_one_region_is_contiguous_and_commit_checks() {
+    let buf = Buffer::new();
+    buf.add(b"x").unwrap();
+    let r = buf.reserve(20_000, 1).unwrap();
+    assert_eq!(r.len(), 1);
+    assert!(r[0].1 >= 20_000);
+    assert_eq!(
+        buf.commit(&[(r[0].0.cast_const(), r[0].1 + 1)]),
+        Err(BufferError::Invalid)
+    );
+    assert_eq!(buf.commit(&[]), Ok(0));
+    assert_eq!(buf.reserve(10, 0), Err(BufferError::Invalid));
+    assert_eq!(buf.commit(&[(r[0].0.cast_const(), 0)]), Ok(0));
+    assert_eq!(buf.len(), 1);
+}
+
+#[test]
+fn expand_makes_one_piece_room() {
+    let buf = pieces(&[b"abc"]);
+    buf.expand(10_000);
+    assert_eq!(buf.len(), 3);
+    assert_eq!(buf.reserve(10_000, 1).unwrap().len(), 1);
+}
+
+fn foreign(data: &'static [u8], log: &Rc<RefCell<Vec<String>>>, tag: &str) -> Foreign {
+    let log = log.clone();
+    let tag = tag.to_string();
+    let cleanup = Box::new(move || log.borrow_mut().push(tag));
+    // SAFETY: static data outlives any buffer.
+    unsafe { Foreign::new(data.as_ptr(), data.len(), Some(cleanup)) }
+}
+
+#[test]
+fn reference_cleanup_runs_when_last_byte_leaves() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let buf = Buffer::new();
+    buf.add_foreign(foreign(b"first", &log, "a")).unwrap();
+    buf.add_foreign(foreign(b"second", &log, "b")).unwrap();
+    buf.drain(3).unwrap();
+    assert!(log.borrow().is_empty());
+    buf.drain(2).unwrap();
+    assert_eq!(*log.borrow(), ["a"]);
+    // Moved to another buffer, released by that one.
+    let other = Buffer::new();
+    other.add_buffer(&buf).unwrap();
+    other.drain(6).unwrap();
+    assert_eq!(*log.borrow(), ["a", "b"]);
+    // Freed buffers release in order.
+    let buf = Buffer::new();
+    buf.add_foreign(foreign(b"x", &log, "c")).unwrap();
+    buf.add_foreign(foreign(b"y", &log, "d")).unwrap();
+    drop(buf);
+    assert_eq!(*log.borrow(), ["a", "b", "c", "d"]);
+}
+
+#[test]
+fn reference_cleanup_on_copying_pullup() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let buf = Buffer::new();
+    buf.add(b"12").unwrap();
+    buf.add_foreign(foreign(b"REF", &log, "r")).unwrap();
+    buf.pullup(None).unwrap();
+    assert_eq!(*log.borrow(), ["r"]);
+    assert_eq!(buf.contents(), b"12REF");
+}
+
+#[test]
+fn refused_reference_never_cleans_up() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let buf = Buffer::new();
+    buf.set_frozen(FrozenEnd::Back, true);
+    assert_eq!(
+        buf.add_foreign(foreign(b"x", &log, "x")),
+        Err(BufferError::Frozen)
+    );
+    drop(buf);
+    assert!(log.borrow().is_empty());
+}
+
+#[test]
+fn frozen_front_rules() {
+    let buf = pieces(&[b"abc\n"]);
+    buf.set_frozen(FrozenEnd::Front, true);
+    let mut out = [0u8; 2];
+    assert_eq!(buf.drain(1), Err(BufferError::Frozen));
+    assert_eq!(buf.remove(&mut out), Err(BufferError::Frozen));
+    assert_eq!(buf.copyout(&mut out), Err(BufferError::Frozen));
+    assert_eq!(buf.readln(Eol::Lf), Err(BufferError::Frozen));
+    assert_eq!(buf.prepend(b"x"), Err(BufferError::Frozen));
+    assert_eq!(
+        buf.remove_buffer(&Buffer::new(), 1),
+        Err(BufferError::Frozen)
+    );
+    assert_eq!(Buffer::new().add_buffer(&buf), Err(BufferError::Frozen));
+    assert_eq!(buf.add(b"y"), Ok(()));
+    assert!(buf.pullup(None).is_some());
+    assert_eq!(buf.len(), 5);
+}
+
+#[test]
+fn frozen_back_rules() {
+    let buf = pieces(&[b"abc"]);
+    buf.set_frozen(FrozenEnd::Back, true);
+    assert_eq!(buf.add(b"x"), Err(BufferError::Frozen));
+    assert!(buf.reserve(1, 1).is_err());
+    let src = pieces(&[b"s"]);
+    assert_eq!(buf.add_buffer(&src), Err(BufferError::Frozen));
+    assert_eq!(buf.prepend(b">"), Ok(()));
+    let mut out = [0u8; 1];
+    assert_eq!(buf.remove(&mut out), Ok(1));
+    assert_eq!(buf.contents(), b"abc");
+}
+
+#[test]
+fn empty_frozen_buffer_drains_and_removes_nothing() {
+    let buf = Buffer::new();
+    buf.set_frozen(FrozenEnd::Front, true);
+    assert_eq!(buf.drain(1), Ok(()));
+    assert_eq!(buf.remove(&mut [0u8; 4]), Ok(0));
+}
+
+type Seen = Rc<RefCell<Vec<(usize, CbInfo)>>>;
+
+fn recorder(seen: &Seen, tag: usize) -> CallbackFn {
+    let seen = seen.clone();
+    Rc::new(move |_buf: &Buffer, info: &CbInfo| seen.borrow_mut().push((tag, *info)))
+}
+
+fn info(orig_size: usize, n_added: usize, n_deleted: usize) -> CbInfo {
+    CbInfo {
+        orig_size,
+        n_added,
+        n_deleted,
+    }
+}
+
+#[test]
+fn callbacks_newest_first_with_counts() {
+    let seen = Seen::default();
+    let buf = Buffer::new();
+    buf.add_callback((1, 0), recorder(&seen, 1));
+    buf.add_callback((2, 0), recorder(&seen, 2));
+    buf.add(b"abc").unwrap();
+    buf.drain(0).unwrap();
+    buf.add(b"").unwrap();
+    buf.drain(2).unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        [
+            (2, info(0, 3, 0)),
+            (1, info(0, 3, 0)),
+            (2, info(3, 0, 2)),
+            (1, info(3, 0, 2))
+        ]
+    );
+}
+
+#[test]
+fn add_buffer_runs_source_callbacks_first() {
+    let seen = Seen::default();
+    let dst = pieces(&[b"d"]);
+    let src = pieces(&[b"ss"]);
+    dst.add_callback((1, 0), recorder(&seen, 1));
+    src.add_callback((2, 0), recorder(&seen, 2));
+    dst.add_buffer(&src).unwrap();
+    assert_eq!(*seen.borrow(), [(2, info(2, 0, 2)), (1, info(1, 2, 0))]);
+    assert_eq!(dst.add_buffer(&dst), Ok(()));
+}
+
+#[test]
+fn disabled_callback_misses_changes() {
+    let seen = Seen::default();
+    let buf = Buffer::new();
+    let id = buf.add_callback((1, 0), recorder(&seen, 1));
+    buf.set_callback_flags(id, CB_ENABLED, false);
+    buf.add(b"ab").unwrap();
+    buf.set_callback_flags(id, CB_ENABLED, true);
+    buf.add(b"c").unwrap();
+    assert_eq!(*seen.borrow(), [(1, info(2, 1, 0))]);
+    assert!(buf.remove_callback(id));
+    assert!(!buf.remove_callback(id));
+    assert!(!buf.remove_callback_by_key((1, 0)));
+}
+
+fn drain_one(buf: &Buffer, _info: &CbInfo, arg: *mut c_void) {
+    let calls = arg.cast::<usize>();
+    // SAFETY: the test passes a pointer to a live usize counter.
+    unsafe { *calls += 1 };
+    if buf.len() > 0 {
+        buf.drain(1).unwrap();
+    }
+}
+
+#[test]
+fn internal_callback_may_change_the_buffer() {
+    let buf = Buffer::new();
+    let mut calls = 0usize;
+    let id = buf.add_internal_cb(drain_one, (&raw mut calls).cast());
+    buf.add(b"abc").unwrap();
+    assert_eq!(buf.len(), 0);
+    assert_eq!(calls, 4);
+    buf.remove_callback(id);
+}
+
+#[test]
+fn callback_removing_others_stops_them() {
+    let seen = Seen::default();
+    let buf = Buffer::new();
+    buf.add_callback((1, 0), recorder(&seen, 1));
+    buf.add_callback(
+        (2, 0),
+        Rc::new(|b: &Buffer, _: &CbInfo| b.clear_callbacks()),
+    );
+    buf.add(b"x").unwrap();
+    buf.add(b"y").unwrap();
+    assert!(seen.borrow().is_empty());
+}
+
+#[test]
+fn free_inside_own_callback_is_deferred() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let raw = Buffer::new().into_raw();
+    // SAFETY: raw is a live buffer from into_raw throughout.
+    let buf = unsafe { &*raw };
+    buf.add_foreign(foreign(b"ref", &log, "freed")).unwrap();
+    let seen = Seen::default();
+    buf.add_callback((1, 0), recorder(&seen, 1));
+    let addr = raw as usize;
+    buf.add_callback(
+        (2, 0),
+        Rc::new(move |_: &Buffer, _: &CbInfo| {
+            // SAFETY: the buffer is live; free_raw defers while busy.
+            unsafe { Buffer::free_raw(addr as *mut Buffer) }
+        }),
+    );
+    // SAFETY: raw is live until this call frees it on the way out.
+    unsafe { Buffer::enter_raw(raw, |b| b.add(b"x").unwrap()) };
+    // The newest callback freed it; the older one did not run.
+    assert!(seen.borrow().is_empty());
+    assert_eq!(*log.borrow(), ["freed"]);
+}
+
+#[test]
+fn remove_buffer_moves_whole_chunks_and_copies_a_part() {
+    let src = pieces(&[b"abc", b"defg", b"hi"]);
+    let dst = pieces(&[b"X"]);
+    assert_eq!(src.remove_buffer(&dst, 5), Ok(5));
+    assert_eq!(dst.contents(), b"Xabcde");
+    assert_eq!(src.contents(), b"fghi");
+    assert_eq!(src.remove_buffer(&dst, 100), Ok(4));
+    assert_eq!(src.len(), 0);
+    assert_eq!(dst.len(), 10);
+}
+
+#[test]
+fn prepend_and_prepend_buffer() {
+    let buf = pieces(&[b"world"]);
+    buf.prepend(b"hello ").unwrap();
+    let src = pieces(&[b">", b"> "]);
+    buf.prepend_buffer(&src).unwrap();
+    assert_eq!(buf.contents(), b">> hello world");
+    assert!(src.is_empty());
+    buf.drain(3).unwrap();
+    buf.prepend(b"big ").unwrap();
+    assert_eq!(buf.contents(), b"big hello world");
+}
+
+#[test]
+fn copyout_from_and_remove() {
+    let buf = pieces(&[b"abc", b"def"]);
+    let mut out = [0u8; 4];
+    assert_eq!(buf.copyout_from(2, &mut out), Ok(4));
+    assert_eq!(&out, b"cdef");
+    assert_eq!(buf.copyout_from(7, &mut out), Err(BufferError::Invalid));
+    assert_eq!(buf.remove(&mut out), Ok(4));
+    assert_eq!(buf.remove(&mut out), Ok(2));
+    assert_eq!(buf.remove(&mut out), Ok(0));
+    assert_eq!(buf.drain(10), Ok(()));
+}
+
+#[test]
+fn chunks_are_reused_after_draining() {
+    let buf = Buffer::new();
+    buf.add(&[1u8; 100]).unwrap();
+    let first = buf.pullup(None).unwrap();
+    buf.drain(100).unwrap();
+    assert_eq!(buf.inner.borrow().chunks.len(), 0);
+    buf.add(&[2u8; 100]).unwrap();
+    assert_eq!(buf.pullup(None), Some(first));
+}
+
+#[test]
+fn read_and_write_on_a_socketpair() {
+    let (mut a, b) = UnixStream::pair().unwrap();
+    b.set_nonblocking(true).unwrap();
+    let seen = Seen::default();
+    let buf = Buffer::new();
+    buf.add_callback((1, 0), recorder(&seen, 1));
+    let err = buf.read_from_fd(b.as_raw_fd(), 16384).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    let data: Vec<u8> = (0..30_000u32).map(|i| i as u8).collect();
+    a.write_all(&data).unwrap();
+    let mut got = 0;
+    while got < data.len() {
+        got += buf.read_from_fd(b.as_raw_fd(), 10_000).unwrap();
+    }
+    assert_eq!(buf.contents(), data);
+    assert_eq!(seen.borrow()[0].1, info(0, 10_000, 0));
+    // Write back through the other direction, at most 7000 bytes.
+    let n = buf.write_to_fd(b.as_raw_fd(), 7000).unwrap();
+    assert_eq!(n, 7000);
+    assert_eq!(buf.len(), 23_000);
+    let mut back = vec![0u8; 7000];
+    a.read_exact(&mut back).unwrap();
+    assert_eq!(back, data[..7000]);
+    drop(a);
+    assert_eq!(buf.read_from_fd(b.as_raw_fd(), 100).unwrap(), 0);
+    assert_eq!(buf.len(), 23_000);
+}
+
+#[test]
+fn write_gathers_many_chunks() {
+    let (mut a, b) = UnixStream::pair().unwrap();
+    let parts: Vec<Vec<u8>> = (0..20u8).map(|i| vec![b'a' + i; 10]).collect();
+    let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+    let buf = pieces(&refs);
+    assert_eq!(buf.write_to_fd(b.as_raw_fd(), usize::MAX).unwrap(), 160);
+    assert_eq!(buf.len(), 40);
+    let mut got = vec![0u8; 160];
+    a.read_exact(&mut got).unwrap();
+    assert_eq!(got, parts[..16].concat());
+}
