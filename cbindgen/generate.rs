@@ -41,16 +41,44 @@ const fn h(path: &'static str, guard: &'static str, module: Option<&'static str>
 
 /// Every header we install, in the reference's names.
 pub const HEADERS: &[Header] = &[
-    h("event2/event-config.h", "EVENT2_EVENT_CONFIG_H_INCLUDED_", None),
+    h(
+        "event2/event-config.h",
+        "EVENT2_EVENT_CONFIG_H_INCLUDED_",
+        None,
+    ),
     h("event2/visibility.h", "EVENT2_VISIBILITY_H_INCLUDED_", None),
     h("event2/util.h", "EVENT2_UTIL_H_INCLUDED_", Some("util")),
-    h("event2/keyvalq_struct.h", "EVENT2_KEYVALQ_STRUCT_H_INCLUDED_", None),
+    h(
+        "event2/keyvalq_struct.h",
+        "EVENT2_KEYVALQ_STRUCT_H_INCLUDED_",
+        None,
+    ),
     h("event2/event.h", "EVENT2_EVENT_H_INCLUDED_", Some("event")),
-    h("event2/event_struct.h", "EVENT2_EVENT_STRUCT_H_INCLUDED_", Some("event_struct")),
-    h("event2/event_compat.h", "EVENT2_EVENT_COMPAT_H_INCLUDED_", Some("event_compat")),
-    h("event2/buffer.h", "EVENT2_BUFFER_H_INCLUDED_", Some("buffer")),
-    h("event2/buffer_compat.h", "EVENT2_BUFFER_COMPAT_H_INCLUDED_", Some("buffer_compat")),
-    h("event2/bufferevent.h", "EVENT2_BUFFEREVENT_H_INCLUDED_", Some("bufferevent")),
+    h(
+        "event2/event_struct.h",
+        "EVENT2_EVENT_STRUCT_H_INCLUDED_",
+        Some("event_struct"),
+    ),
+    h(
+        "event2/event_compat.h",
+        "EVENT2_EVENT_COMPAT_H_INCLUDED_",
+        Some("event_compat"),
+    ),
+    h(
+        "event2/buffer.h",
+        "EVENT2_BUFFER_H_INCLUDED_",
+        Some("buffer"),
+    ),
+    h(
+        "event2/buffer_compat.h",
+        "EVENT2_BUFFER_COMPAT_H_INCLUDED_",
+        Some("buffer_compat"),
+    ),
+    h(
+        "event2/bufferevent.h",
+        "EVENT2_BUFFEREVENT_H_INCLUDED_",
+        Some("bufferevent"),
+    ),
     h(
         "event2/bufferevent_struct.h",
         "EVENT2_BUFFEREVENT_STRUCT_H_INCLUDED_",
@@ -61,12 +89,32 @@ pub const HEADERS: &[Header] = &[
         "EVENT2_BUFFEREVENT_COMPAT_H_INCLUDED_",
         Some("bufferevent_compat"),
     ),
-    h("event2/bufferevent_ssl.h", "EVENT2_BUFFEREVENT_SSL_H_INCLUDED_", Some("bufferevent_ssl")),
-    h("event2/listener.h", "EVENT2_LISTENER_H_INCLUDED_", Some("listener")),
-    h("event2/thread.h", "EVENT2_THREAD_H_INCLUDED_", Some("thread")),
+    h(
+        "event2/bufferevent_ssl.h",
+        "EVENT2_BUFFEREVENT_SSL_H_INCLUDED_",
+        Some("bufferevent_ssl"),
+    ),
+    h(
+        "event2/listener.h",
+        "EVENT2_LISTENER_H_INCLUDED_",
+        Some("listener"),
+    ),
+    h(
+        "event2/thread.h",
+        "EVENT2_THREAD_H_INCLUDED_",
+        Some("thread"),
+    ),
     h("event2/dns.h", "EVENT2_DNS_H_INCLUDED_", Some("dns")),
-    h("event2/dns_compat.h", "EVENT2_DNS_COMPAT_H_INCLUDED_", Some("dns_compat")),
-    h("event2/dns_struct.h", "EVENT2_DNS_STRUCT_H_INCLUDED_", Some("dns_struct")),
+    h(
+        "event2/dns_compat.h",
+        "EVENT2_DNS_COMPAT_H_INCLUDED_",
+        Some("dns_compat"),
+    ),
+    h(
+        "event2/dns_struct.h",
+        "EVENT2_DNS_STRUCT_H_INCLUDED_",
+        Some("dns_struct"),
+    ),
     h("event.h", "EVENT1_EVENT_H_INCLUDED_", None),
     h("evutil.h", "EVENT1_EVUTIL_H_INCLUDED_", None),
 ];
@@ -121,7 +169,9 @@ impl Defined {
 }
 
 fn ident(s: &str) -> String {
-    s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+    s.chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
 }
 
 fn scan(source: &str) -> Defined {
@@ -201,7 +251,10 @@ fn generate_one(root: &Path, scratch: &Path, header: &Header) -> Result<String, 
         .map(|m| root.join("src/ffi").join(format!("{m}.rs")))
         .filter(|p| p.exists());
     let (src, source) = match &module_path {
-        Some(p) => (p.clone(), fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        Some(p) => (
+            p.clone(),
+            fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        ),
         None => {
             let empty = scratch.join("empty.rs");
             fs::write(&empty, "").map_err(|e| format!("{}: {e}", empty.display()))?;
@@ -211,11 +264,17 @@ fn generate_one(root: &Path, scratch: &Path, header: &Header) -> Result<String, 
     let defined = scan(&source);
 
     let mut config = cbindgen::Config::from_file(root.join("cbindgen/cbindgen.toml"))?;
-    config.include_guard = Some(header.guard.to_string());
+    // cbindgen writes its trailer after the guard's #endif, so the guard is
+    // written here, around everything including the extern "C" block.
+    config.include_guard = None;
     for n in &names {
         let local = defined.types.contains(&n.rust);
         let to = if n.system || !local {
-            if n.kind == "typedef" { n.c.clone() } else { format!("{} {}", n.kind, n.c) }
+            if n.kind == "typedef" {
+                n.c.clone()
+            } else {
+                format!("{} {}", n.kind, n.c)
+            }
         } else {
             n.c.clone()
         };
@@ -239,7 +298,10 @@ fn generate_one(root: &Path, scratch: &Path, header: &Header) -> Result<String, 
     let mut forward = BTreeSet::new();
     for (kw, name) in &defined.order {
         if kw == "struct" || kw == "union" {
-            let c = names.iter().find(|n| &n.rust == name).map_or(name.as_str(), |n| &n.c);
+            let c = names
+                .iter()
+                .find(|n| &n.rust == name)
+                .map_or(name.as_str(), |n| &n.c);
             forward.insert(format!("{kw} {c};"));
         }
     }
@@ -259,10 +321,10 @@ fn generate_one(root: &Path, scratch: &Path, header: &Header) -> Result<String, 
     let banner = fs::read_to_string(root.join("cbindgen/banner.txt"))
         .map_err(|e| format!("cbindgen/banner.txt: {e}"))?;
     config.header = Some(
-        banner
-            .trim_end()
-            .replace("@HEADER@", header.path)
-            .replace("@SOURCES@", &format!("{sources}cbindgen/{}.{{pre,post}}", header.path)),
+        banner.trim_end().replace("@HEADER@", header.path).replace(
+            "@SOURCES@",
+            &format!("{sources}cbindgen/{}.pre/.post", header.path),
+        ) + &format!("\n\n#ifndef {0}\n#define {0}", header.guard),
     );
 
     let (pre_path, pre) = read_part(root, header.path, "pre")?;
@@ -289,6 +351,7 @@ fn generate_one(root: &Path, scratch: &Path, header: &Header) -> Result<String, 
     if extern_c {
         trailer.push_str("\n\n#ifdef __cplusplus\n}\n#endif");
     }
+    trailer.push_str(&format!("\n\n#endif /* {} */", header.guard));
     config.trailer = Some(trailer.trim_start().to_string());
 
     let bindings = cbindgen::Builder::new()
