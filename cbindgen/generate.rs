@@ -337,6 +337,8 @@ fn generate_one(root: &Path, scratch: &Path, header: &Header) -> Result<String, 
         after_includes.push_str(outside.trim_end());
         after_includes.push_str("\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n");
     }
+    // A declaration the hand-written part already makes is not repeated.
+    forward.retain(|f| !inside.lines().any(|l| l.trim() == f));
     if !forward.is_empty() {
         after_includes.push('\n');
         for f in &forward {

@@ -27,8 +27,6 @@ extern "C" {
 #endif
 
 struct bufferevent;
-
-struct bufferevent;
 struct event_base;
 struct evbuffer;
 struct sockaddr;
@@ -71,17 +69,20 @@ enum bufferevent_flush_mode {
 	BEV_FINISHED = 2
 };
 
-/** Options of bufferevent_trigger() and bufferevent_trigger_event(). */
-enum bufferevent_trigger_options {
-	BEV_TRIG_IGNORE_WATERMARKS = (1 << 16),
-	BEV_TRIG_DEFER_CALLBACKS = BEV_OPT_DEFER_CALLBACKS
-};
-
 /** What a filter reports. */
 enum bufferevent_filter_result {
 	BEV_OK = 0,
 	BEV_NEED_MORE = 1,
 	BEV_ERROR = 2
+};
+
+/* These refer to enumerations above, which the module may define: they come
+ * after its part. */
+
+/** Options of bufferevent_trigger() and bufferevent_trigger_event(). */
+enum bufferevent_trigger_options {
+	BEV_TRIG_IGNORE_WATERMARKS = (1 << 16),
+	BEV_TRIG_DEFER_CALLBACKS = BEV_OPT_DEFER_CALLBACKS
 };
 
 /** A filter: moves bytes from @p src to @p dst, transformed. */

@@ -28,8 +28,6 @@
 extern "C" {
 #endif
 
-struct event;
-
 struct event_base;
 struct event;
 struct event_config;

@@ -28,7 +28,6 @@ extern "C" {
 #endif
 
 struct event;
-struct event_base;
 struct event_callback;
 struct event_io;
 struct event_list_links_;
