@@ -41,6 +41,27 @@ extern "C" {
 #define EVTHREAD_USE_PTHREADS_IMPLEMENTED 1
 
 struct event_base;
+struct timeval;
+
+/** Lock functions a program supplies with evthread_set_lock_callbacks(). */
+struct evthread_lock_callbacks {
+	int lock_api_version; /**< EVTHREAD_LOCK_API_VERSION */
+	unsigned supported_locktypes; /**< EVTHREAD_LOCKTYPE_ bits */
+	void *(*alloc)(unsigned locktype);
+	void (*free)(void *lock, unsigned locktype);
+	int (*lock)(unsigned mode, void *lock);
+	int (*unlock)(unsigned mode, void *lock);
+};
+
+/** Condition variable functions, for evthread_set_condition_callbacks(). */
+struct evthread_condition_callbacks {
+	int condition_api_version; /**< EVTHREAD_CONDITION_API_VERSION */
+	void *(*alloc_condition)(unsigned condtype);
+	void (*free_condition)(void *cond);
+	int (*signal_condition)(void *cond, int broadcast);
+	int (*wait_condition)(void *cond, void *lock,
+	    const struct timeval *timeout);
+};
 
 #ifdef __cplusplus
 }
