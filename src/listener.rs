@@ -13,7 +13,6 @@ pub const LEV_OPT_LEAVE_SOCKETS_BLOCKING: u32 = 1 << 0;
 pub const LEV_OPT_CLOSE_ON_FREE: u32 = 1 << 1;
 pub const LEV_OPT_CLOSE_ON_EXEC: u32 = 1 << 2;
 pub const LEV_OPT_REUSEABLE: u32 = 1 << 3;
-pub const LEV_OPT_THREADSAFE: u32 = 1 << 4;
 pub const LEV_OPT_DISABLED: u32 = 1 << 5;
 pub const LEV_OPT_DEFERRED_ACCEPT: u32 = 1 << 6;
 pub const LEV_OPT_REUSEABLE_PORT: u32 = 1 << 7;
@@ -83,7 +82,14 @@ impl Listener {
         let me = unsafe { &*lev };
         // SAFETY: the base was checked by the entry point and outlives us.
         let pri = unsafe { (*base).default_priority() };
-        me.event().assign(base, fd, EV_READ | EV_PERSIST, Some(on_accept), lev.cast(), pri);
+        me.event().assign(
+            base,
+            fd,
+            EV_READ | EV_PERSIST,
+            Some(on_accept),
+            lev.cast(),
+            pri,
+        );
         if flags & LEV_OPT_DISABLED == 0 {
             me.enable();
         }

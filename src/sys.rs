@@ -5,7 +5,11 @@ use std::io;
 use std::os::fd::RawFd;
 
 fn check(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(r) }
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
 }
 
 pub fn errno() -> i32 {
@@ -61,7 +65,13 @@ pub fn finished_connecting(fd: RawFd) -> i32 {
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: getsockopt writes one int into storage we own.
     let r = unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&raw mut err).cast(), &mut len)
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&raw mut err).cast(),
+            &mut len,
+        )
     };
     if r < 0 {
         return -1;
@@ -123,7 +133,14 @@ pub fn accept(
 ) -> io::Result<(RawFd, libc::socklen_t)> {
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: accept4 writes at most `len` bytes into the storage we own.
-    let r = unsafe { libc::accept4(fd, (addr as *mut libc::sockaddr_storage).cast(), &mut len, flags) };
+    let r = unsafe {
+        libc::accept4(
+            fd,
+            (addr as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+            flags,
+        )
+    };
     check(r).map(|fd| (fd, len))
 }
 

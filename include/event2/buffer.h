@@ -27,6 +27,12 @@
 extern "C" {
 #endif
 
+struct evbuffer_cb_info;
+struct evbuffer_ptr;
+struct evbuffer_ptr_internal;
+struct event_base;
+struct iovec;
+
 struct evbuffer;
 struct evbuffer_cb_entry;
 struct evbuffer_file_segment;
@@ -38,7 +44,6 @@ struct evbuffer_file_segment;
 
 /** @name Flags of evbuffer_set_flags()
  * @{ */
-#define EVBUFFER_FLAG_DRAINS_TO_FD 1 /**< writes go to an fd: no SIGPIPE */
 /** @} */
 
 /** @name Flags of evbuffer_file_segment_new()
@@ -50,16 +55,7 @@ struct evbuffer_file_segment;
 /** @} */
 
 /** Flag of evbuffer_cb_set_flags(): the callback runs. */
-#define EVBUFFER_CB_ENABLED 1
 
-/** A position inside an evbuffer; only @p pos is for programs. */
-struct evbuffer_ptr {
-	ev_ssize_t pos;
-	struct {
-		void *chain;
-		size_t pos_in_chain;
-	} internal_;
-};
 
 /** What counts as the end of a line for evbuffer_readln(). */
 enum evbuffer_eol_style {
@@ -76,24 +72,436 @@ enum evbuffer_ptr_how {
 	EVBUFFER_PTR_ADD
 };
 
-/** What changed in an evbuffer since its callbacks last ran. */
-struct evbuffer_cb_info {
-	size_t orig_size;
-	size_t n_added;
-	size_t n_deleted;
-};
 
-/** Called when an evbuffer's length changes. */
-typedef void (*evbuffer_cb_func)(struct evbuffer *buffer,
-    const struct evbuffer_cb_info *info, void *arg);
 
-/** Called when memory added by reference is no longer used. */
-typedef void (*evbuffer_ref_cleanup_cb)(const void *data, size_t datalen,
-    void *extra);
 
 /** Called when a file segment is freed. */
 typedef void (*evbuffer_file_segment_cleanup_cb)(
     struct evbuffer_file_segment const *seg, int flags, void *arg);
+
+#define EVBUFFER_EOL_ANY 0
+
+#define EVBUFFER_EOL_CRLF 1
+
+#define EVBUFFER_EOL_CRLF_STRICT 2
+
+#define EVBUFFER_EOL_LF 3
+
+#define EVBUFFER_EOL_NUL 4
+
+#define EVBUFFER_PTR_SET 0
+
+#define EVBUFFER_PTR_ADD 1
+
+#define EVBUFFER_CB_ENABLED 1
+
+#define EVBUFFER_FLAG_DRAINS_TO_FD 1
+
+/**
+ * A registered callback, as returned by `evbuffer_add_cb` (opaque).
+ */
+struct evbuffer_cb_entry;
+
+/**
+ * The private half of `struct evbuffer_ptr` (anonymous in the C header).
+ */
+struct evbuffer_ptr_internal {
+        void *chain;
+        size_t pos_in_chain;
+};
+
+/**
+ * A position in a buffer (`struct evbuffer_ptr`). Only `pos` is read back;
+ * `internal_` is filled in for programs that copy the struct around.
+ */
+struct evbuffer_ptr {
+        ptrdiff_t pos;
+        struct evbuffer_ptr_internal internal_;
+};
+
+/**
+ * `evbuffer_ref_cleanup_cb`: releases memory given to `evbuffer_add_reference`.
+ */
+typedef void (*evbuffer_ref_cleanup_cb)(const void *data, size_t len, void *arg);
+
+/**
+ * What a change did (`struct evbuffer_cb_info`).
+ */
+struct evbuffer_cb_info {
+        size_t orig_size;
+        size_t n_added;
+        size_t n_deleted;
+};
+
+/**
+ * `evbuffer_cb_func`: called after each change with what changed.
+ */
+typedef void (*evbuffer_cb_func)(struct evbuffer *buf,
+                                 const struct evbuffer_cb_info *info,
+                                 void *arg);
+
+/**
+ * Written in C (src/c/printf.c).
+ */
+extern int evbuffer_add_printf(void *buf, const char *fmt, ...);
+
+/**
+ * Allocates a new, empty evbuffer; free it with evbuffer_free().
+ */
+EVENT2_EXPORT_SYMBOL struct evbuffer *evbuffer_new(void);
+
+/**
+ * Frees an evbuffer and releases referenced memory it holds. May be called
+ * from one of the buffer's own callbacks.
+ */
+EVENT2_EXPORT_SYMBOL void evbuffer_free(struct evbuffer *buf);
+
+/**
+ * Enables locking. LIMITATION: only lock == NULL is accepted and no lock is
+ * made; buffers shared between threads need the caller's own locking.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_enable_locking(struct evbuffer *buf,
+                            void *lock);
+
+/**
+ * Acquires the buffer's lock; a no-op on a buffer without one.
+ */
+EVENT2_EXPORT_SYMBOL void evbuffer_lock(struct evbuffer *buf);
+
+/**
+ * Releases the buffer's lock; a no-op on a buffer without one.
+ */
+EVENT2_EXPORT_SYMBOL void evbuffer_unlock(struct evbuffer *buf);
+
+/**
+ * Sets flags (EVBUFFER_FLAG_DRAINS_TO_FD); returns 0.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_set_flags(struct evbuffer *buf,
+                       uint64_t flags);
+
+/**
+ * Clears flags; returns 0.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_clear_flags(struct evbuffer *buf,
+                         uint64_t flags);
+
+/**
+ * Returns the number of bytes stored in the buffer.
+ */
+EVENT2_EXPORT_SYMBOL size_t evbuffer_get_length(const struct evbuffer *buf);
+
+/**
+ * Returns the number of bytes stored in the first chunk (what
+ * evbuffer_pullup would return without copying).
+ */
+EVENT2_EXPORT_SYMBOL
+size_t evbuffer_get_contiguous_space(const struct evbuffer *buf);
+
+/**
+ * Makes room for datlen more bytes in one piece at the end; returns 0, or
+ * -1 on failure.
+ */
+EVENT2_EXPORT_SYMBOL int evbuffer_expand(struct evbuffer *buf, size_t datlen);
+
+/**
+ * Reserves room for size bytes at the end in up to n_vec extents, filled
+ * into vec; returns how many extents were used, or -1. Nothing is added
+ * until evbuffer_commit_space().
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_reserve_space(struct evbuffer *buf,
+                           ptrdiff_t size,
+                           struct iovec *vec,
+                           int n_vec);
+
+/**
+ * Adds the bytes written into extents from evbuffer_reserve_space(), whose
+ * iov_len now says how many were written in each; returns 0, or -1 when
+ * the extents do not match the reservation.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_commit_space(struct evbuffer *buf,
+                          struct iovec *vec,
+                          int n_vecs);
+
+/**
+ * Appends a copy of datlen bytes at data; returns 0, or -1 if the end is
+ * frozen.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_add(struct evbuffer *buf,
+                 const void *data,
+                 size_t datlen);
+
+/**
+ * Moves up to datlen bytes from the front into data; returns how many, or
+ * -1 if the front is frozen.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_remove(struct evbuffer *buf,
+                    void *data,
+                    size_t datlen);
+
+/**
+ * Copies up to datlen bytes from the front into data without removing
+ * them; returns how many, or -1.
+ */
+EVENT2_EXPORT_SYMBOL
+ptrdiff_t evbuffer_copyout(struct evbuffer *buf,
+                           void *data_out,
+                           size_t datlen);
+
+/**
+ * Copies up to datlen bytes starting at pos (the front if NULL) into
+ * data_out; returns how many, or -1.
+ */
+EVENT2_EXPORT_SYMBOL
+ptrdiff_t evbuffer_copyout_from(struct evbuffer *buf,
+                                const struct evbuffer_ptr *pos,
+                                void *data_out,
+                                size_t datlen);
+
+/**
+ * Moves up to datlen bytes from the front of src to the end of dst (whole
+ * chunks move without copying); returns how many, or -1.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_remove_buffer(struct evbuffer *src,
+                           struct evbuffer *dst,
+                           size_t datlen);
+
+/**
+ * Removes the first line ending in eol_style and returns it NUL-terminated
+ * in memory from malloc() (free it with free()), storing its length,
+ * without the end of line, in *n_read_out. Returns NULL when there is no
+ * complete line (the buffer is then unchanged).
+ */
+EVENT2_EXPORT_SYMBOL
+char *evbuffer_readln(struct evbuffer *buf,
+                      size_t *n_read_out,
+                      int eol_style);
+
+/**
+ * Moves all data from inbuf to the end of outbuf without copying; returns
+ * 0, or -1 if outbuf's end or inbuf's front is frozen.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_add_buffer(struct evbuffer *outbuf,
+                        struct evbuffer *inbuf);
+
+/**
+ * Appends the data of inbuf to outbuf, leaving inbuf unchanged; returns 0,
+ * or -1.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_add_buffer_reference(struct evbuffer *outbuf,
+                                  struct evbuffer *inbuf);
+
+/**
+ * Appends datlen bytes at data without copying them; cleanupfn(data,
+ * datlen, cleanupfn_arg) runs once none of them is buffered any more or
+ * the buffer is freed. Returns 0, or -1 (then cleanupfn is not called).
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_add_reference(struct evbuffer *outbuf,
+                           const void *data,
+                           size_t datlen,
+                           evbuffer_ref_cleanup_cb cleanupfn,
+                           void *cleanupfn_arg);
+
+/**
+ * Appends length bytes of the file fd from offset (to its end if length
+ * is -1) and takes ownership of fd, which is closed once none of those
+ * bytes is buffered any more or the buffer is freed. Returns 0, or -1
+ * (fd is then left open).
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_add_file(struct evbuffer *buf,
+                      int fd,
+                      int64_t offset,
+                      int64_t length);
+
+/**
+ * Removes len bytes from the front; returns 0, or -1 if the front is
+ * frozen (draining an empty buffer always succeeds).
+ */
+EVENT2_EXPORT_SYMBOL int evbuffer_drain(struct evbuffer *buf, size_t len);
+
+/**
+ * Writes the buffer's data to fd with one writev(); drains what was
+ * written and returns how much, or -1.
+ */
+EVENT2_EXPORT_SYMBOL int evbuffer_write(struct evbuffer *buffer, int fd);
+
+/**
+ * Writes at most howmuch bytes (all if negative) to fd; drains what was
+ * written and returns how much, or -1.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_write_atmost(struct evbuffer *buffer,
+                          int fd,
+                          ptrdiff_t howmuch);
+
+/**
+ * Reads at most 4096 bytes (fewer if howmuch is smaller and not negative)
+ * from fd; returns how many, 0 at end of file, or -1 (errno EAGAIN when
+ * nothing was ready).
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_read(struct evbuffer *buffer,
+                  int fd,
+                  int howmuch);
+
+/**
+ * Finds the first occurrence of len bytes at what, from start (the front if
+ * NULL); the result's pos is -1 when there is none.
+ */
+EVENT2_EXPORT_SYMBOL
+struct evbuffer_ptr evbuffer_search(struct evbuffer *buffer,
+                                    const char *what,
+                                    size_t len,
+                                    const struct evbuffer_ptr *start);
+
+/**
+ * Like evbuffer_search(), but only finds matches that end at or before
+ * end (the end of the buffer if NULL).
+ */
+EVENT2_EXPORT_SYMBOL
+struct evbuffer_ptr evbuffer_search_range(struct evbuffer *buffer,
+                                          const char *what,
+                                          size_t len,
+                                          const struct evbuffer_ptr *start,
+                                          const struct evbuffer_ptr *end);
+
+/**
+ * Sets pos to position (EVBUFFER_PTR_SET) or moves it forward by position
+ * (EVBUFFER_PTR_ADD); returns 0, or -1 if that is past the end (pos is
+ * then -1).
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_ptr_set(struct evbuffer *buffer,
+                     struct evbuffer_ptr *pos,
+                     size_t position,
+                     int how);
+
+/**
+ * Finds the first end of line of eol_style from start (the front if NULL):
+ * the result is where it begins and *eol_len_out its length, or pos -1 and
+ * 0 when there is none.
+ */
+EVENT2_EXPORT_SYMBOL
+struct evbuffer_ptr evbuffer_search_eol(struct evbuffer *buffer,
+                                        struct evbuffer_ptr *start,
+                                        size_t *eol_len_out,
+                                        int eol_style);
+
+/**
+ * Describes, in up to n_vec extents, the chunks holding len bytes (all if
+ * negative) from start_at (the front if NULL); returns how many extents
+ * that takes, which may exceed n_vec.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_peek(struct evbuffer *buffer,
+                  ptrdiff_t len,
+                  struct evbuffer_ptr *start_at,
+                  struct iovec *vec_out,
+                  int n_vec);
+
+/**
+ * Registers cb to run after every change of the buffer, newest first;
+ * returns a handle for evbuffer_remove_cb_entry() and the flag calls.
+ */
+EVENT2_EXPORT_SYMBOL
+struct evbuffer_cb_entry *evbuffer_add_cb(struct evbuffer *buffer,
+                                          evbuffer_cb_func cb,
+                                          void *cbarg);
+
+/**
+ * Removes a callback by its handle; returns 0, or -1 if it is not there.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_remove_cb_entry(struct evbuffer *buffer,
+                             struct evbuffer_cb_entry *ent);
+
+/**
+ * Removes the callback registered with cb and cbarg; returns 0, or -1 if
+ * none matched.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_remove_cb(struct evbuffer *buffer,
+                       evbuffer_cb_func cb,
+                       void *cbarg);
+
+/**
+ * Sets flags (EVBUFFER_CB_ENABLED) on a callback; returns 0, or -1.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_cb_set_flags(struct evbuffer *buffer,
+                          struct evbuffer_cb_entry *cb,
+                          uint32_t flags);
+
+/**
+ * Clears flags on a callback (clearing EVBUFFER_CB_ENABLED stops it);
+ * returns 0, or -1.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_cb_clear_flags(struct evbuffer *buffer,
+                            struct evbuffer_cb_entry *cb,
+                            uint32_t flags);
+
+/**
+ * Makes the first size bytes (all if negative) contiguous and returns a
+ * pointer to them, valid until the next change; NULL if size is 0 or more
+ * than the buffer holds.
+ */
+EVENT2_EXPORT_SYMBOL
+uint8_t *evbuffer_pullup(struct evbuffer *buf,
+                         ptrdiff_t size);
+
+/**
+ * Puts a copy of size bytes at data in front of the buffer's data; returns
+ * 0, or -1 if the front is frozen.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_prepend(struct evbuffer *buf,
+                     const void *data,
+                     size_t size);
+
+/**
+ * Moves all data of src in front of dst's data; returns 0, or -1.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_prepend_buffer(struct evbuffer *dst,
+                            struct evbuffer *src);
+
+/**
+ * Forbids changes at the front (at_front nonzero) or the end; returns 0.
+ */
+EVENT2_EXPORT_SYMBOL int evbuffer_freeze(struct evbuffer *buf, int at_front);
+
+/**
+ * Allows changes again at the front (at_front nonzero) or the end; returns 0.
+ */
+EVENT2_EXPORT_SYMBOL int evbuffer_unfreeze(struct evbuffer *buf, int at_front);
+
+/**
+ * Asks for callbacks to run from base's loop; returns 0.
+ * LIMITATION: callbacks still run at once, after each change.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_defer_callbacks(struct evbuffer *buffer,
+                             struct event_base *base);
+
+/**
+ * Appends the n_vec extents in vec; returns how many bytes were added.
+ */
+EVENT2_EXPORT_SYMBOL
+size_t evbuffer_add_iovec(struct evbuffer *buffer,
+                          struct iovec *vec,
+                          int n_vec);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,9 @@
 extern "C" {
 #endif
 
+struct event;
+struct timeval;
+
 struct bufferevent;
 struct event_base;
 struct evbuffer;
@@ -47,12 +50,7 @@ struct ev_token_bucket_cfg;
 /** The largest rate a limit can be given. */
 #define EV_RATE_LIMIT_MAX EV_SSIZE_MAX
 
-/** Called when data was read or written. */
-typedef void (*bufferevent_data_cb)(struct bufferevent *bev, void *ctx);
 
-/** Called on an error, end of file, timeout or connection. */
-typedef void (*bufferevent_event_cb)(struct bufferevent *bev, short what,
-    void *ctx);
 
 /** Options given when a bufferevent is created. */
 enum bufferevent_options {
@@ -75,6 +73,210 @@ enum bufferevent_filter_result {
 	BEV_NEED_MORE = 1,
 	BEV_ERROR = 2
 };
+
+/**
+ * A read or write callback.
+ */
+typedef void (*bufferevent_data_cb)(struct bufferevent *bev, void *ctx);
+
+/**
+ * An event callback: `what` holds BEV_EVENT_* flags.
+ */
+typedef void (*bufferevent_event_cb)(struct bufferevent *bev,
+                                     short what,
+                                     void *ctx);
+
+/**
+ * Makes a socket bufferevent on `fd` (or -1 for none yet). The fd's
+ * blocking mode is left as it is.
+ */
+EVENT2_EXPORT_SYMBOL
+struct bufferevent *bufferevent_socket_new(struct event_base *base,
+                                           int fd,
+                                           int options);
+
+/**
+ * Starts connecting to `sa` (making a socket if the bufferevent has
+ * none); the result arrives as BEV_EVENT_CONNECTED or BEV_EVENT_ERROR.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_socket_connect(struct bufferevent *bev,
+                               const struct sockaddr *sa,
+                               int socklen);
+
+/**
+ * Frees a bufferevent: its callbacks stop at once; the fd is closed (with
+ * BEV_OPT_CLOSE_ON_FREE) when the loop next runs.
+ */
+EVENT2_EXPORT_SYMBOL void bufferevent_free(struct bufferevent *bev);
+
+/**
+ * Sets the read, write and event callbacks and their argument.
+ */
+EVENT2_EXPORT_SYMBOL
+void bufferevent_setcb(struct bufferevent *bev,
+                       bufferevent_data_cb readcb,
+                       bufferevent_data_cb writecb,
+                       bufferevent_event_cb eventcb,
+                       void *cbarg);
+
+/**
+ * Reads the callbacks back; any output pointer may be NULL.
+ */
+EVENT2_EXPORT_SYMBOL
+void bufferevent_getcb(struct bufferevent *bev,
+                       bufferevent_data_cb *readcb_ptr,
+                       bufferevent_data_cb *writecb_ptr,
+                       bufferevent_event_cb *eventcb_ptr,
+                       void **cbarg_ptr);
+
+/**
+ * Replaces the fd of a socket bufferevent.
+ */
+EVENT2_EXPORT_SYMBOL int bufferevent_setfd(struct bufferevent *bev, int fd);
+
+/**
+ * The fd of a socket bufferevent, -1 if none.
+ */
+EVENT2_EXPORT_SYMBOL int bufferevent_getfd(struct bufferevent *bev);
+
+/**
+ * The base of a bufferevent.
+ */
+EVENT2_EXPORT_SYMBOL
+struct event_base *bufferevent_get_base(struct bufferevent *bev);
+
+/**
+ * Queues `size` bytes for writing; -1 if the output refuses them.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_write(struct bufferevent *bev,
+                      const void *data,
+                      size_t size);
+
+/**
+ * Moves the whole of `buf` into the output.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_write_buffer(struct bufferevent *bev,
+                             struct evbuffer *buf);
+
+/**
+ * Takes up to `size` bytes from the input; returns how many.
+ */
+EVENT2_EXPORT_SYMBOL
+size_t bufferevent_read(struct bufferevent *bev,
+                        void *data,
+                        size_t size);
+
+/**
+ * Moves the whole input into `buf`.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_read_buffer(struct bufferevent *bev,
+                            struct evbuffer *buf);
+
+/**
+ * The input buffer.
+ */
+EVENT2_EXPORT_SYMBOL
+struct evbuffer *bufferevent_get_input(struct bufferevent *bev);
+
+/**
+ * The output buffer.
+ */
+EVENT2_EXPORT_SYMBOL
+struct evbuffer *bufferevent_get_output(struct bufferevent *bev);
+
+/**
+ * Enables EV_READ and/or EV_WRITE.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_enable(struct bufferevent *bev,
+                       short event);
+
+/**
+ * Disables EV_READ and/or EV_WRITE.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_disable(struct bufferevent *bev,
+                        short event);
+
+/**
+ * The enabled events.
+ */
+EVENT2_EXPORT_SYMBOL short bufferevent_get_enabled(struct bufferevent *bev);
+
+/**
+ * Sets read and/or write timeouts; NULL or zero means none.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_set_timeouts(struct bufferevent *bev,
+                             const struct timeval *timeout_read,
+                             const struct timeval *timeout_write);
+
+/**
+ * Sets the low and high watermarks of the given directions.
+ */
+EVENT2_EXPORT_SYMBOL
+void bufferevent_setwatermark(struct bufferevent *bev,
+                              short events,
+                              size_t lowmark,
+                              size_t highmark);
+
+/**
+ * Reads the watermarks of exactly one direction; -1 for both or neither.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_getwatermark(struct bufferevent *bev,
+                             short events,
+                             size_t *lowmark,
+                             size_t *highmark);
+
+/**
+ * The largest single read.
+ */
+EVENT2_EXPORT_SYMBOL
+ptrdiff_t bufferevent_get_max_single_read(const struct bufferevent *bev);
+
+/**
+ * The largest single write.
+ */
+EVENT2_EXPORT_SYMBOL
+ptrdiff_t bufferevent_get_max_single_write(const struct bufferevent *bev);
+
+/**
+ * Sets the largest single read (0 restores the default, 16384).
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_set_max_single_read(struct bufferevent *bev,
+                                    size_t size);
+
+/**
+ * Sets the largest single write (0 restores the default, 16384).
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_set_max_single_write(struct bufferevent *bev,
+                                     size_t size);
+
+/**
+ * Runs the read and/or write callback as if data had moved, subject to
+ * the watermarks unless BEV_TRIG_IGNORE_WATERMARKS.
+ */
+EVENT2_EXPORT_SYMBOL
+void bufferevent_trigger(struct bufferevent *bev,
+                         short iotype,
+                         int options);
+
+/**
+ * Adds a reference.
+ */
+EVENT2_EXPORT_SYMBOL void bufferevent_incref(struct bufferevent *bev);
+
+/**
+ * Drops a reference; 1 if it was the last, else 0.
+ */
+EVENT2_EXPORT_SYMBOL int bufferevent_decref(struct bufferevent *bev);
 
 /* These refer to enumerations above, which the module may define: they come
  * after its part. */

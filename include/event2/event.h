@@ -21,12 +21,13 @@
 #include <sys/time.h>
 #include <stdio.h>
 #include <event2/util.h>
-/* event_callback_fn is defined with struct event for now. */
-#include <event2/event_struct.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct bufferevent;
+struct timeval;
 
 struct event_base;
 struct event;
@@ -137,6 +138,238 @@ enum event_base_config_flag {
 
 /** The signal number of a signal event. */
 #define event_get_signal(ev) ((int)event_get_fd(ev))
+
+struct Option_FatalCallback;
+
+struct Option_LogCallback;
+
+/**
+ * The callback of an fd, signal or timer event.
+ */
+typedef void (*event_callback_fn)(int fd, short what, void *arg);
+
+/**
+ * Marks this library as bufferevent-rs (tests use it to tell which
+ * implementation answers libevent's names). Returns our crate version.
+ */
+EVENT2_EXPORT_SYMBOL const char *bufferevent_rs_version(void);
+
+/**
+ * Creates a new event base with the default settings, or NULL on failure.
+ */
+EVENT2_EXPORT_SYMBOL struct event_base *event_base_new(void);
+
+/**
+ * Frees a base. Pending events are dropped without their callbacks
+ * running; bufferevents freed earlier finish their teardown here.
+ */
+EVENT2_EXPORT_SYMBOL void event_base_free(struct event_base *base);
+
+/**
+ * Runs the loop until no events remain or it is told to exit.
+ */
+EVENT2_EXPORT_SYMBOL int event_base_dispatch(struct event_base *base);
+
+/**
+ * Runs the loop with EVLOOP_* flags; 0 on a normal exit, 1 when no
+ * events were left, -1 on error.
+ */
+EVENT2_EXPORT_SYMBOL int event_base_loop(struct event_base *base, int flags);
+
+/**
+ * Makes the loop exit after the current pass, now or after `tv`.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_base_loopexit(struct event_base *base,
+                        const struct timeval *tv);
+
+/**
+ * Makes the loop exit right after the callback that is running.
+ */
+EVENT2_EXPORT_SYMBOL int event_base_loopbreak(struct event_base *base);
+
+/**
+ * Whether the last loop ended through event_base_loopexit.
+ */
+EVENT2_EXPORT_SYMBOL int event_base_got_exit(struct event_base *base);
+
+/**
+ * Whether the last loop ended through event_base_loopbreak.
+ */
+EVENT2_EXPORT_SYMBOL int event_base_got_break(struct event_base *base);
+
+/**
+ * The name of the backend: "epoll", or "poll" where libevent would have
+ * avoided epoll.
+ */
+EVENT2_EXPORT_SYMBOL
+const char *event_base_get_method(const struct event_base *base);
+
+/**
+ * Sets the number of priorities (1 to 256); fails while callbacks are
+ * active.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_base_priority_init(struct event_base *base,
+                             int npriorities);
+
+/**
+ * The number of priorities of the base.
+ */
+EVENT2_EXPORT_SYMBOL int event_base_get_npriorities(struct event_base *base);
+
+/**
+ * Runs `cb` once, when `fd` is ready for `events` or after `tv`.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_base_once(struct event_base *base,
+                    int fd,
+                    short events,
+                    event_callback_fn cb,
+                    void *arg,
+                    const struct timeval *tv);
+
+/**
+ * Prepares caller-owned memory as an event; fails for an event that is
+ * pending or for EV_SIGNAL mixed with fd flags.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_assign(struct event *ev,
+                 struct event_base *base,
+                 int fd,
+                 short events,
+                 event_callback_fn callback,
+                 void *arg);
+
+/**
+ * A placeholder callback argument: event_new and event_assign replace it
+ * with the event being made, so a callback receives its own event.
+ */
+EVENT2_EXPORT_SYMBOL void *event_self_cbarg(void);
+
+/**
+ * Allocates and assigns an event; NULL on failure.
+ */
+EVENT2_EXPORT_SYMBOL
+struct event *event_new(struct event_base *base,
+                        int fd,
+                        short events,
+                        event_callback_fn callback,
+                        void *arg);
+
+/**
+ * Deletes an event made by event_new and frees it.
+ */
+EVENT2_EXPORT_SYMBOL void event_free(struct event *ev);
+
+/**
+ * Makes the event pending: on its fd or signal, and on a timeout of `tv`
+ * if given.
+ */
+EVENT2_EXPORT_SYMBOL int event_add(struct event *ev, const struct timeval *tv);
+
+/**
+ * Makes the event non-pending and non-active.
+ */
+EVENT2_EXPORT_SYMBOL int event_del(struct event *ev);
+
+/**
+ * Removes only the timeout of a pending event.
+ */
+EVENT2_EXPORT_SYMBOL int event_remove_timer(struct event *ev);
+
+/**
+ * Makes the event active with `res` as if it had happened.
+ */
+EVENT2_EXPORT_SYMBOL
+void event_active(struct event *ev,
+                  int res,
+                  short _ncalls);
+
+/**
+ * Which of `events` the event waits for or is active with; with
+ * EV_TIMEOUT and a pending timeout, its expiry in wall-clock time.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_pending(const struct event *ev,
+                  short events,
+                  struct timeval *tv);
+
+/**
+ * Whether the memory holds an assigned event.
+ */
+EVENT2_EXPORT_SYMBOL int event_initialized(const struct event *ev);
+
+/**
+ * Sets an event's priority; fails for an active event or one out of range.
+ */
+EVENT2_EXPORT_SYMBOL int event_priority_set(struct event *ev, int pri);
+
+/**
+ * The fd of an event.
+ */
+EVENT2_EXPORT_SYMBOL int event_get_fd(const struct event *ev);
+
+/**
+ * The base of an event.
+ */
+EVENT2_EXPORT_SYMBOL struct event_base *event_get_base(const struct event *ev);
+
+/**
+ * The EV_* flags an event was assigned with.
+ */
+EVENT2_EXPORT_SYMBOL short event_get_events(const struct event *ev);
+
+/**
+ * The callback of an event.
+ */
+EVENT2_EXPORT_SYMBOL
+event_callback_fn event_get_callback(const struct event *ev);
+
+/**
+ * The callback argument of an event.
+ */
+EVENT2_EXPORT_SYMBOL void *event_get_callback_arg(const struct event *ev);
+
+/**
+ * The size of struct event in this library: 128, as in the reference.
+ */
+EVENT2_EXPORT_SYMBOL size_t event_get_struct_event_size(void);
+
+/**
+ * "2.1.12-stable".
+ */
+EVENT2_EXPORT_SYMBOL const char *event_get_version(void);
+
+/**
+ * 0x02010c00.
+ */
+EVENT2_EXPORT_SYMBOL uint32_t event_get_version_number(void);
+
+/**
+ * Sends the library's messages to `cb` instead of stderr (NULL restores
+ * stderr).
+ */
+EVENT2_EXPORT_SYMBOL void event_set_log_callback(struct Option_LogCallback cb);
+
+/**
+ * Calls `cb` instead of abort() on a fatal internal error.
+ */
+EVENT2_EXPORT_SYMBOL
+void event_set_fatal_callback(struct Option_FatalCallback cb);
+
+/**
+ * Turns debug messages on for the categories in `which` (0 turns them off).
+ */
+EVENT2_EXPORT_SYMBOL void event_enable_debug_logging(uint32_t which);
+
+/**
+ * The time at which the current pass of the loop began, or the current
+ * time outside the loop, in wall-clock terms.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_base_gettimeofday_cached(struct event_base *base,
+                                   struct timeval *tv);
 
 #ifdef __cplusplus
 }

@@ -118,8 +118,6 @@ struct event_base;
  */
 #define EVLIST_ALL 255
 
-struct Option_SelfCallback;
-
 /**
  * The two links of an entry in a doubly linked list (`TAILQ_ENTRY`).
  */
@@ -129,18 +127,18 @@ struct event_list_links_ {
 };
 
 /**
- * The callback of an fd, signal or timer event.
+ * A callback of the library's own, run with its own record.
  */
-typedef void (*event_callback_fn)(int32_t fd, short what, void *arg);
+typedef void (*SelfCallback)(struct event_callback *cb, void *arg);
 
 /**
  * The callbacks an event may carry, one at a time.
  */
 union event_callback_union {
-        event_callback_fn evcb_callback;
-        struct Option_SelfCallback evcb_selfcb;
+        void (*evcb_callback)(int fd, short what, void *arg);
+        SelfCallback evcb_selfcb;
         void (*evcb_evfinalize)(struct event *ev, void *arg);
-        struct Option_SelfCallback evcb_cbfinalize;
+        SelfCallback evcb_cbfinalize;
 };
 
 /**
@@ -194,18 +192,13 @@ union event_kind {
 struct event {
         struct event_callback ev_evcallback;
         union event_timeout_pos ev_timeout_pos;
-        int32_t ev_fd;
+        int ev_fd;
         struct event_base *ev_base;
         union event_kind ev_;
         short ev_events;
         short ev_res;
         struct timeval ev_timeout;
 };
-
-/**
- * A callback of the library's own, run with its own record.
- */
-typedef void (*SelfCallback)(struct event_callback *cb, void *arg);
 
 /** A list of events, as the library's own tables use. */
 TAILQ_HEAD(event_list, event);

@@ -23,6 +23,8 @@
 extern "C" {
 #endif
 
+struct event_base;
+
 struct sockaddr;
 struct evconnlistener;
 
@@ -46,6 +48,73 @@ typedef void (*evconnlistener_errorcb)(struct evconnlistener *listener,
 #define LEV_OPT_REUSEABLE_PORT (1u << 7) /**< SO_REUSEPORT */
 #define LEV_OPT_BIND_IPV6ONLY (1u << 8) /**< IPV6_V6ONLY */
 /** @} */
+
+/**
+ * Wraps a socket (listening already when backlog is 0) in a listener.
+ */
+EVENT2_EXPORT_SYMBOL
+struct evconnlistener *evconnlistener_new(struct event_base *base,
+                                          evconnlistener_cb cb,
+                                          void *ptr,
+                                          unsigned int flags,
+                                          int backlog,
+                                          int fd);
+
+/**
+ * Makes a socket, binds it to `sa` and listens on it; NULL on failure
+ * (and for a backlog of 0).
+ */
+EVENT2_EXPORT_SYMBOL
+struct evconnlistener *evconnlistener_new_bind(struct event_base *base,
+                                               evconnlistener_cb cb,
+                                               void *ptr,
+                                               unsigned int flags,
+                                               int backlog,
+                                               const struct sockaddr *sa,
+                                               int socklen);
+
+/**
+ * Stops accepting and frees the listener; closes its socket with
+ * LEV_OPT_CLOSE_ON_FREE.
+ */
+EVENT2_EXPORT_SYMBOL void evconnlistener_free(struct evconnlistener *lev);
+
+/**
+ * Resumes accepting.
+ */
+EVENT2_EXPORT_SYMBOL int evconnlistener_enable(struct evconnlistener *lev);
+
+/**
+ * Stops accepting; connections wait in the backlog.
+ */
+EVENT2_EXPORT_SYMBOL int evconnlistener_disable(struct evconnlistener *lev);
+
+/**
+ * The base of a listener.
+ */
+EVENT2_EXPORT_SYMBOL
+struct event_base *evconnlistener_get_base(struct evconnlistener *lev);
+
+/**
+ * The listening socket.
+ */
+EVENT2_EXPORT_SYMBOL int evconnlistener_get_fd(struct evconnlistener *lev);
+
+/**
+ * Changes the accept callback and its argument.
+ */
+EVENT2_EXPORT_SYMBOL
+void evconnlistener_set_cb(struct evconnlistener *lev,
+                           evconnlistener_cb cb,
+                           void *arg);
+
+/**
+ * Sets the callback that runs when accept fails for a reason other than
+ * "try again".
+ */
+EVENT2_EXPORT_SYMBOL
+void evconnlistener_set_error_cb(struct evconnlistener *lev,
+                                 evconnlistener_errorcb errorcb);
 
 #ifdef __cplusplus
 }

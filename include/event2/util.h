@@ -233,6 +233,40 @@ extern "C" {
 struct evutil_monotonic_timer;
 struct sockaddr;
 
+/**
+ * Makes an fd nonblocking; 0 on success, -1 on failure.
+ */
+EVENT2_EXPORT_SYMBOL int evutil_make_socket_nonblocking(int fd);
+
+/**
+ * Sets close-on-exec on an fd.
+ */
+EVENT2_EXPORT_SYMBOL int evutil_make_socket_closeonexec(int fd);
+
+/**
+ * Lets a listening socket's address be reused at once after it closes.
+ */
+EVENT2_EXPORT_SYMBOL int evutil_make_listen_socket_reuseable(int fd);
+
+/**
+ * Lets several sockets listen on one port.
+ */
+EVENT2_EXPORT_SYMBOL int evutil_make_listen_socket_reuseable_port(int fd);
+
+/**
+ * Closes a socket.
+ */
+EVENT2_EXPORT_SYMBOL int evutil_closesocket(int fd);
+
+/**
+ * A connected pair of sockets, as socketpair(2).
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_socketpair(int family,
+                      int kind,
+                      int protocol,
+                      int *fds);
+
 #ifdef __cplusplus
 }
 #endif

@@ -95,9 +95,12 @@ impl Bufferevent {
         me.set_enabled(EV_WRITE);
         // SAFETY: base is the live base the caller checked.
         let pri = unsafe { (*base).default_priority() };
-        me.deferred_cb().init_self(run_deferred, raw.cast(), pri);
-        me.finalizer_cb().init_self(run_finalizer, raw.cast(), pri);
-        me.finalizer_cb().set_flags(me.finalizer_cb().flags() | EVLIST_FINALIZING);
+        me.deferred_cb()
+            .init_self(Some(run_deferred), raw.cast(), pri);
+        me.finalizer_cb()
+            .init_self(Some(run_finalizer), raw.cast(), pri);
+        me.finalizer_cb()
+            .set_flags(me.finalizer_cb().flags() | EVLIST_FINALIZING);
         me.input().add_internal_cb(input_changed, raw.cast());
         raw
     }
@@ -176,7 +179,11 @@ impl Bufferevent {
             impl_events &= !EV_WRITE;
         }
         self.set_enabled(self.enabled() | what);
-        let r = if impl_events != 0 { self.kind_enable(impl_events) } else { 0 };
+        let r = if impl_events != 0 {
+            self.kind_enable(impl_events)
+        } else {
+            0
+        };
         self.decref();
         r
     }
@@ -246,7 +253,10 @@ impl Bufferevent {
 
     /// `bufferevent_set_timeouts`: NULL or a zero timeval means none.
     pub fn set_timeouts(&self, read: Option<libc::timeval>, write: Option<libc::timeval>) -> c_int {
-        let zero = libc::timeval { tv_sec: 0, tv_usec: 0 };
+        let zero = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
         self.set_timeouts_fields(read.unwrap_or(zero), write.unwrap_or(zero));
         match &self.kind {
             Kind::Socket(_) => socket::adjust_timeouts(self),
@@ -269,7 +279,11 @@ impl Bufferevent {
     /// Sets the largest single read or write; 0 (or an out-of-range size)
     /// restores the default, as libevent does.
     pub fn set_max_single(&self, write: bool, size: isize) {
-        let size = if size <= 0 || size > isize::MAX / 2 { DEFAULT_MAX_SINGLE } else { size as usize };
+        let size = if size <= 0 || size > isize::MAX / 2 {
+            DEFAULT_MAX_SINGLE
+        } else {
+            size as usize
+        };
         if write {
             self.max_single_write.set(size);
         } else {
@@ -355,7 +369,8 @@ impl Bufferevent {
     fn run_pending(&self) {
         if self.eventcb_pending.get() & BEV_EVENT_CONNECTED != 0 {
             if let Some(cb) = self.callbacks().event {
-                self.eventcb_pending.set(self.eventcb_pending.get() & !BEV_EVENT_CONNECTED);
+                self.eventcb_pending
+                    .set(self.eventcb_pending.get() & !BEV_EVENT_CONNECTED);
                 // SAFETY: calling the program's event callback.
                 unsafe { cb(self.as_c(), BEV_EVENT_CONNECTED, self.callbacks().arg) };
             }

@@ -5,9 +5,8 @@
 use std::ffi::{c_short, c_void};
 
 use crate::buffer::Buffer;
-use crate::ffi::bufferevent_struct::{
-    bufferevent, bufferevent_data_cb, bufferevent_event_cb, event_watermark,
-};
+use crate::ffi::bufferevent::{bufferevent_data_cb, bufferevent_event_cb};
+use crate::ffi::bufferevent_struct::{bufferevent, event_watermark};
 use crate::reactor::Base;
 use crate::reactor::event_mem::EvPtr;
 
@@ -87,7 +86,12 @@ impl Bufferevent {
     pub fn callbacks(&self) -> Callbacks {
         // SAFETY: as in `base_ptr`.
         let p = unsafe { &*self.public() };
-        Callbacks { read: p.readcb, write: p.writecb, event: p.errorcb, arg: p.cbarg }
+        Callbacks {
+            read: p.readcb,
+            write: p.writecb,
+            event: p.errorcb,
+            arg: p.cbarg,
+        }
     }
 
     pub fn set_callbacks(&self, cbs: Callbacks) {

@@ -1,4 +1,4 @@
-//! `event2/buffer.h` and `event2/buffer_compat.h`: evbuffers.
+//! `event2/buffer.h`: evbuffers.
 //!
 //! Each entry checks its arguments, converts them, and calls
 //! [`crate::buffer::Buffer`]; the handle C holds, `struct evbuffer *`, is a
@@ -54,7 +54,6 @@ pub struct evbuffer_cb_info {
 }
 
 /// A registered callback, as returned by `evbuffer_add_cb` (opaque).
-#[repr(C)]
 pub struct evbuffer_cb_entry {
     _private: [u8; 0],
 }
@@ -87,11 +86,6 @@ pub const EVBUFFER_FLAG_DRAINS_TO_FD: u64 = 1;
 /// `evbuffer_cb_func`: called after each change with what changed.
 pub type evbuffer_cb_func =
     Option<unsafe extern "C" fn(buf: *mut Buffer, info: *const evbuffer_cb_info, arg: *mut c_void)>;
-/// `evbuffer_cb` (compat): called after each change with the old and new
-/// lengths.
-pub type evbuffer_cb = Option<
-    unsafe extern "C" fn(buf: *mut Buffer, old_len: usize, new_len: usize, arg: *mut c_void),
->;
 /// `evbuffer_ref_cleanup_cb`: releases memory given to `evbuffer_add_reference`.
 pub type evbuffer_ref_cleanup_cb =
     Option<unsafe extern "C" fn(data: *const c_void, len: usize, arg: *mut c_void)>;
@@ -119,7 +113,7 @@ impl From<BufferError> for Failure {
 }
 
 /// Runs an entry body on the buffer `buf`, refusing NULL; see the module doc.
-fn with<R: FailValue>(
+pub(crate) fn with<R: FailValue>(
     name: &'static str,
     buf: *mut Buffer,
     f: impl FnOnce(&Buffer) -> EntryResult<R>,
@@ -439,13 +433,6 @@ pub unsafe extern "C" fn evbuffer_readln(
         write_out(n_read_out, n);
         Ok(line.cast())
     })
-}
-
-/// Obsolete: evbuffer_readln() with EVBUFFER_EOL_ANY, without the length.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn evbuffer_readline(buf: *mut Buffer) -> *mut c_char {
-    // SAFETY: same contract as evbuffer_readln; n_read_out may be NULL.
-    unsafe { evbuffer_readln(buf, std::ptr::null_mut(), EVBUFFER_EOL_ANY) }
 }
 
 /// Moves all data from inbuf to the end of outbuf without copying; returns
@@ -820,28 +807,6 @@ pub unsafe extern "C" fn evbuffer_cb_clear_flags(
     })
 }
 
-/// Obsolete: removes every callback and, unless cb is NULL, installs cb to
-/// be called with the old and new lengths after each change. Returns 0.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn evbuffer_setcb(buffer: *mut Buffer, cb: evbuffer_cb, cbarg: *mut c_void) {
-    with("evbuffer_setcb", buffer, |b| {
-        b.clear_callbacks();
-        if let Some(f) = cb {
-            let key = (f as usize, cbarg as usize);
-            b.add_callback(
-                key,
-                Rc::new(move |buf: &Buffer, info: &CbInfo| {
-                    let new_len = info.orig_size + info.n_added - info.n_deleted;
-                    let raw = std::ptr::from_ref(buf).cast_mut();
-                    // SAFETY: the program's callback with its own argument.
-                    unsafe { f(raw, info.orig_size, new_len, cbarg) }
-                }),
-            );
-        }
-        Ok(())
-    })
-}
-
 /// Makes the first size bytes (all if negative) contiguous and returns a
 /// pointer to them, valid until the next change; NULL if size is 0 or more
 /// than the buffer holds.
@@ -943,25 +908,5 @@ pub unsafe extern "C" fn evbuffer_add_iovec(
             total += data.len();
         }
         Ok(total)
-    })
-}
-
-/// Obsolete: finds len bytes at what and returns a pointer to them in the
-/// buffer, made contiguous up to the end of the match; NULL if absent.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn evbuffer_find(
-    buffer: *mut Buffer,
-    what: *const u8,
-    len: usize,
-) -> *mut u8 {
-    with("evbuffer_find", buffer, |b| {
-        let needle = bytes("evbuffer_find", what.cast(), len)?;
-        let Some(pos) = b.search(needle, 0, None) else {
-            return Ok(std::ptr::null_mut());
-        };
-        let Some(base) = b.pullup(Some(pos + len)) else {
-            return Ok(std::ptr::null_mut());
-        };
-        Ok(base.wrapping_add(pos))
     })
 }

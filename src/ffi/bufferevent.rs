@@ -2,8 +2,9 @@
 
 use std::ffi::{c_int, c_short, c_void};
 
-use super::bufferevent_struct::{bufferevent, bufferevent_data_cb, bufferevent_event_cb};
+use super::bufferevent_struct::bufferevent;
 use super::{EntryResult, enter, handle, refuse, timeval_arg, write_out};
+
 use crate::buffer::Buffer;
 use crate::bufferevent::{
     BEV_OPT_DEFER_CALLBACKS, BEV_OPT_THREADSAFE, BEV_OPT_UNLOCK_CALLBACKS, Bufferevent, Callbacks,
@@ -11,8 +12,16 @@ use crate::bufferevent::{
 };
 use crate::reactor::{Base, EV_READ, EV_WRITE};
 
+/// A read or write callback.
+pub type bufferevent_data_cb =
+    Option<unsafe extern "C" fn(bev: *mut bufferevent, ctx: *mut c_void)>;
+
+/// An event callback: `what` holds BEV_EVENT_* flags.
+pub type bufferevent_event_cb =
+    Option<unsafe extern "C" fn(bev: *mut bufferevent, what: c_short, ctx: *mut c_void)>;
+
 /// The bufferevent behind a C pointer, refusing NULL.
-fn bev_arg<'a>(name: &str, bev: *mut bufferevent) -> EntryResult<&'a Bufferevent> {
+pub(crate) fn bev_arg<'a>(name: &str, bev: *mut bufferevent) -> EntryResult<&'a Bufferevent> {
     handle(name, bev.cast_const())?;
     // SAFETY: non-NULL bufferevent pointers are live bufferevents of ours.
     Ok(unsafe { Bufferevent::from_c(bev) })
@@ -87,7 +96,12 @@ pub unsafe extern "C" fn bufferevent_setcb(
 ) {
     enter("bufferevent_setcb", || {
         let b = bev_arg("bufferevent_setcb", bev)?;
-        b.set_callbacks(Callbacks { read: readcb, write: writecb, event: eventcb, arg: cbarg });
+        b.set_callbacks(Callbacks {
+            read: readcb,
+            write: writecb,
+            event: eventcb,
+            arg: cbarg,
+        });
         Ok(())
     })
 }
@@ -114,19 +128,25 @@ pub unsafe extern "C" fn bufferevent_getcb(
 /// Replaces the fd of a socket bufferevent.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_setfd(bev: *mut bufferevent, fd: c_int) -> c_int {
-    enter("bufferevent_setfd", || Ok(socket::set_fd(bev_arg("bufferevent_setfd", bev)?, fd)))
+    enter("bufferevent_setfd", || {
+        Ok(socket::set_fd(bev_arg("bufferevent_setfd", bev)?, fd))
+    })
 }
 
 /// The fd of a socket bufferevent, -1 if none.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_getfd(bev: *mut bufferevent) -> c_int {
-    enter("bufferevent_getfd", || Ok(socket::fd(bev_arg("bufferevent_getfd", bev)?)))
+    enter("bufferevent_getfd", || {
+        Ok(socket::fd(bev_arg("bufferevent_getfd", bev)?))
+    })
 }
 
 /// The base of a bufferevent.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_get_base(bev: *mut bufferevent) -> *mut Base {
-    enter("bufferevent_get_base", || Ok(bev_arg("bufferevent_get_base", bev)?.base_ptr()))
+    enter("bufferevent_get_base", || {
+        Ok(bev_arg("bufferevent_get_base", bev)?.base_ptr())
+    })
 }
 
 /// Queues `size` bytes for writing; -1 if the output refuses them.
@@ -145,11 +165,18 @@ pub unsafe extern "C" fn bufferevent_write(
 
 /// Moves the whole of `buf` into the output.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bufferevent_write_buffer(bev: *mut bufferevent, buf: *mut Buffer) -> c_int {
+pub unsafe extern "C" fn bufferevent_write_buffer(
+    bev: *mut bufferevent,
+    buf: *mut Buffer,
+) -> c_int {
     enter("bufferevent_write_buffer", || {
         let b = bev_arg("bufferevent_write_buffer", bev)?;
         let src = handle("bufferevent_write_buffer", buf.cast_const())?;
-        Ok(if b.output().add_buffer(src).is_ok() { 0 } else { -1 })
+        Ok(if b.output().add_buffer(src).is_ok() {
+            0
+        } else {
+            -1
+        })
     })
 }
 
@@ -173,38 +200,52 @@ pub unsafe extern "C" fn bufferevent_read_buffer(bev: *mut bufferevent, buf: *mu
     enter("bufferevent_read_buffer", || {
         let b = bev_arg("bufferevent_read_buffer", bev)?;
         let dst = handle("bufferevent_read_buffer", buf.cast_const())?;
-        Ok(if dst.add_buffer(b.input()).is_ok() { 0 } else { -1 })
+        Ok(if dst.add_buffer(b.input()).is_ok() {
+            0
+        } else {
+            -1
+        })
     })
 }
 
 /// The input buffer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_get_input(bev: *mut bufferevent) -> *mut Buffer {
-    enter("bufferevent_get_input", || Ok(bev_arg("bufferevent_get_input", bev)?.input_ptr()))
+    enter("bufferevent_get_input", || {
+        Ok(bev_arg("bufferevent_get_input", bev)?.input_ptr())
+    })
 }
 
 /// The output buffer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_get_output(bev: *mut bufferevent) -> *mut Buffer {
-    enter("bufferevent_get_output", || Ok(bev_arg("bufferevent_get_output", bev)?.output_ptr()))
+    enter("bufferevent_get_output", || {
+        Ok(bev_arg("bufferevent_get_output", bev)?.output_ptr())
+    })
 }
 
 /// Enables EV_READ and/or EV_WRITE.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_enable(bev: *mut bufferevent, event: c_short) -> c_int {
-    enter("bufferevent_enable", || Ok(bev_arg("bufferevent_enable", bev)?.enable(event)))
+    enter("bufferevent_enable", || {
+        Ok(bev_arg("bufferevent_enable", bev)?.enable(event))
+    })
 }
 
 /// Disables EV_READ and/or EV_WRITE.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_disable(bev: *mut bufferevent, event: c_short) -> c_int {
-    enter("bufferevent_disable", || Ok(bev_arg("bufferevent_disable", bev)?.disable(event)))
+    enter("bufferevent_disable", || {
+        Ok(bev_arg("bufferevent_disable", bev)?.disable(event))
+    })
 }
 
 /// The enabled events.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_get_enabled(bev: *mut bufferevent) -> c_short {
-    enter("bufferevent_get_enabled", || Ok(bev_arg("bufferevent_get_enabled", bev)?.enabled()))
+    enter("bufferevent_get_enabled", || {
+        Ok(bev_arg("bufferevent_get_enabled", bev)?.enabled())
+    })
 }
 
 /// Sets read and/or write timeouts; NULL or zero means none.
@@ -217,21 +258,6 @@ pub unsafe extern "C" fn bufferevent_set_timeouts(
     enter("bufferevent_set_timeouts", || {
         let b = bev_arg("bufferevent_set_timeouts", bev)?;
         Ok(b.set_timeouts(timeval_arg(timeout_read), timeval_arg(timeout_write)))
-    })
-}
-
-/// Old form of set_timeouts in whole seconds (0: none).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn bufferevent_settimeout(
-    bev: *mut bufferevent,
-    timeout_read: c_int,
-    timeout_write: c_int,
-) {
-    enter("bufferevent_settimeout", || {
-        let b = bev_arg("bufferevent_settimeout", bev)?;
-        let tv = |s: c_int| (s != 0).then_some(libc::timeval { tv_sec: s.into(), tv_usec: 0 });
-        b.set_timeouts(tv(timeout_read), tv(timeout_write));
-        Ok(())
     })
 }
 
@@ -289,7 +315,10 @@ pub unsafe extern "C" fn bufferevent_get_max_single_write(bev: *const buffereven
 
 /// Sets the largest single read (0 restores the default, 16384).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bufferevent_set_max_single_read(bev: *mut bufferevent, size: usize) -> c_int {
+pub unsafe extern "C" fn bufferevent_set_max_single_read(
+    bev: *mut bufferevent,
+    size: usize,
+) -> c_int {
     enter("bufferevent_set_max_single_read", || {
         bev_arg("bufferevent_set_max_single_read", bev)?.set_max_single(false, size as isize);
         Ok(0)
@@ -311,7 +340,11 @@ pub unsafe extern "C" fn bufferevent_set_max_single_write(
 /// Runs the read and/or write callback as if data had moved, subject to
 /// the watermarks unless BEV_TRIG_IGNORE_WATERMARKS.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bufferevent_trigger(bev: *mut bufferevent, iotype: c_short, options: c_int) {
+pub unsafe extern "C" fn bufferevent_trigger(
+    bev: *mut bufferevent,
+    iotype: c_short,
+    options: c_int,
+) {
     enter("bufferevent_trigger", || {
         let b = bev_arg("bufferevent_trigger", bev)?;
         b.incref();
@@ -333,5 +366,7 @@ pub unsafe extern "C" fn bufferevent_incref(bev: *mut bufferevent) {
 /// Drops a reference; 1 if it was the last, else 0.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_decref(bev: *mut bufferevent) -> c_int {
-    enter("bufferevent_decref", || Ok(bev_arg("bufferevent_decref", bev)?.decref().into()))
+    enter("bufferevent_decref", || {
+        Ok(bev_arg("bufferevent_decref", bev)?.decref().into())
+    })
 }

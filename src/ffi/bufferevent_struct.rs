@@ -3,6 +3,7 @@
 
 use std::ffi::{c_short, c_void};
 
+use super::bufferevent::{bufferevent_data_cb, bufferevent_event_cb};
 use super::event_struct::event;
 use crate::buffer::Buffer;
 use crate::reactor::Base;
@@ -14,13 +15,6 @@ pub struct event_watermark {
     pub low: usize,
     pub high: usize,
 }
-
-/// A read or write callback.
-pub type bufferevent_data_cb = Option<unsafe extern "C" fn(bev: *mut bufferevent, ctx: *mut c_void)>;
-
-/// An event callback: `what` holds BEV_EVENT_* flags.
-pub type bufferevent_event_cb =
-    Option<unsafe extern "C" fn(bev: *mut bufferevent, what: c_short, ctx: *mut c_void)>;
 
 /// The public part of a bufferevent, at libevent 2.1's offsets. Every field
 /// is kept true at each moment a callback can see it.

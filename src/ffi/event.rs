@@ -2,13 +2,15 @@
 
 use std::ffi::{c_char, c_int, c_short, c_void};
 
-use super::event_struct::{EVLIST_ACTIVE, EVLIST_INIT, event, event_callback_fn};
+use super::event_struct::{EVLIST_ACTIVE, EVLIST_INIT, event};
 use super::{EntryResult, Failure, enter, handle, refuse, timeval_arg, write_out};
 use crate::log;
 use crate::reactor::event_mem::EvPtr;
-use crate::reactor::{
-    AddError, Base, EV_CLOSED, EV_READ, EV_SIGNAL, EV_WRITE, clock,
-};
+use crate::reactor::{AddError, Base, EV_CLOSED, EV_READ, EV_SIGNAL, EV_WRITE, clock};
+
+/// The callback of an fd, signal or timer event.
+pub type event_callback_fn =
+    Option<unsafe extern "C" fn(fd: c_int, what: c_short, arg: *mut c_void)>;
 
 /// The version string this library answers with.
 const VERSION: &std::ffi::CStr = c"2.1.12-stable";
@@ -77,22 +79,23 @@ pub unsafe extern "C" fn event_base_free(base: *mut Base) {
 /// Runs the loop until no events remain or it is told to exit.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_base_dispatch(base: *mut Base) -> c_int {
-    enter("event_base_dispatch", || Ok(base_arg("event_base_dispatch", base)?.run(0)))
+    enter("event_base_dispatch", || {
+        Ok(base_arg("event_base_dispatch", base)?.run(0))
+    })
 }
 
 /// Runs the loop with EVLOOP_* flags; 0 on a normal exit, 1 when no
 /// events were left, -1 on error.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_base_loop(base: *mut Base, flags: c_int) -> c_int {
-    enter("event_base_loop", || Ok(base_arg("event_base_loop", base)?.run(flags)))
+    enter("event_base_loop", || {
+        Ok(base_arg("event_base_loop", base)?.run(flags))
+    })
 }
 
 /// Makes the loop exit after the current pass, now or after `tv`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn event_base_loopexit(
-    base: *mut Base,
-    tv: *const libc::timeval,
-) -> c_int {
+pub unsafe extern "C" fn event_base_loopexit(base: *mut Base, tv: *const libc::timeval) -> c_int {
     enter("event_base_loopexit", || {
         let b = base_arg("event_base_loopexit", base)?;
         Ok(b.loopexit(timeval_arg(tv).map(clock::relative_ns)))
@@ -111,7 +114,9 @@ pub unsafe extern "C" fn event_base_loopbreak(base: *mut Base) -> c_int {
 /// Whether the last loop ended through event_base_loopexit.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_base_got_exit(base: *mut Base) -> c_int {
-    enter("event_base_got_exit", || Ok(base_arg("event_base_got_exit", base)?.got_exit().into()))
+    enter("event_base_got_exit", || {
+        Ok(base_arg("event_base_got_exit", base)?.got_exit().into())
+    })
 }
 
 /// Whether the last loop ended through event_base_loopbreak.
@@ -128,7 +133,11 @@ pub unsafe extern "C" fn event_base_got_break(base: *mut Base) -> c_int {
 pub unsafe extern "C" fn event_base_get_method(base: *const Base) -> *const c_char {
     enter("event_base_get_method", || {
         let b = handle("event_base_get_method", base)?;
-        Ok(if b.method() == "poll" { c"poll".as_ptr() } else { c"epoll".as_ptr() })
+        Ok(if b.method() == "poll" {
+            c"poll".as_ptr()
+        } else {
+            c"epoll".as_ptr()
+        })
     })
 }
 
@@ -196,10 +205,33 @@ fn assign(
     arg: *mut c_void,
 ) -> EntryResult<()> {
     if events & EV_SIGNAL != 0 && events & (EV_READ | EV_WRITE | EV_CLOSED) != 0 {
-        return refuse("event_assign", "EV_SIGNAL is not compatible with EV_READ, EV_WRITE or EV_CLOSED");
+        return refuse(
+            "event_assign",
+            "EV_SIGNAL is not compatible with EV_READ, EV_WRITE or EV_CLOSED",
+        );
     }
+    // event_self_cbarg() stands for the event itself.
+    let arg = if arg == self_cbarg_marker() {
+        ev.as_raw().cast()
+    } else {
+        arg
+    };
     ev.assign(base, fd, events, callback, arg, b.default_priority());
     Ok(())
+}
+
+/// The address event_self_cbarg() returns: a byte of ours that no
+/// program's own pointer can equal.
+fn self_cbarg_marker() -> *mut c_void {
+    static MARKER: u8 = 0;
+    (&raw const MARKER).cast_mut().cast()
+}
+
+/// A placeholder callback argument: event_new and event_assign replace it
+/// with the event being made, so a callback receives its own event.
+#[unsafe(no_mangle)]
+pub extern "C" fn event_self_cbarg() -> *mut c_void {
+    self_cbarg_marker()
 }
 
 /// Allocates and assigns an event; NULL on failure.
@@ -349,19 +381,25 @@ pub unsafe extern "C" fn event_priority_set(ev: *mut event, pri: c_int) -> c_int
 /// The fd of an event.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_get_fd(ev: *const event) -> c_int {
-    enter("event_get_fd", || Ok(event_arg("event_get_fd", ev.cast_mut())?.fd()))
+    enter("event_get_fd", || {
+        Ok(event_arg("event_get_fd", ev.cast_mut())?.fd())
+    })
 }
 
 /// The base of an event.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_get_base(ev: *const event) -> *mut Base {
-    enter("event_get_base", || Ok(event_arg("event_get_base", ev.cast_mut())?.base()))
+    enter("event_get_base", || {
+        Ok(event_arg("event_get_base", ev.cast_mut())?.base())
+    })
 }
 
 /// The EV_* flags an event was assigned with.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_get_events(ev: *const event) -> c_short {
-    enter("event_get_events", || Ok(event_arg("event_get_events", ev.cast_mut())?.events()))
+    enter("event_get_events", || {
+        Ok(event_arg("event_get_events", ev.cast_mut())?.events())
+    })
 }
 
 /// The callback of an event.
@@ -376,7 +414,9 @@ pub unsafe extern "C" fn event_get_callback(ev: *const event) -> event_callback_
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_get_callback_arg(ev: *const event) -> *mut c_void {
     enter("event_get_callback_arg", || {
-        Ok(event_arg("event_get_callback_arg", ev.cast_mut())?.cb().arg())
+        Ok(event_arg("event_get_callback_arg", ev.cast_mut())?
+            .cb()
+            .arg())
     })
 }
 
@@ -427,7 +467,10 @@ pub unsafe extern "C" fn event_base_gettimeofday_cached(
     enter("event_base_gettimeofday_cached", || {
         let b = base_arg("event_base_gettimeofday_cached", base)?;
         let lag = clock::monotonic_ns().saturating_sub(b.now());
-        write_out(tv, clock::ns_to_timeval(clock::wall_ns().saturating_sub(lag)));
+        write_out(
+            tv,
+            clock::ns_to_timeval(clock::wall_ns().saturating_sub(lag)),
+        );
         Ok(0)
     })
 }

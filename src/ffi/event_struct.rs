@@ -2,7 +2,7 @@
 //! embed in their own structures. Only the reactor's `event_mem` module reads
 //! or writes these fields.
 
-use std::ffi::{c_short, c_void};
+use std::ffi::{c_int, c_short, c_void};
 
 use crate::reactor::Base;
 
@@ -25,11 +25,8 @@ pub const EVLIST_INIT: c_short = 0x80;
 /// Every list bit.
 pub const EVLIST_ALL: c_short = 0xff;
 
-/// The callback of an fd, signal or timer event.
-pub type event_callback_fn = Option<unsafe extern "C" fn(fd: i32, what: c_short, arg: *mut c_void)>;
-
 /// A callback of the library's own, run with its own record.
-pub type SelfCallback = unsafe extern "C" fn(cb: *mut event_callback, arg: *mut c_void);
+pub type SelfCallback = Option<unsafe extern "C" fn(cb: *mut event_callback, arg: *mut c_void)>;
 
 /// The two links of an entry in a doubly linked list (`TAILQ_ENTRY`).
 #[repr(C)]
@@ -43,10 +40,10 @@ pub struct ListLinks {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub union event_callback_union {
-    pub evcb_callback: event_callback_fn,
-    pub evcb_selfcb: Option<SelfCallback>,
+    pub evcb_callback: Option<unsafe extern "C" fn(fd: c_int, what: c_short, arg: *mut c_void)>,
+    pub evcb_selfcb: SelfCallback,
     pub evcb_evfinalize: Option<unsafe extern "C" fn(ev: *mut event, arg: *mut c_void)>,
-    pub evcb_cbfinalize: Option<SelfCallback>,
+    pub evcb_cbfinalize: SelfCallback,
 }
 
 /// What every callback that can be queued as active starts with.
@@ -98,7 +95,7 @@ pub union event_kind {
 pub struct event {
     pub ev_evcallback: event_callback,
     pub ev_timeout_pos: event_timeout_pos,
-    pub ev_fd: i32,
+    pub ev_fd: c_int,
     pub ev_base: *mut Base,
     pub ev_: event_kind,
     pub ev_events: c_short,

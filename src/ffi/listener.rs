@@ -113,7 +113,9 @@ pub unsafe extern "C" fn evconnlistener_free(lev: *mut Listener) {
 /// Resumes accepting.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evconnlistener_enable(lev: *mut Listener) -> c_int {
-    enter("evconnlistener_enable", || Ok(listener_arg("evconnlistener_enable", lev)?.enable()))
+    enter("evconnlistener_enable", || {
+        Ok(listener_arg("evconnlistener_enable", lev)?.enable())
+    })
 }
 
 /// Stops accepting; connections wait in the backlog.
@@ -135,7 +137,9 @@ pub unsafe extern "C" fn evconnlistener_get_base(lev: *mut Listener) -> *mut Bas
 /// The listening socket.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evconnlistener_get_fd(lev: *mut Listener) -> c_int {
-    enter("evconnlistener_get_fd", || Ok(listener_arg("evconnlistener_get_fd", lev)?.fd()))
+    enter("evconnlistener_get_fd", || {
+        Ok(listener_arg("evconnlistener_get_fd", lev)?.fd())
+    })
 }
 
 /// Changes the accept callback and its argument.
@@ -163,4 +167,3 @@ pub unsafe extern "C" fn evconnlistener_set_error_cb(
         Ok(())
     })
 }
-

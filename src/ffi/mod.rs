@@ -19,10 +19,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::log;
 
 pub mod buffer;
-pub mod event_struct;
+pub mod buffer_compat;
 pub mod bufferevent;
+pub mod bufferevent_compat;
 pub mod bufferevent_struct;
 pub mod event;
+pub mod event_struct;
 pub mod listener;
 pub mod util;
 

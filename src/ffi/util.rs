@@ -8,29 +8,43 @@ use crate::sys;
 /// Makes an fd nonblocking; 0 on success, -1 on failure.
 #[unsafe(no_mangle)]
 pub extern "C" fn evutil_make_socket_nonblocking(fd: c_int) -> c_int {
-    enter("evutil_make_socket_nonblocking", || match sys::set_nonblocking(fd) {
-        Ok(()) => Ok(0),
-        Err(e) => refuse("evutil_make_socket_nonblocking", &format!("fcntl({fd}): {e}")),
-    })
+    enter(
+        "evutil_make_socket_nonblocking",
+        || match sys::set_nonblocking(fd) {
+            Ok(()) => Ok(0),
+            Err(e) => refuse(
+                "evutil_make_socket_nonblocking",
+                &format!("fcntl({fd}): {e}"),
+            ),
+        },
+    )
 }
 
 /// Sets close-on-exec on an fd.
 #[unsafe(no_mangle)]
 pub extern "C" fn evutil_make_socket_closeonexec(fd: c_int) -> c_int {
-    enter("evutil_make_socket_closeonexec", || match sys::set_cloexec(fd) {
-        Ok(()) => Ok(0),
-        Err(e) => refuse("evutil_make_socket_closeonexec", &format!("fcntl({fd}): {e}")),
-    })
+    enter(
+        "evutil_make_socket_closeonexec",
+        || match sys::set_cloexec(fd) {
+            Ok(()) => Ok(0),
+            Err(e) => refuse(
+                "evutil_make_socket_closeonexec",
+                &format!("fcntl({fd}): {e}"),
+            ),
+        },
+    )
 }
 
 /// Lets a listening socket's address be reused at once after it closes.
 #[unsafe(no_mangle)]
 pub extern "C" fn evutil_make_listen_socket_reuseable(fd: c_int) -> c_int {
     enter("evutil_make_listen_socket_reuseable", || {
-        Ok(match sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1) {
-            Ok(()) => 0,
-            Err(_) => -1,
-        })
+        Ok(
+            match sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1) {
+                Ok(()) => 0,
+                Err(_) => -1,
+            },
+        )
     })
 }
 
@@ -38,10 +52,12 @@ pub extern "C" fn evutil_make_listen_socket_reuseable(fd: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn evutil_make_listen_socket_reuseable_port(fd: c_int) -> c_int {
     enter("evutil_make_listen_socket_reuseable_port", || {
-        Ok(match sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1) {
-            Ok(()) => 0,
-            Err(_) => -1,
-        })
+        Ok(
+            match sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1) {
+                Ok(()) => 0,
+                Err(_) => -1,
+            },
+        )
     })
 }
 

@@ -18,7 +18,10 @@ pub struct ActiveQueues {
 
 impl ActiveQueues {
     pub fn new(priorities: usize) -> ActiveQueues {
-        ActiveQueues { queues: vec![Queue::default(); priorities], len: 0 }
+        ActiveQueues {
+            queues: vec![Queue::default(); priorities],
+            len: 0,
+        }
     }
 
     pub fn priorities(&self) -> usize {

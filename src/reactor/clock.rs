@@ -12,7 +12,10 @@ pub fn wall_ns() -> u64 {
 }
 
 fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec we own.
     unsafe { libc::clock_gettime(clock, &mut ts) };
     (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
@@ -21,7 +24,8 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
 pub fn timeval_to_ns(tv: libc::timeval) -> u64 {
     let secs = tv.tv_sec.max(0) as u64;
     let usecs = tv.tv_usec.max(0) as u64;
-    secs.saturating_mul(1_000_000_000).saturating_add(usecs.saturating_mul(1000))
+    secs.saturating_mul(1_000_000_000)
+        .saturating_add(usecs.saturating_mul(1000))
 }
 
 pub fn ns_to_timeval(ns: u64) -> libc::timeval {

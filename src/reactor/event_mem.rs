@@ -9,7 +9,8 @@
 use std::ffi::{c_short, c_void};
 use std::ptr::NonNull;
 
-use crate::ffi::event_struct::{SelfCallback, event, event_callback, event_callback_fn};
+use crate::ffi::event::event_callback_fn;
+use crate::ffi::event_struct::{SelfCallback, event, event_callback};
 
 use super::Base;
 
@@ -117,7 +118,7 @@ impl CbPtr {
             cb.evcb_flags = crate::ffi::event_struct::EVLIST_INIT;
             cb.evcb_pri = pri;
             cb.evcb_closure = CLOSURE_CB_SELF;
-            cb.evcb_cb_union.evcb_selfcb = Some(f);
+            cb.evcb_cb_union.evcb_selfcb = f;
             cb.evcb_arg = arg;
         }
     }

@@ -127,11 +127,6 @@ impl Io {
         fd >= 0 && (fd as usize) < self.fds.len() && self.fds[fd as usize].ready & what != 0
     }
 
-    /// Whether some refused fd has events that must run on every pass.
-    pub fn has_always_ready(&self) -> bool {
-        !self.always_ready.is_empty()
-    }
-
     /// Brings the registration of `fd` in line with its events.
     fn update(&mut self, fd: RawFd) -> std::io::Result<()> {
         let entry = &self.fds[fd as usize];
@@ -216,7 +211,11 @@ impl Io {
         timeout: Option<Duration>,
         out: &mut Vec<Activation>,
     ) -> std::io::Result<()> {
-        let timeout = if self.always_ready.is_empty() { timeout } else { Some(Duration::ZERO) };
+        let timeout = if self.always_ready.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
@@ -224,7 +223,8 @@ impl Io {
         }
         for event in self.events.iter() {
             let fd = event.token().0 as RawFd;
-            let hup_or_err = event.is_error() || (event.is_read_closed() && event.is_write_closed());
+            let hup_or_err =
+                event.is_error() || (event.is_read_closed() && event.is_write_closed());
             let what = if hup_or_err {
                 EV_READ | EV_WRITE | if event.is_read_closed() { EV_CLOSED } else { 0 }
             } else {
@@ -240,7 +240,9 @@ impl Io {
                 }
                 what
             };
-            let Some(entry) = self.fds.get_mut(fd as usize) else { continue };
+            let Some(entry) = self.fds.get_mut(fd as usize) else {
+                continue;
+            };
             if entry.mode == Mode::Edge {
                 entry.ready |= what;
             }
@@ -264,8 +266,15 @@ impl Io {
 }
 
 fn epoll_ctl(epfd: RawFd, op: i32, fd: RawFd, bits: u32) -> std::io::Result<()> {
-    let mut event = libc::epoll_event { events: bits, u64: fd as u64 };
+    let mut event = libc::epoll_event {
+        events: bits,
+        u64: fd as u64,
+    };
     // SAFETY: epoll_ctl reads one epoll_event we own; fds are plain integers.
     let r = unsafe { libc::epoll_ctl(epfd, op, fd, &mut event) };
-    if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }

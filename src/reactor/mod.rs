@@ -11,15 +11,16 @@ use std::cell::{Cell, RefCell};
 use std::ffi::{c_short, c_void};
 use std::time::Duration;
 
+mod active;
 pub mod clock;
 pub mod event_mem;
-mod active;
 mod io;
 mod timers;
 
+use crate::ffi::event::event_callback_fn;
 use crate::ffi::event_struct::{
     EVLIST_ACTIVE, EVLIST_ACTIVE_LATER, EVLIST_FINALIZING, EVLIST_INIT, EVLIST_INSERTED,
-    EVLIST_INTERNAL, EVLIST_TIMEOUT, event, event_callback_fn,
+    EVLIST_INTERNAL, EVLIST_TIMEOUT, event,
 };
 use crate::log;
 use active::ActiveQueues;
@@ -32,7 +33,6 @@ pub const EV_READ: c_short = 0x02;
 pub const EV_WRITE: c_short = 0x04;
 pub const EV_SIGNAL: c_short = 0x08;
 pub const EV_PERSIST: c_short = 0x10;
-pub const EV_ET: c_short = 0x20;
 pub const EV_FINALIZE: c_short = 0x40;
 pub const EV_CLOSED: c_short = 0x80;
 
@@ -174,7 +174,11 @@ impl Base {
                     st.active.remove(ev.cb());
                     ev.set_flags(ev.flags() & !EVLIST_ACTIVE);
                 }
-                let deadline = if absolute { tv } else { self.now().saturating_add(tv) };
+                let deadline = if absolute {
+                    tv
+                } else {
+                    self.now().saturating_add(tv)
+                };
                 st.timers.insert(ev, deadline);
                 ev.set_flags(ev.flags() | EVLIST_TIMEOUT);
                 st.count(ev, 1);
@@ -283,8 +287,8 @@ impl Base {
             found |= EV_TIMEOUT;
         }
         let found = found & what & (EV_TIMEOUT | EV_READ | EV_WRITE | EV_CLOSED | EV_SIGNAL);
-        let deadline = (flags & EVLIST_TIMEOUT != 0 && what & EV_TIMEOUT != 0)
-            .then(|| ev.deadline());
+        let deadline =
+            (flags & EVLIST_TIMEOUT != 0 && what & EV_TIMEOUT != 0).then(|| ev.deadline());
         (found, deadline)
     }
 
@@ -364,7 +368,14 @@ impl Base {
         } else {
             (fd, events & (EV_READ | EV_WRITE | EV_CLOSED))
         };
-        ev.assign(base, fd, kinds, Some(once_cb), raw.cast(), self.default_priority());
+        ev.assign(
+            base,
+            fd,
+            kinds,
+            Some(once_cb),
+            raw.cast(),
+            self.default_priority(),
+        );
         self.state.borrow_mut().once.push(raw);
         if timer_only && tv.is_none() {
             self.activate(ev, EV_TIMEOUT);
@@ -483,7 +494,9 @@ impl Base {
     /// Runs the most urgent non-empty queue until it is empty or the loop
     /// is told to stop; returns how many non-internal callbacks ran.
     fn run_active(&self) -> usize {
-        let Some(pri) = self.state.borrow().active.first_busy() else { return 0 };
+        let Some(pri) = self.state.borrow().active.first_busy() else {
+            return 0;
+        };
         let mut ran = 0;
         loop {
             let cb = {
@@ -528,7 +541,11 @@ impl Base {
             return;
         }
         let now = self.now();
-        let from = if ev.res() & EV_TIMEOUT != 0 { ev.deadline() } else { now };
+        let from = if ev.res() & EV_TIMEOUT != 0 {
+            ev.deadline()
+        } else {
+            now
+        };
         let mut at = from.saturating_add(interval);
         if at < now {
             at = now.saturating_add(interval);

@@ -23,10 +23,6 @@ pub struct Timers {
 }
 
 impl Timers {
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
-
     /// The earliest deadline, if any.
     pub fn next_deadline(&self) -> Option<u64> {
         self.heap.first().map(|e| e.deadline)
