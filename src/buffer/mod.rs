@@ -16,12 +16,14 @@ mod chunk;
 mod io;
 mod line;
 mod search;
+mod segment;
 mod space;
 
 pub use callbacks::{CB_ENABLED, CallbackFn, CallbackId, CbInfo};
 pub use chunk::Foreign;
-pub use io::read_file_range;
+
 pub use line::Eol;
+pub use segment::{FS_CLOSE_ON_FREE, FileSegment, file_size};
 
 use chunk::Chunk;
 

@@ -409,7 +409,7 @@ fn drain_one(buf: &Buffer, _info: &CbInfo, arg: *mut c_void) {
     let calls = arg.cast::<usize>();
     // SAFETY: the test passes a pointer to a live usize counter.
     unsafe { *calls += 1 };
-    if buf.len() > 0 {
+    if !buf.is_empty() {
         buf.drain(1).unwrap();
     }
 }
@@ -552,4 +552,40 @@ fn write_gathers_many_chunks() {
     let mut got = vec![0u8; 160];
     a.read_exact(&mut got).unwrap();
     assert_eq!(got, parts[..16].concat());
+}
+
+fn temp_file(content: &[u8]) -> std::os::fd::RawFd {
+    use std::os::fd::IntoRawFd;
+    let path = std::env::temp_dir().join(format!("evbuf-seg-{}", std::process::id()));
+    std::fs::write(&path, content).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file.into_raw_fd()
+}
+
+fn is_open(fd: std::os::fd::RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+#[test]
+fn file_segment_shared_then_closed_after_last_use() {
+    let fd = temp_file(b"0123456789");
+    let seg = FileSegment::new(fd, 2, 6, FS_CLOSE_ON_FREE).unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    seg.set_cleanup(Box::new(move |flags| l.borrow_mut().push(flags)));
+    let a = Buffer::new();
+    let b = Buffer::new();
+    a.add_segment(&seg, 1, 3).unwrap();
+    a.add_segment(&seg, 0, -1).unwrap();
+    assert_eq!(a.add_segment(&seg, 4, 5), Err(BufferError::Invalid));
+    b.add_segment(&seg, 0, 2).unwrap();
+    assert_eq!(a.contents(), b"345234567");
+    drop(seg);
+    a.drain(100).unwrap();
+    assert!(is_open(fd) && log.borrow().is_empty());
+    drop(b);
+    assert!(!is_open(fd));
+    assert_eq!(*log.borrow(), [FS_CLOSE_ON_FREE]);
 }
