@@ -70,7 +70,7 @@ struct Inner {
     /// readln's memory: for this style, no line end starts before `.1`.
     scan: Option<(Eol, usize)>,
     /// Chunks taken out, to release once the state is no longer borrowed.
-    dead: Vec<Chunk>,
+    dead: VecDeque<Chunk>,
 }
 
 impl Default for Buffer {
@@ -82,8 +82,7 @@ impl Default for Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
-        let chunks: Vec<Chunk> = inner.chunks.drain(..).chain(inner.dead.drain(..)).collect();
-        for c in chunks {
+        while let Some(c) = inner.chunks.pop_front().or_else(|| inner.dead.pop_front()) {
             c.recycle();
         }
     }
@@ -100,7 +99,7 @@ impl Buffer {
                 frozen_back: false,
                 flags: 0,
                 scan: None,
-                dead: Vec::new(),
+                dead: VecDeque::new(),
             }),
             cbs: RefCell::new(callbacks::List::default()),
             busy: Cell::new(0),
@@ -233,8 +232,11 @@ impl Buffer {
     /// Releases the chunks taken out by the last change; a foreign chunk runs
     /// the program's cleanup here, with no borrow held.
     fn bury(&self) {
-        let dead = std::mem::take(&mut self.inner.borrow_mut().dead);
-        for c in dead {
+        // One at a time, oldest first, keeping the queue's capacity.
+        loop {
+            let Some(c) = self.inner.borrow_mut().dead.pop_front() else {
+                break;
+            };
             c.recycle();
         }
     }
@@ -284,7 +286,7 @@ impl Buffer {
             inner.trim_empty_tail();
             inner.len += n;
             if n == 0 {
-                inner.dead.push(chunk);
+                inner.dead.push_back(chunk);
             } else {
                 inner.chunks.push_back(chunk);
             }
@@ -408,10 +410,9 @@ impl Buffer {
             let n = s.len;
             let dst_orig = dst.len;
             dst.trim_empty_tail();
-            let moved: Vec<Chunk> = s.chunks.drain(..).collect();
-            for c in moved {
+            while let Some(c) = s.chunks.pop_front() {
                 if c.is_empty() {
-                    s.dead.push(c);
+                    s.dead.push_back(c);
                 } else {
                     dst.chunks.push_back(c);
                 }
@@ -441,10 +442,9 @@ impl Buffer {
             let mut s = src.inner.borrow_mut();
             let n = s.len;
             let dst_orig = dst.len;
-            let moved: Vec<Chunk> = s.chunks.drain(..).collect();
-            for c in moved.into_iter().rev() {
+            while let Some(c) = s.chunks.pop_back() {
                 if c.is_empty() {
-                    s.dead.push(c);
+                    s.dead.push_back(c);
                 } else {
                     dst.chunks.push_front(c);
                 }
@@ -486,7 +486,7 @@ impl Buffer {
                     let c = s.chunks.pop_front().expect("front exists");
                     left -= c.len();
                     if c.is_empty() {
-                        s.dead.push(c);
+                        s.dead.push_back(c);
                     } else {
                         d.chunks.push_back(c);
                     }
@@ -539,7 +539,7 @@ impl Buffer {
                 left -= take;
                 if take == front.len() {
                     let c = inner.chunks.pop_front().expect("front exists");
-                    inner.dead.push(c);
+                    inner.dead.push_back(c);
                 } else {
                     front.start += take;
                 }
@@ -562,7 +562,7 @@ impl Buffer {
         if let Some(last) = inner.chunks.back_mut() {
             if last.is_empty() {
                 let c = inner.chunks.pop_back().expect("last exists");
-                inner.dead.push(c);
+                inner.dead.push_back(c);
             } else if last.front_room() + last.spare_len() >= n {
                 last.compact();
                 return;
@@ -604,14 +604,14 @@ impl Inner {
     fn trim_empty_tail(&mut self) {
         while self.chunks.back().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_back().expect("last exists");
-            self.dead.push(c);
+            self.dead.push_back(c);
         }
     }
 
     fn trim_empty_head(&mut self) {
         while self.chunks.front().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_front().expect("first exists");
-            self.dead.push(c);
+            self.dead.push_back(c);
         }
     }
 
@@ -629,7 +629,7 @@ impl Inner {
             if front.len() <= left {
                 left -= front.len();
                 let c = self.chunks.pop_front().expect("front exists");
-                self.dead.push(c);
+                self.dead.push_back(c);
             } else {
                 front.start += left;
                 left = 0;
@@ -643,8 +643,10 @@ impl Inner {
     fn clear(&mut self) {
         self.len = 0;
         self.scan = None;
-        let chunks = std::mem::take(&mut self.chunks);
-        self.dead.extend(chunks);
+        // Moved one by one so both queues keep their capacity.
+        while let Some(c) = self.chunks.pop_front() {
+            self.dead.push_back(c);
+        }
     }
 
     /// Copies `out.len()` bytes starting at `pos`, which must exist.
