@@ -52,6 +52,9 @@ impl FileSegment {
         self.cleanup.set(Some(cleanup));
     }
 
+    // LIMITATION: 2.1.12 maps the file or sends it with sendfile; we read the
+    // range into memory when it is first added; a caller sees the same bytes,
+    // read up front; mmap or sendfile on the write path would lift it.
     fn contents(&self) -> io::Result<&[u8]> {
         if let Some(c) = self.contents.get() {
             return Ok(c);

@@ -206,12 +206,14 @@ pub unsafe extern "C" fn evbuffer_free(buf: *mut Buffer) {
     })
 }
 
-/// Enables locking. LIMITATION: only lock == NULL is accepted and no lock is
-/// made; buffers shared between threads need the caller's own locking.
+/// Enables locking. This library does not lock evbuffers yet: only lock ==
+/// NULL is accepted (returning 0), and a buffer shared between threads needs
+/// the caller's own locking.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_enable_locking(buf: *mut Buffer, lock: *mut c_void) -> c_int {
     with("evbuffer_enable_locking", buf, |_| {
-        // LIMITATION: no lock is created or used; lifting it needs the thread layer.
+        // LIMITATION: 2.1.12 makes or adopts a lock; we make none and refuse a
+        // caller's lock; lifting it needs the lock abstraction of thread.h.
         if lock.is_null() {
             Ok(0)
         } else {
@@ -473,8 +475,9 @@ pub unsafe extern "C" fn evbuffer_add_buffer_reference(
         if std::ptr::eq(o, i) || o.is_frozen(FrozenEnd::Back) {
             return Err(Failure);
         }
-        // LIMITATION: the data is copied, not shared; a caller sees the same
-        // bytes but pays a copy. Sharing would need reference-counted chunks.
+        // LIMITATION: 2.1.12 shares inbuf's chains; we copy the bytes; a caller
+        // sees the same data at the cost of a copy; reference-counted chunks
+        // would lift it.
         o.add(&i.contents())?;
         Ok(0)
     })
@@ -990,13 +993,14 @@ pub unsafe extern "C" fn evbuffer_unfreeze(buf: *mut Buffer, at_front: c_int) ->
     })
 }
 
-/// Asks for callbacks to run from base's loop; returns 0.
-/// LIMITATION: callbacks still run at once, after each change.
+/// Asks for callbacks to run from base's loop; returns 0. In this version
+/// they still run at once, after each change.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_defer_callbacks(buffer: *mut Buffer, base: *mut Base) -> c_int {
     with("evbuffer_defer_callbacks", buffer, |_| {
-        // LIMITATION: callbacks run synchronously, not batched from the loop
-        // (BUF-24); a caller sees more, smaller reports. Needs the reactor.
+        // LIMITATION: 2.1.12 runs them from the loop, once per batch; we run
+        // them after each change, so a caller sees more, smaller reports;
+        // deferring them through the reactor would lift it.
         log::debug(|| format!("evbuffer_defer_callbacks: base {base:p} ignored"));
         Ok(0)
     })
