@@ -117,7 +117,9 @@ impl Chunk {
         } else {
             want.div_ceil(SMALL) * SMALL
         };
-        let reused = POOL.with(|pool| {
+        // try_with: buffers may be used while the thread is exiting (an
+        // atexit handler after the free list is gone); they then allocate.
+        let reused = POOL.try_with(|pool| {
             let mut pool = pool.borrow_mut();
             match cap {
                 SMALL => pool.small.pop(),
@@ -125,7 +127,10 @@ impl Chunk {
                 _ => None,
             }
         });
-        let mem = reused.unwrap_or_else(|| vec![0u8; cap].into_boxed_slice());
+        let mem = reused
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| vec![0u8; cap].into_boxed_slice());
         Chunk {
             storage: Storage::Owned(mem),
             start: 0,
@@ -244,7 +249,8 @@ impl Chunk {
     pub fn recycle(self) {
         let Chunk { storage, .. } = self;
         if let Storage::Owned(mem) = storage {
-            POOL.with(|pool| {
+            // After the free list is gone (thread exit), memory is just freed.
+            let _ = POOL.try_with(|pool| {
                 let mut pool = pool.borrow_mut();
                 let list = match mem.len() {
                     SMALL => &mut pool.small,
