@@ -146,25 +146,27 @@ impl Buffer {
             n_added,
             n_deleted,
         };
-        let ids: Vec<CallbackId> = {
-            let cbs = self.cbs.borrow();
-            if cbs.entries.is_empty() {
-                return;
-            }
-            cbs.entries.iter().rev().map(|e| e.id).collect()
+        // Walk newest to oldest by id (ids grow with registration), looking
+        // the next one up after each call: callbacks added meanwhile are
+        // skipped, removed ones are not called, and nothing is allocated.
+        let Some(newest) = self.cbs.borrow().entries.last().map(|e| e.id.0) else {
+            return;
         };
+        let mut bound = newest + 1;
         self.busy.set(self.busy.get() + 1);
-        for id in ids {
-            if self.freed.get() {
-                break;
-            }
-            let func = {
+        while !self.freed.get() {
+            let next = {
                 let cbs = self.cbs.borrow();
-                match cbs.entries.iter().find(|e| e.id == id) {
-                    Some(e) if e.flags & CB_ENABLED != 0 => Some(e.func.clone()),
-                    _ => None,
-                }
+                cbs.entries
+                    .iter()
+                    .rev()
+                    .find(|e| e.id.0 < bound)
+                    .map(|e| (e.id.0, (e.flags & CB_ENABLED != 0).then(|| e.func.clone())))
             };
+            let Some((id, func)) = next else {
+                break;
+            };
+            bound = id;
             if let Some(func) = func {
                 func(self, &info);
             }

@@ -1,6 +1,8 @@
 //! One chunk of a buffer's queue: bytes we own, or memory a program lent us.
 
+use std::any::Any;
 use std::cell::RefCell;
+use std::rc::Rc;
 
 /// The capacity of a chunk for small writes; kept on the free list.
 pub const SMALL: usize = 4096;
@@ -29,8 +31,9 @@ pub struct Foreign {
     ptr: *const u8,
     len: usize,
     cleanup: Option<Box<dyn FnOnce()>>,
-    /// Memory of ours that `ptr` points into, if any (file contents).
-    keep: Option<Box<[u8]>>,
+    /// What keeps the memory `ptr` points into alive, when it is ours
+    /// (file contents); dropped after `cleanup` has run.
+    _keep: Option<Rc<dyn Any>>,
 }
 
 impl Foreign {
@@ -45,18 +48,25 @@ impl Foreign {
             ptr,
             len,
             cleanup,
-            keep: None,
+            _keep: None,
         }
     }
 
-    /// Bytes of ours whose release must also run `release` (a file segment
-    /// keeps its descriptor open until its data is gone).
-    pub fn owned(data: Box<[u8]>, release: Box<dyn FnOnce()>) -> Self {
+    /// `len` bytes at `start` of memory that `owner` keeps alive and never
+    /// changes (`bytes` finds it). Panics if the range is out of bounds.
+    pub fn shared<T: 'static>(
+        owner: Rc<T>,
+        bytes: impl Fn(&T) -> &[u8],
+        start: usize,
+        len: usize,
+    ) -> Self {
+        let region = &bytes(&owner)[start..start + len];
+        let ptr = region.as_ptr();
         Foreign {
-            ptr: data.as_ptr(),
-            len: data.len(),
-            cleanup: Some(release),
-            keep: Some(data),
+            ptr,
+            len,
+            cleanup: None,
+            _keep: Some(owner),
         }
     }
 
@@ -66,13 +76,11 @@ impl Foreign {
     }
 
     fn bytes(&self) -> &[u8] {
-        if let Some(data) = &self.keep {
-            return data;
-        }
         if self.len == 0 {
             return &[];
         }
-        // SAFETY: valid for `len` reads until cleanup, the contract of `new`.
+        // SAFETY: valid for `len` reads until cleanup, the contract of `new`,
+        // or kept alive and unchanged by `_keep` (`shared`).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
@@ -109,7 +117,9 @@ impl Chunk {
         } else {
             want.div_ceil(SMALL) * SMALL
         };
-        let reused = POOL.with(|pool| {
+        // try_with: buffers may be used while the thread is exiting (an
+        // atexit handler after the free list is gone); they then allocate.
+        let reused = POOL.try_with(|pool| {
             let mut pool = pool.borrow_mut();
             match cap {
                 SMALL => pool.small.pop(),
@@ -117,7 +127,10 @@ impl Chunk {
                 _ => None,
             }
         });
-        let mem = reused.unwrap_or_else(|| vec![0u8; cap].into_boxed_slice());
+        let mem = reused
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| vec![0u8; cap].into_boxed_slice());
         Chunk {
             storage: Storage::Owned(mem),
             start: 0,
@@ -236,7 +249,8 @@ impl Chunk {
     pub fn recycle(self) {
         let Chunk { storage, .. } = self;
         if let Storage::Owned(mem) = storage {
-            POOL.with(|pool| {
+            // After the free list is gone (thread exit), memory is just freed.
+            let _ = POOL.try_with(|pool| {
                 let mut pool = pool.borrow_mut();
                 let list = match mem.len() {
                     SMALL => &mut pool.small,

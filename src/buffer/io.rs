@@ -9,6 +9,8 @@ use super::chunk::{Chunk, LARGE};
 
 /// How many chunks one `writev` of the owner's path sends at most.
 pub const WRITE_IOVECS: usize = 16;
+/// The most chunks any one `writev` sends (`evbuffer_write` uses this many).
+pub const MAX_IOVECS: usize = 128;
 
 impl Buffer {
     /// Reads up to `max` bytes from `fd` with one `read`/`readv` into the
@@ -58,7 +60,7 @@ impl Buffer {
             if got < 0 {
                 let err = io::Error::last_os_error();
                 if let Some(c) = extra {
-                    inner.dead.push(c);
+                    inner.dead.push_back(c);
                 }
                 drop(inner);
                 self.bury();
@@ -76,7 +78,7 @@ impl Buffer {
                     c.end += left;
                     inner.chunks.push_back(c);
                 } else {
-                    inner.dead.push(c);
+                    inner.dead.push_back(c);
                 }
             }
             let orig = inner.len;
@@ -95,7 +97,8 @@ impl Buffer {
         self.write_to_fd_with(fd, max, WRITE_IOVECS)
     }
 
-    /// [`Buffer::write_to_fd`] with at most `max_iov` chunks per call.
+    /// [`Buffer::write_to_fd`] with at most `max_iov` (up to 128) chunks per
+    /// call.
     pub(crate) fn write_to_fd_with(
         &self,
         fd: RawFd,
@@ -104,28 +107,36 @@ impl Buffer {
     ) -> io::Result<usize> {
         let written = {
             let mut inner = self.inner.borrow_mut();
-            let mut iov = Vec::with_capacity(max_iov.min(inner.chunks.len()));
+            let empty = libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            };
+            // On the stack: a write allocates nothing.
+            let mut iov = [empty; MAX_IOVECS];
+            let max_iov = max_iov.clamp(1, MAX_IOVECS);
+            let mut count = 0;
             let mut left = max.min(inner.len);
             for c in inner.chunks.iter_mut() {
-                if left == 0 || iov.len() == max_iov {
+                if left == 0 || count == max_iov {
                     break;
                 }
                 if c.is_empty() {
                     continue;
                 }
                 let n = c.len().min(left);
-                iov.push(libc::iovec {
+                iov[count] = libc::iovec {
                     iov_base: c.data_ptr().cast(),
                     iov_len: n,
-                });
+                };
+                count += 1;
                 left -= n;
             }
-            if iov.is_empty() {
+            if count == 0 {
                 return Ok(0);
             }
-            // SAFETY: each region is readable data of a chunk we hold; writev
-            // only reads from them.
-            let got = unsafe { libc::writev(fd, iov.as_ptr(), iov.len() as libc::c_int) };
+            // SAFETY: the first `count` regions are readable data of chunks we
+            // hold; writev only reads from them.
+            let got = unsafe { libc::writev(fd, iov.as_ptr(), count as libc::c_int) };
             if got < 0 {
                 return Err(io::Error::last_os_error());
             }

@@ -7,6 +7,23 @@
 //! after the state is no longer borrowed.
 //!
 //! Positions are byte offsets from the front of the buffer.
+//!
+//! # For the rest of the library
+//!
+//! A bufferevent owns its two buffers: [`Buffer::new`], [`Buffer::into_raw`]
+//! for the pointer C sees, [`Buffer::free_raw`] to free it. Its I/O goes
+//! through [`Buffer::read_from_fd`] and [`Buffer::write_to_fd`], one system
+//! call each, which ignore freezes: the owner freezes the ends C must not
+//! touch ([`Buffer::set_frozen`]) and never has to thaw them for its own
+//! work. Its watermark and flush logic hangs off [`Buffer::add_internal_cb`],
+//! in the same list and order as C callbacks. Code that wants a buffer freed
+//! by one of its callbacks to go away at once calls into it through
+//! [`Buffer::enter_raw`], as the C entries do; direct calls leave such a
+//! buffer marked but allocated.
+//!
+//! Chunks of the two standard capacities go to a small per-thread free list,
+//! so steady traffic allocates nothing per message, and an emptied buffer
+//! keeps no chunk.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -16,12 +33,16 @@ mod chunk;
 mod io;
 mod line;
 mod search;
+mod segment;
+mod shape;
 mod space;
+mod transfer;
 
 pub use callbacks::{CB_ENABLED, CallbackFn, CallbackId, CbInfo};
 pub use chunk::Foreign;
-pub use io::read_file_range;
+
 pub use line::Eol;
+pub use segment::{FS_CLOSE_ON_FREE, FileSegment, file_size};
 
 use chunk::Chunk;
 
@@ -68,7 +89,7 @@ struct Inner {
     /// readln's memory: for this style, no line end starts before `.1`.
     scan: Option<(Eol, usize)>,
     /// Chunks taken out, to release once the state is no longer borrowed.
-    dead: Vec<Chunk>,
+    dead: VecDeque<Chunk>,
 }
 
 impl Default for Buffer {
@@ -80,8 +101,7 @@ impl Default for Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
-        let chunks: Vec<Chunk> = inner.chunks.drain(..).chain(inner.dead.drain(..)).collect();
-        for c in chunks {
+        while let Some(c) = inner.chunks.pop_front().or_else(|| inner.dead.pop_front()) {
             c.recycle();
         }
     }
@@ -98,7 +118,7 @@ impl Buffer {
                 frozen_back: false,
                 flags: 0,
                 scan: None,
-                dead: Vec::new(),
+                dead: VecDeque::new(),
             }),
             cbs: RefCell::new(callbacks::List::default()),
             busy: Cell::new(0),
@@ -231,8 +251,11 @@ impl Buffer {
     /// Releases the chunks taken out by the last change; a foreign chunk runs
     /// the program's cleanup here, with no borrow held.
     fn bury(&self) {
-        let dead = std::mem::take(&mut self.inner.borrow_mut().dead);
-        for c in dead {
+        // One at a time, oldest first, keeping the queue's capacity.
+        loop {
+            let Some(c) = self.inner.borrow_mut().dead.pop_front() else {
+                break;
+            };
             c.recycle();
         }
     }
@@ -282,7 +305,7 @@ impl Buffer {
             inner.trim_empty_tail();
             inner.len += n;
             if n == 0 {
-                inner.dead.push(chunk);
+                inner.dead.push_back(chunk);
             } else {
                 inner.chunks.push_back(chunk);
             }
@@ -387,189 +410,6 @@ impl Buffer {
         }
         Ok(n)
     }
-
-    /// Moves all of `src` to the end of this buffer, chunks and all; `src`
-    /// runs its callbacks first. Adding a buffer to itself does nothing.
-    pub fn add_buffer(&self, src: &Buffer) -> Result<(), BufferError> {
-        if std::ptr::eq(self, src) {
-            return Ok(());
-        }
-        if src.is_empty() {
-            return Ok(());
-        }
-        if self.inner.borrow().frozen_back || src.inner.borrow().frozen_front {
-            return Err(BufferError::Frozen);
-        }
-        let (dst_orig, n) = {
-            let mut dst = self.inner.borrow_mut();
-            let mut s = src.inner.borrow_mut();
-            let n = s.len;
-            let dst_orig = dst.len;
-            dst.trim_empty_tail();
-            let moved: Vec<Chunk> = s.chunks.drain(..).collect();
-            for c in moved {
-                if c.is_empty() {
-                    s.dead.push(c);
-                } else {
-                    dst.chunks.push_back(c);
-                }
-            }
-            s.len = 0;
-            s.scan = None;
-            dst.len += n;
-            (dst_orig, n)
-        };
-        src.bury();
-        self.bury();
-        src.notify(n, 0, n);
-        self.notify(dst_orig, n, 0);
-        Ok(())
-    }
-
-    /// Moves all of `src` in front of this buffer's content.
-    pub fn prepend_buffer(&self, src: &Buffer) -> Result<(), BufferError> {
-        if std::ptr::eq(self, src) || src.is_empty() {
-            return Ok(());
-        }
-        if self.inner.borrow().frozen_front || src.inner.borrow().frozen_front {
-            return Err(BufferError::Frozen);
-        }
-        let (dst_orig, n) = {
-            let mut dst = self.inner.borrow_mut();
-            let mut s = src.inner.borrow_mut();
-            let n = s.len;
-            let dst_orig = dst.len;
-            let moved: Vec<Chunk> = s.chunks.drain(..).collect();
-            for c in moved.into_iter().rev() {
-                if c.is_empty() {
-                    s.dead.push(c);
-                } else {
-                    dst.chunks.push_front(c);
-                }
-            }
-            s.len = 0;
-            s.scan = None;
-            dst.scan = None;
-            dst.len += n;
-            (dst_orig, n)
-        };
-        src.bury();
-        src.notify(n, 0, n);
-        self.notify(dst_orig, n, 0);
-        Ok(())
-    }
-
-    /// Moves up to `n` bytes from the front of this buffer to the end of
-    /// `dst`: whole chunks move, a partial one is copied. Returns how many.
-    pub fn remove_buffer(&self, dst: &Buffer, n: usize) -> Result<usize, BufferError> {
-        if n == 0 || std::ptr::eq(self, dst) {
-            return Ok(0);
-        }
-        if dst.inner.borrow().frozen_back || self.inner.borrow().frozen_front {
-            return Err(BufferError::Frozen);
-        }
-        let (src_orig, dst_orig, n) = {
-            let mut s = self.inner.borrow_mut();
-            let mut d = dst.inner.borrow_mut();
-            let n = n.min(s.len);
-            if n == 0 {
-                return Ok(0);
-            }
-            let (src_orig, dst_orig) = (s.len, d.len);
-            d.trim_empty_tail();
-            let mut left = n;
-            while left > 0 {
-                let Some(front) = s.chunks.front() else { break };
-                if front.len() <= left {
-                    let c = s.chunks.pop_front().expect("front exists");
-                    left -= c.len();
-                    if c.is_empty() {
-                        s.dead.push(c);
-                    } else {
-                        d.chunks.push_back(c);
-                    }
-                } else {
-                    let part = front.data()[..left].to_vec();
-                    d.append(&part);
-                    d.len -= left;
-                    s.chunks.front_mut().expect("front exists").start += left;
-                    left = 0;
-                }
-            }
-            s.len -= n;
-            d.len += n;
-            s.scan = None;
-            if s.len == 0 {
-                s.clear();
-            }
-            (src_orig, dst_orig, n)
-        };
-        self.bury();
-        self.notify(src_orig, 0, n);
-        dst.notify(dst_orig, n, 0);
-        Ok(n)
-    }
-
-    /// Makes the first `size` bytes (all with `None`) contiguous and returns
-    /// where they start; `None` when `size` is 0 or more than the length. A
-    /// foreign chunk fully copied here releases its memory at once.
-    pub fn pullup(&self, size: Option<usize>) -> Option<*mut u8> {
-        let ptr = {
-            let mut inner = self.inner.borrow_mut();
-            let size = size.unwrap_or(inner.len);
-            if size == 0 || size > inner.len {
-                return None;
-            }
-            inner.trim_empty_head();
-            let first = inner
-                .chunks
-                .front_mut()
-                .expect("non-empty buffer has a chunk");
-            if first.len() >= size {
-                return Some(first.data_ptr());
-            }
-            let mut whole = Chunk::with_capacity(size);
-            let mut left = size;
-            while left > 0 {
-                let front = inner.chunks.front_mut().expect("enough bytes");
-                let take = front.len().min(left);
-                whole.push(&front.data()[..take]);
-                left -= take;
-                if take == front.len() {
-                    let c = inner.chunks.pop_front().expect("front exists");
-                    inner.dead.push(c);
-                } else {
-                    front.start += take;
-                }
-            }
-            let ptr = whole.data_ptr();
-            inner.chunks.push_front(whole);
-            ptr
-        };
-        self.bury();
-        Some(ptr)
-    }
-
-    /// Makes room for `n` more bytes in one piece at the end, adding no data.
-    pub fn expand(&self, n: usize) {
-        let mut inner = self.inner.borrow_mut();
-        let room = inner.chunks.back().map_or(0, Chunk::spare_len);
-        if room >= n {
-            return;
-        }
-        if let Some(last) = inner.chunks.back_mut() {
-            if last.is_empty() {
-                let c = inner.chunks.pop_back().expect("last exists");
-                inner.dead.push(c);
-            } else if last.front_room() + last.spare_len() >= n {
-                last.compact();
-                return;
-            }
-        }
-        inner.chunks.push_back(Chunk::with_capacity(n));
-        drop(inner);
-        self.bury();
-    }
 }
 
 impl Inner {
@@ -602,14 +442,14 @@ impl Inner {
     fn trim_empty_tail(&mut self) {
         while self.chunks.back().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_back().expect("last exists");
-            self.dead.push(c);
+            self.dead.push_back(c);
         }
     }
 
     fn trim_empty_head(&mut self) {
         while self.chunks.front().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_front().expect("first exists");
-            self.dead.push(c);
+            self.dead.push_back(c);
         }
     }
 
@@ -627,7 +467,7 @@ impl Inner {
             if front.len() <= left {
                 left -= front.len();
                 let c = self.chunks.pop_front().expect("front exists");
-                self.dead.push(c);
+                self.dead.push_back(c);
             } else {
                 front.start += left;
                 left = 0;
@@ -641,8 +481,10 @@ impl Inner {
     fn clear(&mut self) {
         self.len = 0;
         self.scan = None;
-        let chunks = std::mem::take(&mut self.chunks);
-        self.dead.extend(chunks);
+        // Moved one by one so both queues keep their capacity.
+        while let Some(c) = self.chunks.pop_front() {
+            self.dead.push_back(c);
+        }
     }
 
     /// Copies `out.len()` bytes starting at `pos`, which must exist.

@@ -43,11 +43,8 @@ impl Inner {
         n
     }
 
-    /// Whether the bytes at `pos` are `needle`.
-    fn matches_at(&self, pos: usize, needle: &[u8]) -> bool {
-        let Some((first, mut off)) = self.locate(pos) else {
-            return needle.is_empty();
-        };
+    /// Whether the bytes from offset `off` of chunk `first` on are `needle`.
+    fn matches_from(&self, first: usize, mut off: usize, needle: &[u8]) -> bool {
         let mut rest = needle;
         for c in self.chunks.range(first..) {
             if rest.is_empty() {
@@ -64,20 +61,29 @@ impl Inner {
         rest.is_empty()
     }
 
-    /// The first occurrence of `what` at or after `from` that ends at or
-    /// before `end`.
+    /// The first occurrence of `what` (not empty) at or after `from` that
+    /// ends at or before `end`, in one pass over the chunks.
     pub(super) fn search(&self, what: &[u8], from: usize, end: usize) -> Option<usize> {
         let end = end.min(self.len);
-        let mut at = from;
-        while at + what.len() <= end {
-            let p = self.find_byte(at, |b| b == what[0])?;
-            if p + what.len() > end {
-                return None;
+        if from + what.len() > end {
+            return None;
+        }
+        let (first, mut off) = self.locate(from)?;
+        let mut base = from - off;
+        for i in first..self.chunks.len() {
+            let data = self.chunks[i].data();
+            while let Some(k) = data[off..].iter().position(|&b| b == what[0]) {
+                let p = base + off + k;
+                if p + what.len() > end {
+                    return None;
+                }
+                if self.matches_from(i, off + k, what) {
+                    return Some(p);
+                }
+                off += k + 1;
             }
-            if self.matches_at(p, what) {
-                return Some(p);
-            }
-            at = p + 1;
+            base += data.len();
+            off = 0;
         }
         None
     }

@@ -82,7 +82,7 @@ impl Buffer {
                     .is_some_and(|c| c.is_empty() && c.spare_len() < size)
             {
                 let c = inner.chunks.pop_back().expect("last exists");
-                inner.dead.push(c);
+                inner.dead.push_back(c);
             }
             let last = inner.chunks.len().checked_sub(1);
             if let Some(i) = last.filter(|&i| inner.chunks[i].spare_len() >= size.max(1)) {

@@ -409,7 +409,7 @@ fn drain_one(buf: &Buffer, _info: &CbInfo, arg: *mut c_void) {
     let calls = arg.cast::<usize>();
     // SAFETY: the test passes a pointer to a live usize counter.
     unsafe { *calls += 1 };
-    if buf.len() > 0 {
+    if !buf.is_empty() {
         buf.drain(1).unwrap();
     }
 }
@@ -552,4 +552,118 @@ fn write_gathers_many_chunks() {
     let mut got = vec![0u8; 160];
     a.read_exact(&mut got).unwrap();
     assert_eq!(got, parts[..16].concat());
+}
+
+fn temp_file(content: &[u8]) -> std::os::fd::RawFd {
+    use std::os::fd::IntoRawFd;
+    let path = std::env::temp_dir().join(format!("evbuf-seg-{}", std::process::id()));
+    std::fs::write(&path, content).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file.into_raw_fd()
+}
+
+fn is_open(fd: std::os::fd::RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+#[test]
+fn file_segment_shared_then_closed_after_last_use() {
+    let fd = temp_file(b"0123456789");
+    let seg = FileSegment::new(fd, 2, 6, FS_CLOSE_ON_FREE).unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    seg.set_cleanup(Box::new(move |flags| l.borrow_mut().push(flags)));
+    let a = Buffer::new();
+    let b = Buffer::new();
+    a.add_segment(&seg, 1, 3).unwrap();
+    a.add_segment(&seg, 0, -1).unwrap();
+    assert_eq!(a.add_segment(&seg, 4, 5), Err(BufferError::Invalid));
+    b.add_segment(&seg, 0, 2).unwrap();
+    assert_eq!(a.contents(), b"345234567");
+    drop(seg);
+    a.drain(100).unwrap();
+    assert!(is_open(fd) && log.borrow().is_empty());
+    drop(b);
+    assert!(!is_open(fd));
+    assert_eq!(*log.borrow(), [FS_CLOSE_ON_FREE]);
+}
+
+/// A small deterministic generator, so failures can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+/// Lines as the reference splits them, computed on a flat copy.
+fn model_line(data: &[u8], style: Eol) -> Option<(usize, usize)> {
+    let find = |pred: &dyn Fn(u8) -> bool| data.iter().position(|&b| pred(b));
+    match style {
+        Eol::Lf => find(&|b| b == b'\n').map(|p| (p, 1)),
+        Eol::Nul => find(&|b| b == 0).map(|p| (p, 1)),
+        Eol::Any => find(&|b| b == b'\r' || b == b'\n').map(|p| {
+            let run = data[p..]
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+            (p, run)
+        }),
+        Eol::Crlf => find(&|b| b == b'\n').map(|p| {
+            if p > 0 && data[p - 1] == b'\r' {
+                (p - 1, 2)
+            } else {
+                (p, 1)
+            }
+        }),
+        Eol::CrlfStrict => data.windows(2).position(|w| w == b"\r\n").map(|p| (p, 2)),
+    }
+}
+
+#[test]
+fn random_pieces_match_a_flat_model() {
+    let mut rng = Lcg(7);
+    let alphabet = b"ab\r\n\0";
+    let styles = [Eol::Any, Eol::Crlf, Eol::CrlfStrict, Eol::Lf, Eol::Nul];
+    for _ in 0..300 {
+        let buf = Buffer::new();
+        let mut model = Vec::new();
+        let style = styles[rng.next(styles.len())];
+        for _ in 0..40 {
+            let piece: Vec<u8> = (0..rng.next(6)).map(|_| alphabet[rng.next(5)]).collect();
+            let t = Buffer::new();
+            t.add(&piece).unwrap();
+            match rng.next(3) {
+                0 => buf.add(&piece).unwrap(),
+                _ => buf.add_buffer(&t).unwrap(),
+            }
+            model.extend_from_slice(&piece);
+            let needle: Vec<u8> = (0..1 + rng.next(3))
+                .map(|_| alphabet[rng.next(5)])
+                .collect();
+            let start = rng.next(model.len() + 1);
+            let naive = model[start..]
+                .windows(needle.len())
+                .position(|w| w == needle)
+                .map(|p| p + start);
+            assert_eq!(buf.search(&needle, start, None), naive);
+            if rng.next(2) == 0 {
+                let got = buf.readln(style).unwrap();
+                let want = model_line(&model, style).map(|(p, n)| {
+                    let line = model[..p].to_vec();
+                    model.drain(..p + n);
+                    line
+                });
+                assert_eq!(got, want);
+                assert_eq!(buf.contents(), model);
+            }
+        }
+    }
 }

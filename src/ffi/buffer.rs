@@ -14,7 +14,8 @@ use std::rc::Rc;
 
 use super::{EntryResult, FailValue, Failure, bytes, bytes_mut, enter, handle, refuse, write_out};
 use crate::buffer::{
-    Buffer, BufferError, CB_ENABLED, CallbackFn, CallbackId, CbInfo, Eol, Foreign, FrozenEnd,
+    Buffer, BufferError, CB_ENABLED, CallbackFn, CallbackId, CbInfo, Eol, FS_CLOSE_ON_FREE,
+    FileSegment, Foreign, FrozenEnd,
 };
 use crate::reactor::Base;
 use crate::{log, mem};
@@ -199,12 +200,14 @@ pub unsafe extern "C" fn evbuffer_free(buf: *mut Buffer) {
     })
 }
 
-/// Enables locking. LIMITATION: only lock == NULL is accepted and no lock is
-/// made; buffers shared between threads need the caller's own locking.
+/// Enables locking. This library does not lock evbuffers yet: only lock ==
+/// NULL is accepted (returning 0), and a buffer shared between threads needs
+/// the caller's own locking.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_enable_locking(buf: *mut Buffer, lock: *mut c_void) -> c_int {
     with("evbuffer_enable_locking", buf, |_| {
-        // LIMITATION: no lock is created or used; lifting it needs the thread layer.
+        // LIMITATION: 2.1.12 makes or adopts a lock; we make none and refuse a
+        // caller's lock; lifting it needs the lock abstraction of thread.h.
         if lock.is_null() {
             Ok(0)
         } else {
@@ -459,8 +462,9 @@ pub unsafe extern "C" fn evbuffer_add_buffer_reference(
         if std::ptr::eq(o, i) || o.is_frozen(FrozenEnd::Back) {
             return Err(Failure);
         }
-        // LIMITATION: the data is copied, not shared; a caller sees the same
-        // bytes but pays a copy. Sharing would need reference-counted chunks.
+        // LIMITATION: 2.1.12 shares inbuf's chains; we copy the bytes; a caller
+        // sees the same data at the cost of a copy; reference-counted chunks
+        // would lift it.
         o.add(&i.contents())?;
         Ok(0)
     })
@@ -496,10 +500,24 @@ pub unsafe extern "C" fn evbuffer_add_reference(
     })
 }
 
+/// A range of a file for evbuffer_add_file_segment() (opaque to C).
+pub struct evbuffer_file_segment {
+    seg: Rc<FileSegment>,
+}
+
+/// `evbuffer_file_segment_cleanup_cb`: told that a segment is gone.
+pub type evbuffer_file_segment_cleanup_cb =
+    Option<unsafe extern "C" fn(seg: *const evbuffer_file_segment, flags: c_int, arg: *mut c_void)>;
+
+pub const EVBUF_FS_CLOSE_ON_FREE: u32 = 0x01;
+pub const EVBUF_FS_DISABLE_MMAP: u32 = 0x02;
+pub const EVBUF_FS_DISABLE_SENDFILE: u32 = 0x04;
+pub const EVBUF_FS_DISABLE_LOCKING: u32 = 0x08;
+
 /// Appends length bytes of the file fd from offset (to its end if length
 /// is -1) and takes ownership of fd, which is closed once none of those
 /// bytes is buffered any more or the buffer is freed. Returns 0, or -1
-/// (fd is then left open).
+/// (fd is then closed, unless the arguments were refused outright).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_add_file(
     buf: *mut Buffer,
@@ -508,17 +526,84 @@ pub unsafe extern "C" fn evbuffer_add_file(
     length: i64,
 ) -> c_int {
     with("evbuffer_add_file", buf, |b| {
-        if fd < 0 || offset < 0 || b.is_frozen(FrozenEnd::Back) {
-            return Err(Failure);
+        // libevent 2.1.12 takes the whole file's size for -1 even with an
+        // offset, and reads past the end; we take the rest of the file.
+        let length = if length == -1 && offset > 0 {
+            let whole = crate::buffer::file_size(fd).map_err(|_| Failure)?;
+            whole.checked_sub(offset).ok_or(Failure)?
+        } else {
+            length
+        };
+        let seg = FileSegment::new(fd, offset, length, FS_CLOSE_ON_FREE).map_err(|_| Failure)?;
+        // On failure the segment goes and closes fd, as in libevent 2.1.12.
+        b.add_segment(&seg, 0, -1)?;
+        Ok(0)
+    })
+}
+
+/// Makes a segment of length bytes (the file's size if -1) of fd from
+/// offset; flags are EVBUF_FS_*. Returns NULL on failure.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evbuffer_file_segment_new(
+    fd: c_int,
+    offset: i64,
+    length: i64,
+    flags: u32,
+) -> *mut evbuffer_file_segment {
+    enter("evbuffer_file_segment_new", || {
+        let seg = FileSegment::new(fd, offset, length, flags).map_err(|_| Failure)?;
+        Ok(Box::into_raw(Box::new(evbuffer_file_segment { seg })))
+    })
+}
+
+/// Releases the program's hold on a segment; it goes (closing fd with
+/// EVBUF_FS_CLOSE_ON_FREE, then calling its cleanup) once no buffer holds
+/// any of its bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evbuffer_file_segment_free(seg: *mut evbuffer_file_segment) {
+    enter("evbuffer_file_segment_free", || {
+        handle("evbuffer_file_segment_free", seg)?;
+        // SAFETY: a non-NULL segment came from evbuffer_file_segment_new and
+        // is freed once (pointer contract).
+        drop(unsafe { Box::from_raw(seg) });
+        Ok(())
+    })
+}
+
+/// Sets the function called, with the segment's flags and arg, once the
+/// segment is gone.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evbuffer_file_segment_add_cleanup_cb(
+    seg: *mut evbuffer_file_segment,
+    cb: evbuffer_file_segment_cleanup_cb,
+    arg: *mut c_void,
+) {
+    enter("evbuffer_file_segment_add_cleanup_cb", || {
+        let s = handle("evbuffer_file_segment_add_cleanup_cb", seg)?;
+        if let Some(f) = cb {
+            let id = seg.cast_const();
+            s.seg.set_cleanup(Box::new(move |flags| {
+                // SAFETY: the program's cleanup with its own argument; the
+                // segment pointer only identifies the segment.
+                unsafe { f(id, flags as c_int, arg) }
+            }));
         }
-        // LIMITATION: the bytes are read in at once instead of being sent
-        // from the file; a caller sees the same data, read up front.
-        let data = crate::buffer::read_file_range(fd, offset, length).map_err(|_| Failure)?;
-        let close = Box::new(move || {
-            // SAFETY: the buffer owns fd since evbuffer_add_file succeeded.
-            unsafe { libc::close(fd) };
-        });
-        b.add_foreign(Foreign::owned(data.into_boxed_slice(), close))?;
+        Ok(())
+    })
+}
+
+/// Appends length bytes (the rest if -1) of a segment from offset in it;
+/// returns 0, or -1.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evbuffer_add_file_segment(
+    buf: *mut Buffer,
+    seg: *mut evbuffer_file_segment,
+    offset: i64,
+    length: i64,
+) -> c_int {
+    with("evbuffer_add_file_segment", buf, |b| {
+        let s = handle("evbuffer_add_file_segment", seg)?;
+        b.add_segment(&s.seg, offset, length)?;
         Ok(0)
     })
 }
@@ -873,13 +958,14 @@ pub unsafe extern "C" fn evbuffer_unfreeze(buf: *mut Buffer, at_front: c_int) ->
     })
 }
 
-/// Asks for callbacks to run from base's loop; returns 0.
-/// LIMITATION: callbacks still run at once, after each change.
+/// Asks for callbacks to run from base's loop; returns 0. In this version
+/// they still run at once, after each change.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_defer_callbacks(buffer: *mut Buffer, base: *mut Base) -> c_int {
     with("evbuffer_defer_callbacks", buffer, |_| {
-        // LIMITATION: callbacks run synchronously, not batched from the loop
-        // (BUF-24); a caller sees more, smaller reports. Needs the reactor.
+        // LIMITATION: 2.1.12 runs them from the loop, once per batch; we run
+        // them after each change, so a caller sees more, smaller reports;
+        // deferring them through the reactor would lift it.
         log::debug(|| format!("evbuffer_defer_callbacks: base {base:p} ignored"));
         Ok(0)
     })

@@ -1,0 +1,126 @@
+//! Moving data between buffers: whole chunks move, bytes are copied only
+//! where a chunk has to be split.
+
+use super::{Buffer, BufferError};
+
+impl Buffer {
+    /// Moves all of `src` to the end of this buffer, chunks and all; `src`
+    /// runs its callbacks first. Adding a buffer to itself does nothing.
+    pub fn add_buffer(&self, src: &Buffer) -> Result<(), BufferError> {
+        if std::ptr::eq(self, src) {
+            return Ok(());
+        }
+        if src.is_empty() {
+            return Ok(());
+        }
+        if self.inner.borrow().frozen_back || src.inner.borrow().frozen_front {
+            return Err(BufferError::Frozen);
+        }
+        let (dst_orig, n) = {
+            let mut dst = self.inner.borrow_mut();
+            let mut s = src.inner.borrow_mut();
+            let n = s.len;
+            let dst_orig = dst.len;
+            dst.trim_empty_tail();
+            while let Some(c) = s.chunks.pop_front() {
+                if c.is_empty() {
+                    s.dead.push_back(c);
+                } else {
+                    dst.chunks.push_back(c);
+                }
+            }
+            s.len = 0;
+            s.scan = None;
+            dst.len += n;
+            (dst_orig, n)
+        };
+        src.bury();
+        self.bury();
+        src.notify(n, 0, n);
+        self.notify(dst_orig, n, 0);
+        Ok(())
+    }
+
+    /// Moves all of `src` in front of this buffer's content.
+    pub fn prepend_buffer(&self, src: &Buffer) -> Result<(), BufferError> {
+        if std::ptr::eq(self, src) || src.is_empty() {
+            return Ok(());
+        }
+        if self.inner.borrow().frozen_front || src.inner.borrow().frozen_front {
+            return Err(BufferError::Frozen);
+        }
+        let (dst_orig, n) = {
+            let mut dst = self.inner.borrow_mut();
+            let mut s = src.inner.borrow_mut();
+            let n = s.len;
+            let dst_orig = dst.len;
+            while let Some(c) = s.chunks.pop_back() {
+                if c.is_empty() {
+                    s.dead.push_back(c);
+                } else {
+                    dst.chunks.push_front(c);
+                }
+            }
+            s.len = 0;
+            s.scan = None;
+            dst.scan = None;
+            dst.len += n;
+            (dst_orig, n)
+        };
+        src.bury();
+        src.notify(n, 0, n);
+        self.notify(dst_orig, n, 0);
+        Ok(())
+    }
+
+    /// Moves up to `n` bytes from the front of this buffer to the end of
+    /// `dst`: whole chunks move, a partial one is copied. Returns how many.
+    pub fn remove_buffer(&self, dst: &Buffer, n: usize) -> Result<usize, BufferError> {
+        if n == 0 || std::ptr::eq(self, dst) {
+            return Ok(0);
+        }
+        if dst.inner.borrow().frozen_back || self.inner.borrow().frozen_front {
+            return Err(BufferError::Frozen);
+        }
+        let (src_orig, dst_orig, n) = {
+            let mut s = self.inner.borrow_mut();
+            let mut d = dst.inner.borrow_mut();
+            let n = n.min(s.len);
+            if n == 0 {
+                return Ok(0);
+            }
+            let (src_orig, dst_orig) = (s.len, d.len);
+            d.trim_empty_tail();
+            let mut left = n;
+            while left > 0 {
+                let Some(front) = s.chunks.front() else { break };
+                if front.len() <= left {
+                    let c = s.chunks.pop_front().expect("front exists");
+                    left -= c.len();
+                    if c.is_empty() {
+                        s.dead.push_back(c);
+                    } else {
+                        d.chunks.push_back(c);
+                    }
+                } else {
+                    let part = front.data()[..left].to_vec();
+                    d.append(&part);
+                    d.len -= left;
+                    s.chunks.front_mut().expect("front exists").start += left;
+                    left = 0;
+                }
+            }
+            s.len -= n;
+            d.len += n;
+            s.scan = None;
+            if s.len == 0 {
+                s.clear();
+            }
+            (src_orig, dst_orig, n)
+        };
+        self.bury();
+        self.notify(src_orig, 0, n);
+        dst.notify(dst_orig, n, 0);
+        Ok(n)
+    }
+}
