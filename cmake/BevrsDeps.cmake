@@ -5,20 +5,22 @@
 
 function(bevrs_check_depfile depfile include_dir what)
 	if(NOT EXISTS ${depfile})
-		message(FATAL_ERROR "${what}: dependency file ${depfile} missing")
+		message(FATAL_ERROR "${what}: no dependency file ${depfile}")
 	endif()
 	file(READ ${depfile} deps)
 	# One path per list item: drop line continuations, split on blanks.
 	string(REPLACE "\\\n" " " deps "${deps}")
 	string(REGEX REPLACE "[ \t\r\n]+" ";" deps "${deps}")
 	get_filename_component(inc ${include_dir} REALPATH)
+	# The top-level compatibility headers of libevent.
+	set(top "/(event|evutil|evdns|evhttp|evrpc)\\.h$")
 	set(bad)
 	foreach(path IN LISTS deps)
 		if(path MATCHES ":$" OR path STREQUAL "")
 			continue()
 		endif()
 		if(NOT path MATCHES "/event2/[^/]+$"
-		    AND NOT path MATCHES "/(event|evutil|evdns|evhttp|evrpc)\\.h$")
+		    AND NOT path MATCHES "${top}")
 			continue()
 		endif()
 		get_filename_component(real ${path} REALPATH)

@@ -20,7 +20,8 @@ if(BEVRS_HAVE_REF)
 	endif()
 else()
 	message(WARNING "Reference libevent not found with pkg-config "
-		"(libevent, libevent_core, libevent_pthreads, libevent_openssl): "
+		"(libevent, libevent_core, libevent_pthreads, "
+		"libevent_openssl): "
 		"building only the rs half of the tests. On Debian: "
 		"apt-get install libevent-dev pkg-config")
 endif()

@@ -132,7 +132,8 @@ function(bevrs_add_example name src)
 		bevrs_ref_executable(example_${name}__ref ${src})
 		set_target_properties(example_${name}__ref PROPERTIES
 			OUTPUT_NAME ${name}
-			RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/examples/ref)
+			RUNTIME_OUTPUT_DIRECTORY
+				${CMAKE_BINARY_DIR}/examples/ref)
 	endif()
 endfunction()
 
@@ -165,6 +166,8 @@ endfunction()
 # The script globs when the test runs, so headers added after configure are
 # checked too, and an empty include/ passes.
 function(bevrs_add_header_tests)
+	set(work ${CMAKE_BINARY_DIR}/header-check)
+	set(script ${CMAKE_SOURCE_DIR}/cmake/check_header_alone.cmake)
 	foreach(std c99 c11 c++11 c++17)
 		if(std MATCHES "^c\\+\\+")
 			set(compiler ${CMAKE_CXX_COMPILER})
@@ -175,8 +178,8 @@ function(bevrs_add_header_tests)
 			COMMAND ${CMAKE_COMMAND}
 				-DCOMPILER=${compiler} -DSTD=${std}
 				-DINCLUDE_DIR=${BEVRS_INCLUDE_DIR}
-				-DWORK_DIR=${CMAKE_BINARY_DIR}/header-check/${std}
-				-P ${CMAKE_SOURCE_DIR}/cmake/check_header_alone.cmake)
+				-DWORK_DIR=${work}/${std}
+				-P ${script})
 		set_tests_properties(headers__${std} PROPERTIES
 			LABELS headers TIMEOUT 300)
 	endforeach()

@@ -42,11 +42,13 @@ foreach(h IN LISTS headers)
 		list(APPEND failed ${rel})
 		continue()
 	endif()
-	bevrs_check_depfile(${WORK_DIR}/${id}.d ${INCLUDE_DIR} "${rel} (${STD})")
+	bevrs_check_depfile(${WORK_DIR}/${id}.d ${INCLUDE_DIR}
+		"${rel} (${STD})")
 	message("ok ${rel} (${STD})")
 endforeach()
 
 if(failed)
 	list(JOIN failed " " list)
-	message(FATAL_ERROR "${STD}: headers that do not compile alone: ${list}")
+	message(FATAL_ERROR
+		"${STD}: headers that do not compile alone: ${list}")
 endif()

@@ -30,6 +30,8 @@ static int error_errno;
 static int break_after;
 static int free_in_cb;
 static struct rlimit saved_limit;
+static int late_client = -1;
+static int late_port;
 
 static void
 reset(void)
@@ -80,6 +82,8 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		event_base_loopbreak(evconnlistener_get_base(lev));
 }
 
+static int connect_to(int port);
+
 static void
 error_cb(struct evconnlistener *lev, void *arg)
 {
@@ -88,6 +92,13 @@ error_cb(struct evconnlistener *lev, void *arg)
 	errors++;
 	error_errno = EVUTIL_SOCKET_ERROR();
 	setrlimit(RLIMIT_NOFILE, &saved_limit);
+	/*
+	 * A second client: the first may be gone when the kernel's accept
+	 * succeeded and only the descriptor limit was refused (valgrind
+	 * emulates the limit that way).
+	 */
+	if (late_client < 0)
+		late_client = connect_to(late_port);
 }
 
 static void
@@ -502,7 +513,8 @@ end:
 /*
  * LST-9: an accept that fails for lack of descriptors calls the error
  * callback with errno EMFILE; the listener stays enabled and accepts once
- * descriptors are available again (error_cb restores the limit).
+ * descriptors are available again (error_cb restores the limit and
+ * connects once more).
  */
 static void
 error_callback_on_emfile(void)
@@ -517,7 +529,9 @@ error_callback_on_emfile(void)
 	lev = bind_any(base, accept_cb, LEV_OPT_CLOSE_ON_FREE);
 	check(lev != NULL);
 	evconnlistener_set_error_cb(lev, error_cb);
-	client = connect_to(port_of(evconnlistener_get_fd(lev)));
+	late_port = port_of(evconnlistener_get_fd(lev));
+	late_client = -1;
+	client = connect_to(late_port);
 	check(client >= 0);
 
 	/* The lowest free descriptor becomes the limit: accept must fail. */
@@ -534,10 +548,16 @@ error_callback_on_emfile(void)
 	check_int(event_base_dispatch(base), ==, 0);
 	check_int(errors, >=, 1);
 	check_int(error_errno, ==, EMFILE);
-	check_int(accepted, ==, 1);
+	/* Both clients natively; only the second under valgrind. */
+	check_int(accepted, >=, 1);
+	check_int(accepted, <=, 2);
+	check(late_client >= 0);
 end:
 	if (lowered)
 		setrlimit(RLIMIT_NOFILE, &saved_limit);
+	if (late_client >= 0)
+		close(late_client);
+	late_client = -1;
 	close_accepted();
 	if (client >= 0)
 		close(client);

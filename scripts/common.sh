@@ -24,7 +24,7 @@ deps_missing() {
 
 deps_ensure() {
 	local missing
-	missing=$(deps_missing | tr '\n' ' ')
+	missing=$(deps_missing | tr '\n' ' ' | sed 's/ $//')
 	if [[ -n $missing ]]; then
 		local cmd="apt-get -q update && apt-get -q -y install"
 		cmd+=" ${deps_packages[*]}"
