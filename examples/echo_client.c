@@ -317,9 +317,9 @@ main(int argc, char **argv)
 	}
 	secs = now_seconds() - t0;
 	mib = (double)cl.bytes * cl.nconns / (1024.0 * 1024.0);
-	printf("echo_client: %ld connections, %.1f MiB echoed and verified "
-	    "in %.2f s (%.1f MiB/s)\n", cl.nconns, mib, secs,
-	    secs > 0 ? mib / secs : 0.0);
+	printf("echo_client: %ld connection%s, %.1f MiB echoed and verified "
+	    "in %.2f s (%.1f MiB/s)\n", cl.nconns, cl.nconns == 1 ? "" : "s",
+	    mib, secs, secs > 0 ? mib / secs : 0.0);
 	status = 0;
 out:
 	if (tick)
