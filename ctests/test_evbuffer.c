@@ -744,6 +744,41 @@ end:
 		evbuffer_free(buf);
 }
 
+/*
+ * NULL where 2.1.12 defines the answer: a NULL data pointer with a zero
+ * length, a NULL n_read_out, a NULL start for search.
+ */
+static void
+null_arguments(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char *line = NULL;
+	struct evbuffer_ptr p;
+
+	check(buf != NULL);
+	check_int(evbuffer_copyout(buf, NULL, 0), ==, 0);
+	check_int(evbuffer_remove(buf, NULL, 0), ==, 0);
+	check_int(evbuffer_prepend(buf, NULL, 0), ==, 0);
+	check_int(evbuffer_get_length(buf), ==, 0);
+	line = evbuffer_readln(buf, NULL, EVBUFFER_EOL_ANY);
+	check_ptr(line, ==, NULL);
+
+	check_int(evbuffer_add(buf, "ab\n", 3), ==, 0);
+	check_int(evbuffer_copyout(buf, NULL, 0), ==, 0);
+	check_int(evbuffer_remove(buf, NULL, 0), ==, 0);
+	check_int(evbuffer_prepend(buf, NULL, 0), ==, 0);
+	check(holds(buf, "ab\n", 3));
+	p = evbuffer_search(buf, "b", 1, NULL);
+	check_int(p.pos, ==, 1);
+	line = evbuffer_readln(buf, NULL, EVBUFFER_EOL_LF);
+	check_str(line, "ab");
+	check_int(evbuffer_get_length(buf), ==, 0);
+end:
+	free(line);
+	if (buf)
+		evbuffer_free(buf);
+}
+
 static const struct check_case cases[] = {
 	{ "new_buffer_is_empty", new_buffer_is_empty },
 	{ "add_and_remove", add_and_remove },
@@ -764,6 +799,7 @@ static const struct check_case cases[] = {
 	{ "expand_adds_space_not_data", expand_adds_space_not_data },
 	{ "search_finds_matches", search_finds_matches },
 	{ "search_from_start_pointer", search_from_start_pointer },
+	{ "null_arguments", null_arguments },
 	{ NULL, NULL }
 };
 
