@@ -11,6 +11,7 @@ pub mod ffi;
 mod log;
 mod mem;
 mod sys;
+mod variadic;
 
 mod buffer;
 mod bufferevent;

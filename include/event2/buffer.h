@@ -48,10 +48,6 @@ struct evbuffer_file_segment;
 
 /** @name Flags of evbuffer_file_segment_new()
  * @{ */
-#define EVBUF_FS_CLOSE_ON_FREE 0x01 /**< close the fd with the segment */
-#define EVBUF_FS_DISABLE_MMAP 0x02 /**< never map the file */
-#define EVBUF_FS_DISABLE_SENDFILE 0x04 /**< never use sendfile() */
-#define EVBUF_FS_DISABLE_LOCKING 0x08 /**< the segment is not shared */
 /** @} */
 
 /** Flag of evbuffer_cb_set_flags(): the callback runs. */
@@ -72,13 +68,6 @@ enum evbuffer_ptr_how {
 	EVBUFFER_PTR_ADD
 };
 
-
-
-
-/** Called when a file segment is freed. */
-typedef void (*evbuffer_file_segment_cleanup_cb)(
-    struct evbuffer_file_segment const *seg, int flags, void *arg);
-
 #define EVBUFFER_EOL_ANY 0
 
 #define EVBUFFER_EOL_CRLF 1
@@ -97,10 +86,23 @@ typedef void (*evbuffer_file_segment_cleanup_cb)(
 
 #define EVBUFFER_FLAG_DRAINS_TO_FD 1
 
+#define EVBUF_FS_CLOSE_ON_FREE 1
+
+#define EVBUF_FS_DISABLE_MMAP 2
+
+#define EVBUF_FS_DISABLE_SENDFILE 4
+
+#define EVBUF_FS_DISABLE_LOCKING 8
+
 /**
  * A registered callback, as returned by `evbuffer_add_cb` (opaque).
  */
 struct evbuffer_cb_entry;
+
+/**
+ * A range of a file for evbuffer_add_file_segment() (opaque to C).
+ */
+struct evbuffer_file_segment;
 
 /**
  * The private half of `struct evbuffer_ptr` (anonymous in the C header).
@@ -125,6 +127,13 @@ struct evbuffer_ptr {
 typedef void (*evbuffer_ref_cleanup_cb)(const void *data, size_t len, void *arg);
 
 /**
+ * `evbuffer_file_segment_cleanup_cb`: told that a segment is gone.
+ */
+typedef void (*evbuffer_file_segment_cleanup_cb)(const struct evbuffer_file_segment *seg,
+                                                 int flags,
+                                                 void *arg);
+
+/**
  * What a change did (`struct evbuffer_cb_info`).
  */
 struct evbuffer_cb_info {
@@ -141,11 +150,6 @@ typedef void (*evbuffer_cb_func)(struct evbuffer *buf,
                                  void *arg);
 
 /**
- * Written in C (src/c/printf.c).
- */
-extern int evbuffer_add_printf(void *buf, const char *fmt, ...);
-
-/**
  * Allocates a new, empty evbuffer; free it with evbuffer_free().
  */
 EVENT2_EXPORT_SYMBOL struct evbuffer *evbuffer_new(void);
@@ -157,8 +161,9 @@ EVENT2_EXPORT_SYMBOL struct evbuffer *evbuffer_new(void);
 EVENT2_EXPORT_SYMBOL void evbuffer_free(struct evbuffer *buf);
 
 /**
- * Enables locking. LIMITATION: only lock == NULL is accepted and no lock is
- * made; buffers shared between threads need the caller's own locking.
+ * Enables locking. This library does not lock evbuffers yet: only lock ==
+ * NULL is accepted (returning 0), and a buffer shared between threads needs
+ * the caller's own locking.
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_enable_locking(struct evbuffer *buf,
@@ -316,13 +321,50 @@ int evbuffer_add_reference(struct evbuffer *outbuf,
  * Appends length bytes of the file fd from offset (to its end if length
  * is -1) and takes ownership of fd, which is closed once none of those
  * bytes is buffered any more or the buffer is freed. Returns 0, or -1
- * (fd is then left open).
+ * (fd is then closed, unless the arguments were refused outright).
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_add_file(struct evbuffer *buf,
                       int fd,
                       int64_t offset,
                       int64_t length);
+
+/**
+ * Makes a segment of length bytes (the file's size if -1) of fd from
+ * offset; flags are EVBUF_FS_*. Returns NULL on failure.
+ */
+EVENT2_EXPORT_SYMBOL
+struct evbuffer_file_segment *evbuffer_file_segment_new(int fd,
+                                                        int64_t offset,
+                                                        int64_t length,
+                                                        uint32_t flags);
+
+/**
+ * Releases the program's hold on a segment; it goes (closing fd with
+ * EVBUF_FS_CLOSE_ON_FREE, then calling its cleanup) once no buffer holds
+ * any of its bytes.
+ */
+EVENT2_EXPORT_SYMBOL
+void evbuffer_file_segment_free(struct evbuffer_file_segment *seg);
+
+/**
+ * Sets the function called, with the segment's flags and arg, once the
+ * segment is gone.
+ */
+EVENT2_EXPORT_SYMBOL
+void evbuffer_file_segment_add_cleanup_cb(struct evbuffer_file_segment *seg,
+                                          evbuffer_file_segment_cleanup_cb cb,
+                                          void *arg);
+
+/**
+ * Appends length bytes (the rest if -1) of a segment from offset in it;
+ * returns 0, or -1.
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_add_file_segment(struct evbuffer *buf,
+                              struct evbuffer_file_segment *seg,
+                              int64_t offset,
+                              int64_t length);
 
 /**
  * Removes len bytes from the front; returns 0, or -1 if the front is
@@ -488,8 +530,8 @@ EVENT2_EXPORT_SYMBOL int evbuffer_freeze(struct evbuffer *buf, int at_front);
 EVENT2_EXPORT_SYMBOL int evbuffer_unfreeze(struct evbuffer *buf, int at_front);
 
 /**
- * Asks for callbacks to run from base's loop; returns 0.
- * LIMITATION: callbacks still run at once, after each change.
+ * Asks for callbacks to run from base's loop; returns 0. In this version
+ * they still run at once, after each change.
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_defer_callbacks(struct evbuffer *buffer,
@@ -502,6 +544,33 @@ EVENT2_EXPORT_SYMBOL
 size_t evbuffer_add_iovec(struct evbuffer *buffer,
                           struct iovec *vec,
                           int n_vec);
+
+/*
+ * The formatting calls are variadic, which the generator cannot express:
+ * they are declared here and written in C inside the library.
+ */
+
+/**
+ * Appends text formatted as printf() would.
+ * @return the number of bytes added, or -1 on failure
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_add_printf(struct evbuffer *buf, const char *fmt, ...)
+#ifdef __GNUC__
+	__attribute__((format(printf, 2, 3)))
+#endif
+;
+
+/**
+ * Appends text formatted as vprintf() would.
+ * @return the number of bytes added, or -1 on failure
+ */
+EVENT2_EXPORT_SYMBOL
+int evbuffer_add_vprintf(struct evbuffer *buf, const char *fmt, va_list ap)
+#ifdef __GNUC__
+	__attribute__((format(printf, 2, 0)))
+#endif
+;
 
 #ifdef __cplusplus
 }

@@ -206,6 +206,20 @@ EVENT2_EXPORT_SYMBOL
 const char *event_base_get_method(const struct event_base *base);
 
 /**
+ * The features of the backend: EV_FEATURE_ET, _O1 and _EARLY_CLOSE for
+ * epoll, EV_FEATURE_FDS for poll.
+ */
+EVENT2_EXPORT_SYMBOL int event_base_get_features(const struct event_base *base);
+
+/**
+ * Counts events of the kinds in `type_` (EVENT_BASE_COUNT_ACTIVE,
+ * _VIRTUAL, _ADDED), summed.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_base_get_num_events(struct event_base *base,
+                              unsigned int type_);
+
+/**
  * Sets the number of priorities (1 to 256); fails while callbacks are
  * active.
  */
@@ -330,6 +344,18 @@ event_callback_fn event_get_callback(const struct event *ev);
  * The callback argument of an event.
  */
 EVENT2_EXPORT_SYMBOL void *event_get_callback_arg(const struct event *ev);
+
+/**
+ * Reads back everything an event was assigned with; any output pointer
+ * may be NULL.
+ */
+EVENT2_EXPORT_SYMBOL
+void event_get_assignment(const struct event *ev,
+                          struct event_base **base_out,
+                          int *fd_out,
+                          short *events_out,
+                          event_callback_fn *callback_out,
+                          void **arg_out);
 
 /**
  * The size of struct event in this library: 128, as in the reference.

@@ -267,6 +267,31 @@ int evutil_socketpair(int family,
                       int protocol,
                       int *fds);
 
+/*
+ * Variadic formatting helpers, written in C inside the library.
+ */
+
+/**
+ * snprintf() that always terminates the output (when buflen > 0).
+ * @return what snprintf() returns: the length the whole text would take
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_snprintf(char *buf, size_t buflen, const char *format, ...)
+#ifdef __GNUC__
+	__attribute__((format(printf, 3, 4)))
+#endif
+;
+
+/**
+ * vsnprintf() that always terminates the output (when buflen > 0).
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_vsnprintf(char *buf, size_t buflen, const char *format, va_list ap)
+#ifdef __GNUC__
+	__attribute__((format(printf, 3, 0)))
+#endif
+;
+
 #ifdef __cplusplus
 }
 #endif

@@ -91,17 +91,6 @@ pub type evbuffer_cb_func =
 pub type evbuffer_ref_cleanup_cb =
     Option<unsafe extern "C" fn(data: *const c_void, len: usize, arg: *mut c_void)>;
 
-unsafe extern "C" {
-    /// Written in C (src/c/printf.c).
-    fn evbuffer_add_printf(buf: *mut c_void, fmt: *const c_char, ...) -> c_int;
-}
-
-/// Nothing in Rust calls the C-written entries, so without this reference the
-/// linker would leave their object out of the shared library.
-#[used]
-static KEEP_C_ENTRIES: unsafe extern "C" fn(*mut c_void, *const c_char, ...) -> c_int =
-    evbuffer_add_printf;
-
 /// The most `evbuffer_read` takes per call, as in libevent 2.1.
 const READ_CAP: usize = 4096;
 /// How many chunks `evbuffer_write` sends per call.

@@ -1,6 +1,6 @@
 //! `event2/event.h`: bases, events and the loop.
 
-use std::ffi::{c_char, c_int, c_short, c_void};
+use std::ffi::{c_char, c_int, c_short, c_uint, c_void};
 
 use super::event_struct::{EVLIST_ACTIVE, EVLIST_INIT, event};
 use super::{EntryResult, Failure, enter, handle, refuse, timeval_arg, write_out};
@@ -138,6 +138,37 @@ pub unsafe extern "C" fn event_base_get_method(base: *const Base) -> *const c_ch
         } else {
             c"epoll".as_ptr()
         })
+    })
+}
+
+/// The features of the backend: EV_FEATURE_ET, _O1 and _EARLY_CLOSE for
+/// epoll, EV_FEATURE_FDS for poll.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_get_features(base: *const Base) -> c_int {
+    enter("event_base_get_features", || {
+        let b = handle("event_base_get_features", base)?;
+        Ok(if b.method() == "poll" {
+            0x04
+        } else {
+            0x01 | 0x02 | 0x08
+        })
+    })
+}
+
+/// Counts events of the kinds in `type_` (EVENT_BASE_COUNT_ACTIVE,
+/// _VIRTUAL, _ADDED), summed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_get_num_events(base: *mut Base, type_: c_uint) -> c_int {
+    enter("event_base_get_num_events", || {
+        let (active, added) = base_arg("event_base_get_num_events", base)?.counts();
+        let mut n = 0;
+        if type_ & 0x01 != 0 {
+            n += active;
+        }
+        if type_ & 0x04 != 0 {
+            n += added;
+        }
+        Ok(n as c_int)
     })
 }
 
@@ -417,6 +448,28 @@ pub unsafe extern "C" fn event_get_callback_arg(ev: *const event) -> *mut c_void
         Ok(event_arg("event_get_callback_arg", ev.cast_mut())?
             .cb()
             .arg())
+    })
+}
+
+/// Reads back everything an event was assigned with; any output pointer
+/// may be NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_get_assignment(
+    ev: *const event,
+    base_out: *mut *mut Base,
+    fd_out: *mut c_int,
+    events_out: *mut c_short,
+    callback_out: *mut event_callback_fn,
+    arg_out: *mut *mut c_void,
+) {
+    enter("event_get_assignment", || {
+        let ev = event_arg("event_get_assignment", ev.cast_mut())?;
+        write_out(base_out, ev.base());
+        write_out(fd_out, ev.fd());
+        write_out(events_out, ev.events());
+        write_out(callback_out, ev.callback());
+        write_out(arg_out, ev.cb().arg());
+        Ok(())
     })
 }
 

@@ -116,9 +116,16 @@ impl Io {
     }
 
     /// Forgets that `fd` is ready for `what` (a read or write came up short).
+    /// Once the peer has closed, reading stays ready: the end of the stream
+    /// is still to be read, and no new edge will announce it.
     pub fn clear_ready(&mut self, fd: RawFd, what: c_short) {
         if fd >= 0 && (fd as usize) < self.fds.len() {
-            self.fds[fd as usize].ready &= !what;
+            let entry = &mut self.fds[fd as usize];
+            let mut what = what;
+            if entry.ready & EV_CLOSED != 0 {
+                what &= !EV_READ;
+            }
+            entry.ready &= !what;
         }
     }
 

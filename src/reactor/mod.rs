@@ -196,6 +196,13 @@ impl Base {
         st.unlink(ev);
     }
 
+    /// How many callbacks are active (or due on the next pass), and how
+    /// many fd and timer registrations keep the loop running.
+    pub fn counts(&self) -> (usize, usize) {
+        let st = self.state.borrow();
+        (st.active.len() + st.later.len(), st.event_count)
+    }
+
     /// `event_remove_timer`: drops the timeout, keeps the fd part pending.
     pub fn remove_timer(&self, ev: EvPtr) {
         let mut st = self.state.borrow_mut();
