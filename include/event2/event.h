@@ -139,14 +139,21 @@ enum event_base_config_flag {
 /** The signal number of a signal event. */
 #define event_get_signal(ev) ((int)event_get_fd(ev))
 
-struct Option_FatalCallback;
-
-struct Option_LogCallback;
-
 /**
  * The callback of an fd, signal or timer event.
  */
 typedef void (*event_callback_fn)(int fd, short what, void *arg);
+
+/**
+ * Receives the library's messages: a severity (EVENT_LOG_DEBUG to
+ * EVENT_LOG_ERR) and the text.
+ */
+typedef void (*event_log_cb)(int severity, const char *msg);
+
+/**
+ * Called instead of abort() on a fatal error.
+ */
+typedef void (*event_fatal_cb)(int err);
 
 /**
  * Marks this library as bufferevent-rs (tests use it to tell which
@@ -376,13 +383,12 @@ EVENT2_EXPORT_SYMBOL uint32_t event_get_version_number(void);
  * Sends the library's messages to `cb` instead of stderr (NULL restores
  * stderr).
  */
-EVENT2_EXPORT_SYMBOL void event_set_log_callback(struct Option_LogCallback cb);
+EVENT2_EXPORT_SYMBOL void event_set_log_callback(event_log_cb cb);
 
 /**
  * Calls `cb` instead of abort() on a fatal internal error.
  */
-EVENT2_EXPORT_SYMBOL
-void event_set_fatal_callback(struct Option_FatalCallback cb);
+EVENT2_EXPORT_SYMBOL void event_set_fatal_callback(event_fatal_cb cb);
 
 /**
  * Turns debug messages on for the categories in `which` (0 turns them off).

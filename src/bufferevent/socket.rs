@@ -257,8 +257,10 @@ fn readable(bev: &Bufferevent, fd: c_int, what: c_short) {
         Ok(n) => {
             if n < howmuch {
                 bev.base().clear_ready(fd, EV_READ);
-            } else if still_inserted(bev.ev_read()) {
-                // The read filled its allowance: more may be waiting.
+            }
+            // A read that filled its allowance may have left more behind,
+            // and a closed peer's end of stream is still to be read.
+            if bev.base().is_ready(fd, EV_READ) && still_inserted(bev.ev_read()) {
                 bev.base().activate_later(bev.ev_read(), EV_READ);
             }
             bev.trigger(EV_READ, 0);

@@ -12,6 +12,13 @@ use crate::reactor::{AddError, Base, EV_CLOSED, EV_READ, EV_SIGNAL, EV_WRITE, cl
 pub type event_callback_fn =
     Option<unsafe extern "C" fn(fd: c_int, what: c_short, arg: *mut c_void)>;
 
+/// Receives the library's messages: a severity (EVENT_LOG_DEBUG to
+/// EVENT_LOG_ERR) and the text.
+pub type event_log_cb = Option<unsafe extern "C" fn(severity: c_int, msg: *const c_char)>;
+
+/// Called instead of abort() on a fatal error.
+pub type event_fatal_cb = Option<unsafe extern "C" fn(err: c_int)>;
+
 /// The version string this library answers with.
 const VERSION: &std::ffi::CStr = c"2.1.12-stable";
 /// The version number, as LIBEVENT_VERSION_NUMBER.
@@ -494,13 +501,13 @@ pub extern "C" fn event_get_version_number() -> u32 {
 /// Sends the library's messages to `cb` instead of stderr (NULL restores
 /// stderr).
 #[unsafe(no_mangle)]
-pub extern "C" fn event_set_log_callback(cb: Option<log::LogCallback>) {
+pub extern "C" fn event_set_log_callback(cb: event_log_cb) {
     log::set_log_callback(cb);
 }
 
 /// Calls `cb` instead of abort() on a fatal internal error.
 #[unsafe(no_mangle)]
-pub extern "C" fn event_set_fatal_callback(cb: Option<log::FatalCallback>) {
+pub extern "C" fn event_set_fatal_callback(cb: event_fatal_cb) {
     log::set_fatal_callback(cb);
 }
 
