@@ -120,7 +120,7 @@ pub const HEADERS: &[Header] = &[
 ];
 
 /// Files whose change must rerun the generator, relative to the crate root.
-pub const INPUTS: &[&str] = &["cbindgen", "src/ffi"];
+pub const INPUTS: &[&str] = &["cbindgen", "cbindgen.toml", "src/ffi"];
 
 /// A row of `cbindgen/names.tsv`.
 struct Name {
@@ -263,7 +263,7 @@ fn generate_one(root: &Path, scratch: &Path, header: &Header) -> Result<String, 
     };
     let defined = scan(&source);
 
-    let mut config = cbindgen::Config::from_file(root.join("cbindgen/cbindgen.toml"))?;
+    let mut config = cbindgen::Config::from_file(root.join("cbindgen.toml"))?;
     // cbindgen writes its trailer after the guard's #endif, so the guard is
     // written here, around everything including the extern "C" block.
     config.include_guard = None;
