@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
 static int check_failed_;
 
@@ -112,6 +114,24 @@ check_size_div(void)
 	const char *s = getenv("CHECK_SIZE_DIV");
 	int v = s ? atoi(s) : 1;
 	return v > 0 ? v : 1;
+}
+
+/* Milliseconds on the monotonic clock, for measuring waits. */
+static inline long long
+check_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Fills a timeval with ms milliseconds. */
+static inline void
+check_set_ms(struct timeval *tv, int ms)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
 }
 
 /* Runs the cases of table (ended by a NULL name) named by argv. */

@@ -14,22 +14,6 @@
 
 #include "check.h"
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-set_ms(struct timeval *tv, int ms)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
-}
-
 /* What the last callback saw. */
 static int calls;
 static evutil_socket_t seen_fd;
@@ -97,7 +81,7 @@ assign_embedded(void)
 	check_ptr(event_get_callback_arg(&h->ev), ==, h);
 	check(event_get_callback(&h->ev) == record_cb);
 	check_int(event_get_events(&h->ev), ==, 0);
-	set_ms(&tv, 2);
+	check_set_ms(&tv, 2);
 	check_int(event_add(&h->ev, &tv), ==, 0);
 	added = 1;
 	check_int(event_base_dispatch(base), ==, 1);
@@ -177,7 +161,7 @@ pending_reports_parts(void)
 	check(ev != NULL);
 	check_int(event_add(ev, NULL), ==, 0);
 	check_int(event_pending(ev, all, NULL), ==, EV_READ);
-	set_ms(&tv, 5000);
+	check_set_ms(&tv, 5000);
 	check_int(event_add(ev, &tv), ==, 0);
 	check_int(event_pending(ev, all, NULL), ==, EV_READ | EV_TIMEOUT);
 	check_int(event_pending(ev, EV_WRITE, NULL), ==, 0);
@@ -223,7 +207,7 @@ pending_inside_callback(void)
 	once = event_new(base, -1, 0, pending_in_cb, event_self_cbarg());
 	check(once != NULL);
 	check_ptr(event_get_callback_arg(once), ==, once);
-	set_ms(&tv, 1);
+	check_set_ms(&tv, 1);
 	check_int(event_add(once, &tv), ==, 0);
 	check_int(event_base_dispatch(base), ==, 1);
 	check_int(calls, ==, 1);
@@ -264,7 +248,7 @@ readd_timeout_rules(void)
 	check(base != NULL);
 	ev = evtimer_new(base, record_cb, NULL);
 	check(ev != NULL);
-	set_ms(&tv, 5000);
+	check_set_ms(&tv, 5000);
 	check_int(evtimer_add(ev, &tv), ==, 0);
 	check_int(event_add(ev, NULL), ==, 0);
 	check(event_pending(ev, EV_TIMEOUT, &out));
@@ -275,11 +259,11 @@ readd_timeout_rules(void)
 	check_int(expiry, >, want - 500 * scale);
 	check_int(expiry, <=, want + 50);
 
-	set_ms(&tv, 20);
+	check_set_ms(&tv, 20);
 	check_int(evtimer_add(ev, &tv), ==, 0);
-	start = now_ms();
+	start = check_now_ms();
 	check_int(event_base_dispatch(base), ==, 1);
-	took = now_ms() - start;
+	took = check_now_ms() - start;
 	check_int(calls, ==, 1);
 	check_int(took, <, 20 + 300 * scale);
 end:
@@ -306,7 +290,7 @@ io_event_flags(void)
 	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
 	ev = event_new(base, fds[0], EV_READ, record_cb, NULL);
 	check(ev != NULL);
-	set_ms(&tv, 10);
+	check_set_ms(&tv, 10);
 	check_int(event_add(ev, &tv), ==, 0);
 	check_int(event_base_dispatch(base), ==, 1);
 	check_int(calls, ==, 1);
@@ -314,7 +298,7 @@ io_event_flags(void)
 	check_int(seen_fd, ==, fds[0]);
 
 	reset();
-	set_ms(&tv, 5000);
+	check_set_ms(&tv, 5000);
 	check_int(event_add(ev, &tv), ==, 0);
 	check_int(write(fds[1], "y", 1), ==, 1);
 	check_int(event_base_dispatch(base), ==, 1);
@@ -367,11 +351,11 @@ persist_timeout_repeats(void)
 	ev = event_new(base, fds[0], EV_READ | EV_PERSIST, persist_timeout_cb,
 	    event_self_cbarg());
 	check(ev != NULL);
-	set_ms(&tv, 15);
+	check_set_ms(&tv, 15);
 	check_int(event_add(ev, &tv), ==, 0);
-	start = now_ms();
+	start = check_now_ms();
 	check_int(event_base_dispatch(base), ==, 1);
-	took = now_ms() - start;
+	took = check_now_ms() - start;
 	check_int(calls, ==, 3);
 	check_int(seen_what, ==, EV_TIMEOUT);
 	check_int(seen_pending, ==, 1);
@@ -504,7 +488,7 @@ free_pending_event(void)
 	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
 	ev = event_new(base, fds[0], EV_READ, record_cb, NULL);
 	check(ev != NULL);
-	set_ms(&tv, 1);
+	check_set_ms(&tv, 1);
 	check_int(event_add(ev, &tv), ==, 0);
 	check_int(write(fds[1], "z", 1), ==, 1);
 	event_free(ev);
@@ -538,7 +522,7 @@ add_twice_del_twice(void)
 	ev = evtimer_new(base, record_cb, NULL);
 	check(ev != NULL);
 	check_int(event_del(ev), ==, 0);
-	set_ms(&tv, 5);
+	check_set_ms(&tv, 5);
 	check_int(evtimer_add(ev, &tv), ==, 0);
 	check_int(evtimer_add(ev, &tv), ==, 0);
 	check_int(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), ==,
@@ -572,7 +556,7 @@ evtimer_macros(void)
 	check(ev != NULL);
 	check(evtimer_initialized(ev));
 	check(!evtimer_pending(ev, NULL));
-	set_ms(&tv, 5000);
+	check_set_ms(&tv, 5000);
 	check_int(evtimer_add(ev, &tv), ==, 0);
 	check(evtimer_pending(ev, NULL));
 	check_int(evtimer_del(ev), ==, 0);
@@ -583,7 +567,7 @@ evtimer_macros(void)
 	own_assigned = 1;
 	check(evtimer_initialized(&own));
 	check_int(event_get_fd(&own), ==, -1);
-	set_ms(&tv, 2);
+	check_set_ms(&tv, 2);
 	check_int(evtimer_add(&own, &tv), ==, 0);
 	check_int(event_base_dispatch(base), ==, 1);
 	check_int(calls, ==, 1);

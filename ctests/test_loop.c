@@ -13,22 +13,6 @@
 
 #include "check.h"
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-set_ms(struct timeval *tv, int ms)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
-}
-
 /* What the callbacks below saw. */
 static int calls;
 static int other_calls;
@@ -99,7 +83,7 @@ static void
 empty_loop_returns_one(void)
 {
 	struct event_base *base = event_base_new();
-	long long start = now_ms();
+	long long start = check_now_ms();
 
 	check(base != NULL);
 	check_int(event_base_dispatch(base), ==, 1);
@@ -107,7 +91,7 @@ empty_loop_returns_one(void)
 	check_int(event_base_loop(base, EVLOOP_NONBLOCK), ==, 1);
 	check_int(event_base_loop(base, EVLOOP_ONCE), ==, 1);
 	check_int(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), ==, 1);
-	check_int(now_ms() - start, <, 100 * check_time_scale());
+	check_int(check_now_ms() - start, <, 100 * check_time_scale());
 end:
 	if (base)
 		event_base_free(base);
@@ -125,7 +109,7 @@ last_event_used_up_returns_one(void)
 	check(base != NULL);
 	ev = evtimer_new(base, count_cb, NULL);
 	check(ev != NULL);
-	set_ms(&tv, 5);
+	check_set_ms(&tv, 5);
 	check_int(evtimer_add(ev, &tv), ==, 0);
 	check_int(event_base_dispatch(base), ==, 1);
 	check_int(calls, ==, 1);
@@ -187,13 +171,13 @@ loopexit_timeout(void)
 	check(base != NULL);
 	tick = event_new(base, -1, EV_PERSIST, count_cb, NULL);
 	check(tick != NULL);
-	set_ms(&tv, 5);
+	check_set_ms(&tv, 5);
 	check_int(event_add(tick, &tv), ==, 0);
-	set_ms(&tv, 60);
-	start = now_ms();
+	check_set_ms(&tv, 60);
+	start = check_now_ms();
 	check_int(event_base_loopexit(base, &tv), ==, 0);
 	check_int(event_base_dispatch(base), ==, 0);
-	took = now_ms() - start;
+	took = check_now_ms() - start;
 	check_int(took, >=, 50);
 	check_int(took, <, 60 + 300 * scale);
 	check_int(calls, >=, 2);
@@ -231,7 +215,7 @@ loopbreak_from_callback(void)
 	check(base != NULL);
 	tick = event_new(base, -1, EV_PERSIST, break_after_three_cb, base);
 	check(tick != NULL);
-	set_ms(&tv, 2);
+	check_set_ms(&tv, 2);
 	check_int(event_add(tick, &tv), ==, 0);
 	check_int(event_base_dispatch(base), ==, 0);
 	check_int(calls, ==, 3);
@@ -257,12 +241,12 @@ nonblock_does_not_wait(void)
 	check(base != NULL);
 	ev = evtimer_new(base, count_cb, NULL);
 	check(ev != NULL);
-	set_ms(&tv, 1000);
+	check_set_ms(&tv, 1000);
 	check_int(evtimer_add(ev, &tv), ==, 0);
-	start = now_ms();
+	start = check_now_ms();
 	check_int(event_base_loop(base, EVLOOP_NONBLOCK), ==, 0);
 	check_int(event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), ==, 0);
-	check_int(now_ms() - start, <, 100 * check_time_scale());
+	check_int(check_now_ms() - start, <, 100 * check_time_scale());
 	check_int(calls, ==, 0);
 	check(evtimer_pending(ev, NULL));
 end:
@@ -336,13 +320,13 @@ once_waits_then_returns(void)
 	later = evtimer_new(base, other_cb, NULL);
 	check(soon != NULL);
 	check(later != NULL);
-	set_ms(&tv, 30);
+	check_set_ms(&tv, 30);
 	check_int(evtimer_add(soon, &tv), ==, 0);
-	set_ms(&tv, 5000);
+	check_set_ms(&tv, 5000);
 	check_int(evtimer_add(later, &tv), ==, 0);
-	start = now_ms();
+	start = check_now_ms();
 	check_int(event_base_loop(base, EVLOOP_ONCE), ==, 0);
-	took = now_ms() - start;
+	took = check_now_ms() - start;
 	check_int(calls, ==, 1);
 	check_int(other_calls, ==, 0);
 	check_int(took, >=, 20);
@@ -384,7 +368,7 @@ loopbreak_before_loop_is_lost(void)
 	ev = evtimer_new(base, count_cb, NULL);
 	check(ev != NULL);
 	check_int(event_base_loopbreak(base), ==, 0);
-	set_ms(&tv, 5);
+	check_set_ms(&tv, 5);
 	check_int(evtimer_add(ev, &tv), ==, 0);
 	check_int(event_base_dispatch(base), ==, 1);
 	check_int(calls, ==, 1);
@@ -415,13 +399,13 @@ loopexit_null_before_loop(void)
 	keep = evtimer_new(base, other_cb, NULL);
 	check(ev != NULL);
 	check(keep != NULL);
-	set_ms(&tv, 5000);
+	check_set_ms(&tv, 5000);
 	check_int(evtimer_add(keep, &tv), ==, 0);
 	event_active(ev, EV_TIMEOUT, 0);
 	check_int(event_base_loopexit(base, NULL), ==, 0);
-	start = now_ms();
+	start = check_now_ms();
 	check_int(event_base_dispatch(base), ==, 0);
-	check_int(now_ms() - start, <, 1000);
+	check_int(check_now_ms() - start, <, 1000);
 	check_int(calls, ==, 1);
 	check_int(other_calls, ==, 0);
 	check(event_base_got_exit(base));
@@ -509,7 +493,7 @@ loopexit_finishes_pass(void)
 	second = event_new(base, -1, 0, other_cb, NULL);
 	keep = evtimer_new(base, other_cb, NULL);
 	check(first && second && keep);
-	set_ms(&tv, 5000);
+	check_set_ms(&tv, 5000);
 	check_int(evtimer_add(keep, &tv), ==, 0);
 	event_active(first, EV_TIMEOUT, 0);
 	event_active(second, EV_TIMEOUT, 0);
@@ -539,7 +523,7 @@ got_exit_reset_by_next_loop(void)
 
 	calls = 0;
 	check(base != NULL);
-	set_ms(&tv, 1);
+	check_set_ms(&tv, 1);
 	check_int(event_base_loopexit(base, &tv), ==, 0);
 	check_int(event_base_dispatch(base), ==, 0);
 	check(event_base_got_exit(base));
