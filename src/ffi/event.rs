@@ -76,6 +76,9 @@ pub unsafe extern "C" fn event_base_free(base: *mut Base) {
     enter("event_base_free", || {
         let b = base_arg("event_base_free", base)?;
         b.shutdown();
+        if crate::reactor::current_base() == base {
+            crate::reactor::set_current_base(std::ptr::null_mut());
+        }
         // SAFETY: the base came from Box::into_raw in new_base and the
         // program gives up its pointer by freeing it.
         drop(unsafe { Box::from_raw(base) });

@@ -9,6 +9,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_short, c_void};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 
 mod active;
@@ -39,6 +40,20 @@ pub const EV_CLOSED: c_short = 0x80;
 pub const EVLOOP_ONCE: i32 = 0x01;
 pub const EVLOOP_NONBLOCK: i32 = 0x02;
 pub const EVLOOP_NO_EXIT_ON_EMPTY: i32 = 0x04;
+
+/// The implicit base of libevent's old API: the one `event_init` made
+/// last. Shared by every thread, as in libevent.
+static CURRENT_BASE: AtomicPtr<Base> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The base `event_init` made last, or NULL.
+pub fn current_base() -> *mut Base {
+    CURRENT_BASE.load(Ordering::Acquire)
+}
+
+/// Makes `base` the implicit base of the old API (NULL to forget it).
+pub fn set_current_base(base: *mut Base) {
+    CURRENT_BASE.store(base, Ordering::Release);
+}
 
 /// Why an event could not be added.
 #[derive(Debug)]
