@@ -278,6 +278,32 @@ EVENT2_EXPORT_SYMBOL void bufferevent_incref(struct bufferevent *bev);
  */
 EVENT2_EXPORT_SYMBOL int bufferevent_decref(struct bufferevent *bev);
 
+/**
+ * Makes two bufferevents joined to each other: what one writes, the other
+ * reads. Callbacks of both are always deferred. 0 on success, -1 on
+ * failure (BEV_OPT_THREADSAFE needs a lock implementation).
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_pair_new(struct event_base *base,
+                         int options,
+                         struct bufferevent **pair);
+
+/**
+ * The other half of a pair, or NULL (not a pair, or the partner was freed).
+ */
+EVENT2_EXPORT_SYMBOL
+struct bufferevent *bufferevent_pair_get_partner(struct bufferevent *bev);
+
+/**
+ * Pushes buffered data along: a no-op returning 0 for sockets; for a pair
+ * half, BEV_FLUSH and BEV_FINISHED move everything to the partner (and
+ * BEV_FINISHED reports EOF to it). -1 for a pair whose partner is gone.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_flush(struct bufferevent *bev,
+                      short iotype,
+                      enum bufferevent_flush_mode mode);
+
 /* These refer to enumerations above, which the module may define: they come
  * after its part. */
 

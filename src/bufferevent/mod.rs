@@ -12,8 +12,10 @@ use crate::ffi::event_struct::{EVLIST_FINALIZING, event_callback};
 use crate::reactor::event_mem::CbPtr;
 use crate::reactor::{Base, EV_READ, EV_WRITE, clock};
 
+pub mod pair;
 pub mod public;
 pub mod socket;
+pub mod timers;
 
 pub use public::Callbacks;
 
@@ -38,6 +40,7 @@ pub const SUSPEND_WM: u16 = 0x01;
 /// The kinds of bufferevent and their own state.
 pub enum Kind {
     Socket(socket::SocketState),
+    Pair(pair::PairState),
 }
 
 /// A bufferevent: the public prefix C programs read, then our state.
@@ -197,24 +200,37 @@ impl Bufferevent {
     fn kind_enable(&self, what: c_short) -> c_int {
         match &self.kind {
             Kind::Socket(_) => socket::enable(self, what),
+            Kind::Pair(_) => pair::enable(self, what),
         }
     }
 
     fn kind_disable(&self, what: c_short) -> c_int {
         match &self.kind {
             Kind::Socket(_) => socket::disable(self, what),
+            Kind::Pair(_) => pair::disable(self, what),
         }
     }
 
     fn kind_unlink(&self) {
         match &self.kind {
             Kind::Socket(_) => socket::unlink(self),
+            Kind::Pair(_) => pair::unlink(self),
         }
     }
 
     fn kind_destruct(&self) {
         match &self.kind {
             Kind::Socket(_) => socket::destruct(self),
+            Kind::Pair(_) => {}
+        }
+    }
+
+    /// `bufferevent_flush`: sockets have nothing to flush (0); a pair half
+    /// pushes its data to its partner.
+    pub fn flush(&self, iotype: c_short, mode: c_int) -> c_int {
+        match &self.kind {
+            Kind::Socket(_) => 0,
+            Kind::Pair(_) => pair::flush(self, iotype, mode),
         }
     }
 
@@ -260,6 +276,7 @@ impl Bufferevent {
         self.set_timeouts_fields(read.unwrap_or(zero), write.unwrap_or(zero));
         match &self.kind {
             Kind::Socket(_) => socket::adjust_timeouts(self),
+            Kind::Pair(_) => timers::adjust(self),
         }
     }
 

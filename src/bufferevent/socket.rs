@@ -35,7 +35,13 @@ pub struct SocketState {
 fn state(bev: &Bufferevent) -> &SocketState {
     match &bev.kind {
         Kind::Socket(s) => s,
+        _ => unreachable!("socket handlers run only on socket bufferevents"),
     }
+}
+
+/// Whether `bev` is a socket bufferevent.
+pub fn is_socket(bev: &Bufferevent) -> bool {
+    matches!(bev.kind, Kind::Socket(_))
 }
 
 /// `bufferevent_socket_new`.

@@ -8,7 +8,7 @@ use super::{EntryResult, enter, handle, refuse, timeval_arg, write_out};
 use crate::buffer::Buffer;
 use crate::bufferevent::{
     BEV_OPT_DEFER_CALLBACKS, BEV_OPT_THREADSAFE, BEV_OPT_UNLOCK_CALLBACKS, Bufferevent, Callbacks,
-    socket,
+    pair, socket,
 };
 use crate::reactor::{Base, EV_READ, EV_WRITE};
 
@@ -19,6 +19,10 @@ pub type bufferevent_data_cb =
 /// An event callback: `what` holds BEV_EVENT_* flags.
 pub type bufferevent_event_cb =
     Option<unsafe extern "C" fn(bev: *mut bufferevent, what: c_short, ctx: *mut c_void)>;
+
+/// `enum bufferevent_flush_mode` as it crosses the ABI: an int, so that
+/// any value a program passes is defined.
+pub type FlushMode = c_int;
 
 /// The bufferevent behind a C pointer, refusing NULL.
 pub(crate) fn bev_arg<'a>(name: &str, bev: *mut bufferevent) -> EntryResult<&'a Bufferevent> {
@@ -71,6 +75,9 @@ pub unsafe extern "C" fn bufferevent_socket_connect(
             // SAFETY: a non-NULL address points at socklen bytes (pointer contract).
             Some((unsafe { &*sa }, socklen as libc::socklen_t))
         };
+        if !socket::is_socket(b) {
+            return Ok(-1);
+        }
         Ok(socket::connect(b, addr))
     })
 }
@@ -129,7 +136,12 @@ pub unsafe extern "C" fn bufferevent_getcb(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_setfd(bev: *mut bufferevent, fd: c_int) -> c_int {
     enter("bufferevent_setfd", || {
-        Ok(socket::set_fd(bev_arg("bufferevent_setfd", bev)?, fd))
+        let b = bev_arg("bufferevent_setfd", bev)?;
+        Ok(if socket::is_socket(b) {
+            socket::set_fd(b, fd)
+        } else {
+            -1
+        })
     })
 }
 
@@ -368,5 +380,57 @@ pub unsafe extern "C" fn bufferevent_incref(bev: *mut bufferevent) {
 pub unsafe extern "C" fn bufferevent_decref(bev: *mut bufferevent) -> c_int {
     enter("bufferevent_decref", || {
         Ok(bev_arg("bufferevent_decref", bev)?.decref().into())
+    })
+}
+
+/// Makes two bufferevents joined to each other: what one writes, the other
+/// reads. Callbacks of both are always deferred. 0 on success, -1 on
+/// failure (BEV_OPT_THREADSAFE needs a lock implementation).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_pair_new(
+    base: *mut Base,
+    options: c_int,
+    pair: *mut *mut bufferevent,
+) -> c_int {
+    enter("bufferevent_pair_new", || {
+        handle("bufferevent_pair_new", base.cast_const())?;
+        if pair.is_null() {
+            return refuse("bufferevent_pair_new", "called with a NULL array");
+        }
+        if options & BEV_OPT_THREADSAFE != 0 {
+            return refuse(
+                "bufferevent_pair_new",
+                "BEV_OPT_THREADSAFE needs a lock implementation (evthread_use_pthreads)",
+            );
+        }
+        let halves = pair::new(base, options);
+        for (i, half) in halves.into_iter().enumerate() {
+            // SAFETY: the caller passes an array of two pointers; half is live.
+            unsafe { *pair.add(i) = (*half).as_c() };
+        }
+        Ok(0)
+    })
+}
+
+/// The other half of a pair, or NULL (not a pair, or the partner was freed).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_pair_get_partner(bev: *mut bufferevent) -> *mut bufferevent {
+    enter("bufferevent_pair_get_partner", || {
+        let b = bev_arg("bufferevent_pair_get_partner", bev)?;
+        Ok(pair::partner(b).map_or(std::ptr::null_mut(), |p| p.as_c()))
+    })
+}
+
+/// Pushes buffered data along: a no-op returning 0 for sockets; for a pair
+/// half, BEV_FLUSH and BEV_FINISHED move everything to the partner (and
+/// BEV_FINISHED reports EOF to it). -1 for a pair whose partner is gone.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_flush(
+    bev: *mut bufferevent,
+    iotype: c_short,
+    mode: FlushMode,
+) -> c_int {
+    enter("bufferevent_flush", || {
+        Ok(bev_arg("bufferevent_flush", bev)?.flush(iotype, mode))
     })
 }

@@ -1,0 +1,338 @@
+/*
+ * Paired bufferevents: data moves between the halves inside
+ * bufferevent_write, callbacks are always deferred, watermarks cap each
+ * transfer, flush pushes data along, and freeing a half unlinks it.
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "check.h"
+
+/* What the callbacks of one half saw. */
+struct seen {
+	int reads;
+	int writes;
+	int events;
+	short what;
+	size_t input_at_read;
+};
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct seen *s = arg;
+
+	s->reads++;
+	s->input_at_read = evbuffer_get_length(bufferevent_get_input(bev));
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct seen *s = arg;
+
+	(void)bev;
+	s->writes++;
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct seen *s = arg;
+
+	(void)bev;
+	s->events++;
+	s->what |= what;
+}
+
+static size_t
+in_len(struct bufferevent *bev)
+{
+	return evbuffer_get_length(bufferevent_get_input(bev));
+}
+
+static size_t
+out_len(struct bufferevent *bev)
+{
+	return evbuffer_get_length(bufferevent_get_output(bev));
+}
+
+static void
+pair_basics(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct bufferevent *sock = NULL;
+
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	check(pair[0] != NULL && pair[1] != NULL);
+	check_ptr(bufferevent_pair_get_partner(pair[0]), ==, pair[1]);
+	check_ptr(bufferevent_pair_get_partner(pair[1]), ==, pair[0]);
+	/* BEV-1, BEV-3: write-enabled only, no fd, setfd refused. */
+	check_int(bufferevent_get_enabled(pair[0]), ==, EV_WRITE);
+	check_int(bufferevent_getfd(pair[0]), ==, -1);
+	check_int(bufferevent_setfd(pair[0], 0), ==, -1);
+	check_ptr(bufferevent_get_base(pair[1]), ==, base);
+	/* PAIR-8: a socket bufferevent has no partner. */
+	sock = bufferevent_socket_new(base, -1, 0);
+	check(sock != NULL);
+	check_ptr(bufferevent_pair_get_partner(sock), ==, NULL);
+end:
+	if (sock)
+		bufferevent_free(sock);
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/* PAIR-1, PAIR-2: synchronous move, one deferred read callback. */
+static void
+write_moves_at_once(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct seen b = { 0, 0, 0, 0, 0 };
+	char buf[16];
+
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	bufferevent_setcb(pair[1], read_cb, NULL, event_cb, &b);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(bufferevent_write(pair[0], "hello", 5), ==, 0);
+	check_int(in_len(pair[1]), ==, 5);
+	check_int(out_len(pair[0]), ==, 0);
+	check_int(bufferevent_write(pair[0], " world", 6), ==, 0);
+	check_int(in_len(pair[1]), ==, 11);
+	check_int(b.reads, ==, 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(b.reads, ==, 1);
+	check_int(b.input_at_read, ==, 11);
+	check_int(bufferevent_read(pair[1], buf, sizeof(buf)), ==, 11);
+	check_mem(buf, "hello world", 11);
+	check_int(b.events, ==, 0);
+end:
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/* PAIR-3: data waits for the reader, and for the writer's EV_WRITE. */
+static void
+data_waits_for_flags(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	check_int(bufferevent_write(pair[0], "abc", 3), ==, 0);
+	check_int(out_len(pair[0]), ==, 3);
+	check_int(in_len(pair[1]), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(out_len(pair[0]), ==, 0);
+	check_int(in_len(pair[1]), ==, 3);
+	check_int(bufferevent_disable(pair[0], EV_WRITE), ==, 0);
+	check_int(bufferevent_write(pair[0], "defg", 4), ==, 0);
+	check_int(out_len(pair[0]), ==, 4);
+	check_int(in_len(pair[1]), ==, 3);
+	check_int(bufferevent_enable(pair[0], EV_WRITE), ==, 0);
+	check_int(out_len(pair[0]), ==, 0);
+	check_int(in_len(pair[1]), ==, 7);
+end:
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/* PAIR-4, PAIR-5: the reader's high watermark caps each transfer. */
+static void
+high_watermark_caps(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct seen a = { 0, 0, 0, 0, 0 };
+	char data[25];
+
+	memset(data, 'x', sizeof(data));
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	bufferevent_setcb(pair[0], NULL, write_cb, NULL, &a);
+	bufferevent_setwatermark(pair[1], EV_READ, 0, 10);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(bufferevent_write(pair[0], data, sizeof(data)), ==, 0);
+	check_int(in_len(pair[1]), ==, 10);
+	check_int(out_len(pair[0]), ==, 15);
+	/* Draining the reader moves the next part at once. */
+	check_int(evbuffer_drain(bufferevent_get_input(pair[1]), 10), ==, 0);
+	check_int(in_len(pair[1]), ==, 10);
+	check_int(out_len(pair[0]), ==, 5);
+	check_int(evbuffer_drain(bufferevent_get_input(pair[1]), 10), ==, 0);
+	check_int(in_len(pair[1]), ==, 5);
+	check_int(out_len(pair[0]), ==, 0);
+	/* The writer's write callback runs (deferred) once emptied. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(a.writes, >=, 1);
+end:
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/* PAIR-6, PAIR-7: flush modes. */
+static void
+flush_modes(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct seen b = { 0, 0, 0, 0, 0 };
+
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	bufferevent_setcb(pair[1], NULL, NULL, event_cb, &b);
+	check_int(bufferevent_write(pair[0], "12345", 5), ==, 0);
+	check_int(bufferevent_flush(pair[0], EV_WRITE, BEV_NORMAL), ==, 0);
+	check_int(out_len(pair[0]), ==, 5);
+	/* BEV_FLUSH ignores that the partner does not read. */
+	check_int(bufferevent_flush(pair[0], EV_WRITE, BEV_FLUSH), ==, 0);
+	check_int(out_len(pair[0]), ==, 0);
+	check_int(in_len(pair[1]), ==, 5);
+	check_int(b.events, ==, 0);
+	check_int(bufferevent_flush(pair[0], EV_WRITE, BEV_FINISHED), ==, 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(b.events, ==, 1);
+	check_int(b.what, ==, BEV_EVENT_EOF | BEV_EVENT_READING);
+end:
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/* PAIR-8: freeing a half leaves the other alone and unlinked. */
+static void
+free_one_half(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct seen b = { 0, 0, 0, 0, 0 };
+
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	bufferevent_setcb(pair[1], read_cb, write_cb, event_cb, &b);
+	bufferevent_free(pair[0]);
+	pair[0] = NULL;
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_ptr(bufferevent_pair_get_partner(pair[1]), ==, NULL);
+	check_int(bufferevent_flush(pair[1], EV_WRITE, BEV_FLUSH), ==, -1);
+	check_int(bufferevent_write(pair[1], "left", 4), ==, 0);
+	check_int(out_len(pair[1]), ==, 4);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(b.events, ==, 0);
+end:
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/* PAIR-9: a read timeout on a pair is a plain timer. */
+static void
+read_timeout(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct seen b = { 0, 0, 0, 0, 0 };
+	struct timeval tv;
+
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	bufferevent_setcb(pair[1], read_cb, NULL, event_cb, &b);
+	check_set_ms(&tv, 50 * check_time_scale());
+	check_int(bufferevent_set_timeouts(pair[1], &tv, NULL), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(event_base_dispatch(base), ==, 1);
+	check_int(b.events, ==, 1);
+	check_int(b.what, ==, BEV_EVENT_TIMEOUT | BEV_EVENT_READING);
+	check_int(bufferevent_get_enabled(pair[1]) & EV_READ, ==, 0);
+end:
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/* Data moved in restarts the read timeout (PAIR-9). */
+static void
+data_restarts_timeout(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct seen b = { 0, 0, 0, 0, 0 };
+	struct timeval tv;
+	long long t0;
+
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	bufferevent_setcb(pair[1], read_cb, NULL, event_cb, &b);
+	check_set_ms(&tv, 100 * check_time_scale());
+	check_int(bufferevent_set_timeouts(pair[1], &tv, NULL), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	t0 = check_now_ms();
+	usleep(60000 * check_time_scale());
+	check_int(bufferevent_write(pair[0], "x", 1), ==, 0);
+	check_int(event_base_dispatch(base), ==, 1);
+	check_int(b.reads, ==, 1);
+	check_int(b.what, ==, BEV_EVENT_TIMEOUT | BEV_EVENT_READING);
+	/* The timer started again at the write, not at the enable. */
+	check_int(check_now_ms() - t0, >=, 150 * check_time_scale());
+end:
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
+static const struct check_case cases[] = {
+	{ "pair_basics", pair_basics },
+	{ "write_moves_at_once", write_moves_at_once },
+	{ "data_waits_for_flags", data_waits_for_flags },
+	{ "high_watermark_caps", high_watermark_caps },
+	{ "flush_modes", flush_modes },
+	{ "free_one_half", free_one_half },
+	{ "read_timeout", read_timeout },
+	{ "data_restarts_timeout", data_restarts_timeout },
+	{ NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+	return check_main(cases, argc, argv);
+}

@@ -1,0 +1,208 @@
+//! Paired bufferevents: two halves in one process, where what one writes
+//! is moved (as chunks, not copied) into the other's input as soon as the
+//! writer has EV_WRITE and the reader EV_READ enabled. Their callbacks are
+//! always deferred, and their timeouts are plain timers.
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_short, c_void};
+
+use crate::buffer::{Buffer, CbInfo, FrozenEnd};
+use crate::reactor::{Base, EV_READ, EV_WRITE};
+
+use super::{
+    BEV_EVENT_EOF, BEV_EVENT_READING, BEV_EVENT_WRITING, BEV_OPT_DEFER_CALLBACKS, Bufferevent,
+    Kind, timers,
+};
+
+/// How `bufferevent_flush` is asked to move data.
+pub const BEV_NORMAL: c_int = 0;
+pub const BEV_FINISHED: c_int = 2;
+
+/// A half's link to the other; NULL once either half is gone.
+#[derive(Default)]
+pub struct PairState {
+    partner: Cell<*const Bufferevent>,
+}
+
+fn state(bev: &Bufferevent) -> Option<&PairState> {
+    match &bev.kind {
+        Kind::Pair(p) => Some(p),
+        _ => None,
+    }
+}
+
+/// The other half, if `bev` is a pair half whose partner still lives.
+pub fn partner(bev: &Bufferevent) -> Option<&Bufferevent> {
+    let p = state(bev)?.partner.get();
+    // SAFETY: a partner pointer is cleared (in `unlink`) before the
+    // partner's memory can go away.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// `bufferevent_pair_new`: both halves, linked, with deferred callbacks.
+pub fn new(base: *mut Base, options: c_int) -> [*mut Bufferevent; 2] {
+    let options = options | BEV_OPT_DEFER_CALLBACKS;
+    let halves = [half(base, options), half(base, options)];
+    // SAFETY: both are live bufferevents just made.
+    let (a, b) = unsafe { (&*halves[0], &*halves[1]) };
+    state(a).expect("a pair half").partner.set(b);
+    state(b).expect("a pair half").partner.set(a);
+    halves
+}
+
+fn half(base: *mut Base, options: c_int) -> *mut Bufferevent {
+    let raw = Bufferevent::create(base, options, Kind::Pair(PairState::default()));
+    // SAFETY: raw is the live bufferevent just made.
+    let bev = unsafe { &*raw };
+    timers::assign(bev);
+    bev.output().add_internal_cb(output_changed, raw.cast());
+    bev.input().set_frozen(FrozenEnd::Back, true);
+    bev.output().set_frozen(FrozenEnd::Front, true);
+    raw
+}
+
+/// Takes a reference on `bev` and its partner for the duration of `f`.
+fn with_both<R>(bev: &Bufferevent, f: impl FnOnce() -> R) -> R {
+    bev.incref();
+    let other = partner(bev).map(|p| {
+        p.incref();
+        std::ptr::from_ref(p)
+    });
+    let r = f();
+    if let Some(p) = other {
+        // SAFETY: the reference taken above keeps the partner's memory.
+        unsafe { (*p).decref() };
+    }
+    bev.decref();
+    r
+}
+
+/// Whether `src` should hand its output to `dst` now.
+fn wants_to_talk(src: &Bufferevent, dst: &Bufferevent) -> bool {
+    src.enabled() & EV_WRITE != 0
+        && dst.enabled() & EV_READ != 0
+        && !dst.read_suspended()
+        && src.output().len() > 0
+}
+
+/// Moves `src`'s output into `dst`'s input, up to `dst`'s read high
+/// watermark unless `ignore_wm`, then runs the callbacks that are due.
+fn transfer(src: &Bufferevent, dst: &Bufferevent, ignore_wm: bool) {
+    let high = dst.wm_read().high;
+    let room = high.saturating_sub(dst.input().len());
+    if high != 0 && room == 0 && !ignore_wm {
+        return;
+    }
+    src.output().set_frozen(FrozenEnd::Front, false);
+    dst.input().set_frozen(FrozenEnd::Back, false);
+    let moved = if high != 0 && room > 0 {
+        src.output().remove_buffer(dst.input(), room).unwrap_or(0)
+    } else {
+        let n = src.output().len();
+        if dst.input().add_buffer(src.output()).is_ok() {
+            n
+        } else {
+            0
+        }
+    };
+    src.output().set_frozen(FrozenEnd::Front, true);
+    dst.input().set_frozen(FrozenEnd::Back, true);
+    if moved > 0 {
+        timers::reset_read(dst);
+        if dst.output().len() > 0 {
+            timers::reset_write(dst);
+        } else {
+            timers::stop(dst, EV_WRITE);
+        }
+    }
+    dst.trigger(EV_READ, 0);
+    src.trigger(EV_WRITE, 0);
+}
+
+pub fn enable(bev: &Bufferevent, what: c_short) -> c_int {
+    with_both(bev, || {
+        if what & EV_READ != 0 {
+            timers::reset_read(bev);
+        }
+        if what & EV_WRITE != 0 && bev.output().len() > 0 {
+            timers::reset_write(bev);
+        }
+        if let Some(other) = partner(bev) {
+            if what & EV_READ != 0 && wants_to_talk(other, bev) {
+                transfer(other, bev, false);
+            }
+        }
+        if let Some(other) = partner(bev) {
+            if what & EV_WRITE != 0 && wants_to_talk(bev, other) {
+                transfer(bev, other, false);
+            }
+        }
+    });
+    0
+}
+
+pub fn disable(bev: &Bufferevent, what: c_short) -> c_int {
+    timers::stop(bev, what);
+    0
+}
+
+/// At the last reference: the partner forgets this half (PAIR-8: it gets
+/// no event, its flush fails and its writes stay in its output).
+pub fn unlink(bev: &Bufferevent) {
+    if let Some(other) = partner(bev) {
+        if let Some(st) = state(other) {
+            st.partner.set(std::ptr::null());
+        }
+    }
+    if let Some(st) = state(bev) {
+        st.partner.set(std::ptr::null());
+    }
+}
+
+/// `bufferevent_flush` on a pair half.
+pub fn flush(bev: &Bufferevent, iotype: c_short, mode: c_int) -> c_int {
+    let Some(other) = partner(bev) else { return -1 };
+    if mode == BEV_NORMAL {
+        return 0;
+    }
+    let other = std::ptr::from_ref(other);
+    with_both(bev, || {
+        // SAFETY: with_both holds a reference on the partner.
+        let other = unsafe { &*other };
+        if iotype & EV_READ != 0 {
+            transfer(other, bev, true);
+        }
+        if iotype & EV_WRITE != 0 {
+            transfer(bev, other, true);
+        }
+        if mode == BEV_FINISHED {
+            let mut what = BEV_EVENT_EOF;
+            if iotype & EV_READ != 0 {
+                what |= BEV_EVENT_WRITING;
+            }
+            if iotype & EV_WRITE != 0 {
+                what |= BEV_EVENT_READING;
+            }
+            other.run_eventcb(what, 0);
+        }
+    });
+    0
+}
+
+/// The output's change callback: new data goes to a partner that reads.
+fn output_changed(_buf: &Buffer, info: &CbInfo, arg: *mut c_void) {
+    // SAFETY: arg is the pair half owning this output.
+    let bev = unsafe { &*arg.cast::<Bufferevent>() };
+    if info.n_added <= info.n_deleted {
+        return;
+    }
+    let Some(other) = partner(bev) else { return };
+    let other = std::ptr::from_ref(other);
+    with_both(bev, || {
+        // SAFETY: with_both holds a reference on the partner.
+        let other = unsafe { &*other };
+        if wants_to_talk(bev, other) {
+            transfer(bev, other, false);
+        }
+    });
+}
