@@ -87,6 +87,16 @@ typedef void (*bufferevent_event_cb)(struct bufferevent *bev,
                                      void *ctx);
 
 /**
+ * A filter: moves bytes from `src` to `dst`, transformed, writing at most
+ * `dst_limit` bytes when that is not negative.
+ */
+typedef enum bufferevent_filter_result (*bufferevent_filter_cb)(struct evbuffer *src,
+                                                                struct evbuffer *dst,
+                                                                ev_ssize_t dst_limit,
+                                                                enum bufferevent_flush_mode mode,
+                                                                void *ctx);
+
+/**
  * Makes a socket bufferevent on `fd` (or -1 for none yet). The fd's
  * blocking mode is left as it is.
  */
@@ -304,6 +314,26 @@ int bufferevent_flush(struct bufferevent *bev,
                       short iotype,
                       enum bufferevent_flush_mode mode);
 
+/**
+ * Makes a bufferevent that filters the data of `underlying` through
+ * `input_filter` and `output_filter` (NULL: pass through unchanged). The
+ * filter takes over the underlying's callbacks. NULL if `underlying` is.
+ */
+EVENT2_EXPORT_SYMBOL
+struct bufferevent *bufferevent_filter_new(struct bufferevent *underlying,
+                                           bufferevent_filter_cb input_filter,
+                                           bufferevent_filter_cb output_filter,
+                                           int options,
+                                           void (*free_context)(void *ctx),
+                                           void *ctx);
+
+/**
+ * The bufferevent a filter reads and writes through, or NULL for other
+ * kinds.
+ */
+EVENT2_EXPORT_SYMBOL
+struct bufferevent *bufferevent_get_underlying(struct bufferevent *bev);
+
 /* These refer to enumerations above, which the module may define: they come
  * after its part. */
 
@@ -312,11 +342,6 @@ enum bufferevent_trigger_options {
 	BEV_TRIG_IGNORE_WATERMARKS = (1 << 16),
 	BEV_TRIG_DEFER_CALLBACKS = BEV_OPT_DEFER_CALLBACKS
 };
-
-/** A filter: moves bytes from @p src to @p dst, transformed. */
-typedef enum bufferevent_filter_result (*bufferevent_filter_cb)(
-    struct evbuffer *src, struct evbuffer *dst, ev_ssize_t dst_limit,
-    enum bufferevent_flush_mode mode, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -9,9 +9,10 @@ use std::ffi::{c_int, c_short, c_void};
 use crate::buffer::Buffer;
 use crate::ffi::bufferevent_struct::{bufferevent, event_watermark};
 use crate::ffi::event_struct::{EVLIST_FINALIZING, event_callback};
-use crate::reactor::event_mem::CbPtr;
+use crate::reactor::event_mem::{CbPtr, EVLIST_X_RELEASE};
 use crate::reactor::{Base, EV_READ, EV_WRITE, clock};
 
+pub mod filter;
 pub mod pair;
 pub mod public;
 pub mod socket;
@@ -41,6 +42,7 @@ pub const SUSPEND_WM: u16 = 0x01;
 pub enum Kind {
     Socket(socket::SocketState),
     Pair(pair::PairState),
+    Filter(filter::FilterState),
 }
 
 /// A bufferevent: the public prefix C programs read, then our state.
@@ -100,6 +102,8 @@ impl Bufferevent {
         let pri = unsafe { (*base).default_priority() };
         me.deferred_cb()
             .init_self(Some(run_deferred), raw.cast(), pri);
+        me.deferred_cb()
+            .set_flags(me.deferred_cb().flags() | EVLIST_X_RELEASE);
         me.finalizer_cb()
             .init_self(Some(run_finalizer), raw.cast(), pri);
         me.finalizer_cb()
@@ -128,6 +132,10 @@ impl Bufferevent {
 
     pub fn options(&self) -> c_int {
         self.options
+    }
+
+    pub fn refcount(&self) -> usize {
+        self.refcnt.get()
     }
 
     pub fn incref(&self) {
@@ -201,6 +209,7 @@ impl Bufferevent {
         match &self.kind {
             Kind::Socket(_) => socket::enable(self, what),
             Kind::Pair(_) => pair::enable(self, what),
+            Kind::Filter(_) => filter::enable(self, what),
         }
     }
 
@@ -208,6 +217,7 @@ impl Bufferevent {
         match &self.kind {
             Kind::Socket(_) => socket::disable(self, what),
             Kind::Pair(_) => pair::disable(self, what),
+            Kind::Filter(_) => filter::disable(self, what),
         }
     }
 
@@ -215,6 +225,7 @@ impl Bufferevent {
         match &self.kind {
             Kind::Socket(_) => socket::unlink(self),
             Kind::Pair(_) => pair::unlink(self),
+            Kind::Filter(_) => filter::unlink(self),
         }
     }
 
@@ -222,6 +233,17 @@ impl Bufferevent {
         match &self.kind {
             Kind::Socket(_) => socket::destruct(self),
             Kind::Pair(_) => {}
+            Kind::Filter(_) => filter::destruct(self),
+        }
+    }
+
+    /// The fd under the bufferevent: a socket's own, a filter's
+    /// underlying's, -1 for pairs.
+    pub fn fd(&self) -> c_int {
+        match &self.kind {
+            Kind::Socket(_) => socket::fd(self),
+            Kind::Pair(_) => -1,
+            Kind::Filter(_) => filter::underlying(self).map_or(-1, Bufferevent::fd),
         }
     }
 
@@ -231,6 +253,7 @@ impl Bufferevent {
         match &self.kind {
             Kind::Socket(_) => 0,
             Kind::Pair(_) => pair::flush(self, iotype, mode),
+            Kind::Filter(_) => filter::flush(self, iotype, mode),
         }
     }
 
@@ -276,7 +299,7 @@ impl Bufferevent {
         self.set_timeouts_fields(read.unwrap_or(zero), write.unwrap_or(zero));
         match &self.kind {
             Kind::Socket(_) => socket::adjust_timeouts(self),
-            Kind::Pair(_) => timers::adjust(self),
+            Kind::Pair(_) | Kind::Filter(_) => timers::adjust(self),
         }
     }
 
@@ -429,7 +452,9 @@ unsafe extern "C" fn run_deferred(_cb: *mut event_callback, arg: *mut c_void) {
     // SAFETY: arg is the bufferevent that owns this record; the reference
     // taken when it was scheduled keeps it alive.
     let bev = unsafe { &*arg.cast::<Bufferevent>() };
-    bev.run_pending();
+    if !bev.base().shutting_down() {
+        bev.run_pending();
+    }
     bev.decref();
 }
 

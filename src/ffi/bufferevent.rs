@@ -3,12 +3,12 @@
 use std::ffi::{c_int, c_short, c_void};
 
 use super::bufferevent_struct::bufferevent;
-use super::{EntryResult, enter, handle, refuse, timeval_arg, write_out};
+use super::{EntryResult, SSize, enter, handle, refuse, timeval_arg, write_out};
 
 use crate::buffer::Buffer;
 use crate::bufferevent::{
     BEV_OPT_DEFER_CALLBACKS, BEV_OPT_THREADSAFE, BEV_OPT_UNLOCK_CALLBACKS, Bufferevent, Callbacks,
-    pair, socket,
+    filter, pair, socket,
 };
 use crate::reactor::{Base, EV_READ, EV_WRITE};
 
@@ -23,6 +23,22 @@ pub type bufferevent_event_cb =
 /// `enum bufferevent_flush_mode` as it crosses the ABI: an int, so that
 /// any value a program passes is defined.
 pub type FlushMode = c_int;
+
+/// `enum bufferevent_filter_result` as it crosses the ABI: BEV_OK,
+/// BEV_NEED_MORE or BEV_ERROR.
+pub type FilterResult = c_int;
+
+/// A filter: moves bytes from `src` to `dst`, transformed, writing at most
+/// `dst_limit` bytes when that is not negative.
+pub type bufferevent_filter_cb = Option<
+    unsafe extern "C" fn(
+        src: *mut Buffer,
+        dst: *mut Buffer,
+        dst_limit: SSize,
+        mode: FlushMode,
+        ctx: *mut c_void,
+    ) -> FilterResult,
+>;
 
 /// The bufferevent behind a C pointer, refusing NULL.
 pub(crate) fn bev_arg<'a>(name: &str, bev: *mut bufferevent) -> EntryResult<&'a Bufferevent> {
@@ -149,7 +165,7 @@ pub unsafe extern "C" fn bufferevent_setfd(bev: *mut bufferevent, fd: c_int) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_getfd(bev: *mut bufferevent) -> c_int {
     enter("bufferevent_getfd", || {
-        Ok(socket::fd(bev_arg("bufferevent_getfd", bev)?))
+        Ok(bev_arg("bufferevent_getfd", bev)?.fd())
     })
 }
 
@@ -432,5 +448,51 @@ pub unsafe extern "C" fn bufferevent_flush(
 ) -> c_int {
     enter("bufferevent_flush", || {
         Ok(bev_arg("bufferevent_flush", bev)?.flush(iotype, mode))
+    })
+}
+
+/// Makes a bufferevent that filters the data of `underlying` through
+/// `input_filter` and `output_filter` (NULL: pass through unchanged). The
+/// filter takes over the underlying's callbacks. NULL if `underlying` is.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_filter_new(
+    underlying: *mut bufferevent,
+    input_filter: bufferevent_filter_cb,
+    output_filter: bufferevent_filter_cb,
+    options: c_int,
+    free_context: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
+    ctx: *mut c_void,
+) -> *mut bufferevent {
+    enter("bufferevent_filter_new", || {
+        if underlying.is_null() {
+            return Ok(std::ptr::null_mut());
+        }
+        let under = bev_arg("bufferevent_filter_new", underlying)?;
+        if options & BEV_OPT_THREADSAFE != 0 {
+            return refuse(
+                "bufferevent_filter_new",
+                "BEV_OPT_THREADSAFE needs a lock implementation (evthread_use_pthreads)",
+            );
+        }
+        let bev = filter::new(
+            under,
+            input_filter,
+            output_filter,
+            options,
+            free_context,
+            ctx,
+        );
+        // SAFETY: bev is the live bufferevent just made.
+        Ok(unsafe { (*bev).as_c() })
+    })
+}
+
+/// The bufferevent a filter reads and writes through, or NULL for other
+/// kinds.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_underlying(bev: *mut bufferevent) -> *mut bufferevent {
+    enter("bufferevent_get_underlying", || {
+        let b = bev_arg("bufferevent_get_underlying", bev)?;
+        Ok(filter::underlying(b).map_or(std::ptr::null_mut(), |u| u.as_c()))
     })
 }

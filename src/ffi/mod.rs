@@ -28,6 +28,9 @@ pub mod event_struct;
 pub mod listener;
 pub mod util;
 
+/// `ev_ssize_t` as it crosses the ABI.
+pub type SSize = isize;
+
 /// An entry point failed; the reason has already been logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failure;

@@ -18,6 +18,12 @@ use super::Base;
 /// belongs to a bufferevent and its fd is watched edge-triggered.
 pub const EVLIST_X_EDGE: c_short = 0x1000;
 
+/// A flag of ours in `evcb_flags`: a record of our own that holds a
+/// reference to its owner. When the base is freed with the record still
+/// queued, it is run once (with `Base::shutting_down` true) so the owner
+/// can drop that reference without calling the program.
+pub const EVLIST_X_RELEASE: c_short = 0x2000;
+
 /// How the callback of a record is invoked (`evcb_closure`).
 pub const CLOSURE_EVENT: u8 = 0;
 pub const CLOSURE_SIGNAL: u8 = 1;

@@ -69,6 +69,8 @@ pub struct Base {
     /// The monotonic time cached for the current pass (0: not cached).
     cached_now: Cell<u64>,
     method: &'static str,
+    /// Set while event_base_free tears the base down.
+    shutting_down: Cell<bool>,
 }
 
 struct State {
@@ -123,6 +125,7 @@ impl Base {
             }),
             cached_now: Cell::new(0),
             method: if avoid_epoll { "poll" } else { "epoll" },
+            shutting_down: Cell::new(false),
         })
     }
 
@@ -328,6 +331,12 @@ impl Base {
     /// (before it is closed or handed back to the program).
     pub fn own_fd(&self, fd: i32, owned: bool) {
         self.state.borrow_mut().io.set_owned(fd, owned);
+    }
+
+    /// Whether event_base_free is tearing the base down: records run then
+    /// only release what they hold, they call nothing of the program's.
+    pub fn shutting_down(&self) -> bool {
+        self.shutting_down.get()
     }
 
     /// The callback currently running, if any.
@@ -581,18 +590,27 @@ impl Base {
     /// bufferevents freed earlier, and forgets every event without running
     /// its callback.
     pub fn shutdown(&self) {
-        let queued = {
-            let mut st = self.state.borrow_mut();
-            let mut all = st.active.drain_all();
-            all.append(&mut st.later);
-            all
-        };
-        for cb in &queued {
-            cb.set_flags(cb.flags() & !(EVLIST_ACTIVE | EVLIST_ACTIVE_LATER));
-        }
-        for cb in queued {
-            if cb.closure() == CLOSURE_CB_SELF && cb.flags() & EVLIST_FINALIZING != 0 {
-                cb.call_self();
+        self.shutting_down.set(true);
+        // A finalizer may release another bufferevent (a filter its
+        // underlying), which queues one more: run until none is left.
+        loop {
+            let queued = {
+                let mut st = self.state.borrow_mut();
+                let mut all = st.active.drain_all();
+                all.append(&mut st.later);
+                all
+            };
+            if queued.is_empty() {
+                break;
+            }
+            for cb in &queued {
+                cb.set_flags(cb.flags() & !(EVLIST_ACTIVE | EVLIST_ACTIVE_LATER));
+            }
+            for cb in queued {
+                let ours = event_mem::EVLIST_X_RELEASE | EVLIST_FINALIZING;
+                if cb.closure() == CLOSURE_CB_SELF && cb.flags() & ours != 0 {
+                    cb.call_self();
+                }
             }
         }
         let mut st = self.state.borrow_mut();
