@@ -4,7 +4,8 @@
  *	echo_server [PORT] [--max-conns N]
  *
  * Every byte a client sends is sent back to it. PORT 0 (the default) lets
- * the system pick a port, which is printed as "listening on PORT". With
+ * the system pick a port; either way it is printed as "listening on PORT"
+ * once the server accepts connections. With
  * --max-conns N the server accepts N connections and exits once all of
  * them have closed; SIGINT and SIGTERM end it at any time. A client that
  * sends faster than it reads is paused while a lot of its echo waits.
@@ -238,10 +239,8 @@ main(int argc, char **argv)
 		    strerror(errno));
 		goto out;
 	}
-	if (port == 0) {
-		printf("listening on %u\n", (unsigned)ntohs(sin.sin_port));
-		fflush(stdout);
-	}
+	printf("listening on %u\n", (unsigned)ntohs(sin.sin_port));
+	fflush(stdout);
 
 	sigint = evsignal_new(srv.base, SIGINT, signal_cb, srv.base);
 	sigterm = evsignal_new(srv.base, SIGTERM, signal_cb, srv.base);
