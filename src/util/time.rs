@@ -1,0 +1,120 @@
+//! Time helpers: the standalone monotonic timer of
+//! `evutil_monotonic_timer_*` and HTTP dates of `evutil_date_rfc1123`.
+
+use crate::sys;
+
+/// `EV_MONOT_PRECISE`: prefer a finer clock to a cheaper one.
+pub const MONOT_PRECISE: i32 = 1;
+/// `EV_MONOT_FALLBACK`: use the time of day made monotonic.
+pub const MONOT_FALLBACK: i32 = 2;
+
+/// A program's monotonic timer.
+///
+/// A new timer reads `CLOCK_REALTIME` until it is configured, as the
+/// reference's all-zero timer does (clock id 0).
+pub struct MonotonicTimer {
+    /// The clock read, or `None` for the adjusted time of day.
+    clock: Option<libc::clockid_t>,
+    /// Added to the time of day, grown whenever it steps backwards.
+    adjust: libc::timeval,
+    /// The last answer of the time-of-day fallback.
+    last: libc::timeval,
+}
+
+const ZERO_TV: libc::timeval = libc::timeval {
+    tv_sec: 0,
+    tv_usec: 0,
+};
+
+fn tv_usec_total(tv: &libc::timeval) -> i128 {
+    i128::from(tv.tv_sec) * 1_000_000 + i128::from(tv.tv_usec)
+}
+
+fn tv_from_usec(total: i128) -> libc::timeval {
+    libc::timeval {
+        tv_sec: total.div_euclid(1_000_000) as libc::time_t,
+        tv_usec: total.rem_euclid(1_000_000) as libc::suseconds_t,
+    }
+}
+
+impl MonotonicTimer {
+    pub fn new() -> Self {
+        MonotonicTimer {
+            clock: Some(libc::CLOCK_REALTIME),
+            adjust: ZERO_TV,
+            last: ZERO_TV,
+        }
+    }
+
+    /// Chooses the clock for `flags`: the coarse monotonic clock unless
+    /// PRECISE or FALLBACK is asked, the precise one unless FALLBACK is,
+    /// and the adjusted time of day otherwise. Always 0.
+    pub fn configure(&mut self, flags: i32) -> i32 {
+        let precise = flags & MONOT_PRECISE != 0;
+        let fallback = flags & MONOT_FALLBACK != 0;
+        let usable = |c| sys::clock_gettime(c).is_some();
+        self.clock = if !precise && !fallback && usable(libc::CLOCK_MONOTONIC_COARSE) {
+            Some(libc::CLOCK_MONOTONIC_COARSE)
+        } else if !fallback && usable(libc::CLOCK_MONOTONIC) {
+            Some(libc::CLOCK_MONOTONIC)
+        } else {
+            None
+        };
+        0
+    }
+
+    /// The timer's current time, or `None` when the clock cannot be read.
+    pub fn now(&mut self) -> Option<libc::timeval> {
+        match self.clock {
+            Some(clock) => sys::clock_gettime(clock).map(|ts| libc::timeval {
+                tv_sec: ts.tv_sec,
+                tv_usec: (ts.tv_nsec / 1000) as libc::suseconds_t,
+            }),
+            None => {
+                let tod = sys::gettimeofday().ok()?;
+                let mut now = tv_usec_total(&tod) + tv_usec_total(&self.adjust);
+                let last = tv_usec_total(&self.last);
+                if now < last {
+                    // The time of day stepped back: absorb the step.
+                    self.adjust = tv_from_usec(tv_usec_total(&self.adjust) + last - now);
+                    now = last;
+                }
+                self.last = tv_from_usec(now);
+                Some(self.last)
+            }
+        }
+    }
+}
+
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Writes the RFC 1123 date of `tm` (now, in UTC, when `None`) into `out`
+/// like snprintf and returns its length; 0 with nothing written for an
+/// empty buffer. `None` when the weekday or month is out of range.
+pub fn date_rfc1123(out: &mut [u8], tm: Option<&libc::tm>) -> Option<i32> {
+    let now;
+    let tm = match tm {
+        Some(tm) => tm,
+        None => {
+            now = sys::gmtime_now();
+            &now
+        }
+    };
+    let day = DAYS.get(usize::try_from(tm.tm_wday).ok()?)?;
+    let month = MONTHS.get(usize::try_from(tm.tm_mon).ok()?)?;
+    if out.is_empty() {
+        return Some(0);
+    }
+    let text = format!(
+        "{day}, {:02} {month} {:4} {:02}:{:02}:{:02} GMT",
+        tm.tm_mday,
+        1900 + i64::from(tm.tm_year),
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    );
+    Some(super::write_truncated(out, text.as_bytes()) as i32)
+}
