@@ -222,7 +222,7 @@ pub unsafe extern "C" fn evutil_date_rfc1123(
 #[unsafe(no_mangle)]
 pub extern "C" fn evutil_monotonic_timer_new() -> *mut MonotonicTimer {
     enter("evutil_monotonic_timer_new", || {
-        Ok(Box::into_raw(Box::new(MonotonicTimer::new())))
+        Ok(MonotonicTimer::allocate())
     })
 }
 
@@ -233,7 +233,7 @@ pub unsafe extern "C" fn evutil_monotonic_timer_free(timer: *mut MonotonicTimer)
         if !timer.is_null() {
             // SAFETY: a non-NULL timer came from evutil_monotonic_timer_new
             // and is freed once (pointer contract).
-            drop(unsafe { Box::from_raw(timer) });
+            unsafe { MonotonicTimer::free(timer) };
         }
         Ok(())
     })

@@ -1,7 +1,7 @@
 //! Time helpers: the standalone monotonic timer of
 //! `evutil_monotonic_timer_*` and HTTP dates of `evutil_date_rfc1123`.
 
-use crate::sys;
+use crate::{mem, sys};
 
 /// `EV_MONOT_PRECISE`: prefer a finer clock to a cheaper one.
 pub const MONOT_PRECISE: i32 = 1;
@@ -44,6 +44,29 @@ impl MonotonicTimer {
             adjust: ZERO_TV,
             last: ZERO_TV,
         }
+    }
+
+    /// A new timer in memory from the program's allocator (where
+    /// `event_set_mem_functions` points it, as the reference's timers are);
+    /// NULL when memory runs out. Free it with [`MonotonicTimer::free`].
+    pub fn allocate() -> *mut MonotonicTimer {
+        let p = mem::malloc(std::mem::size_of::<MonotonicTimer>()).cast::<MonotonicTimer>();
+        if !p.is_null() {
+            // SAFETY: p is fresh memory of the right size, and the
+            // allocator's alignment suits a struct of integers.
+            unsafe { p.write(MonotonicTimer::new()) };
+        }
+        p
+    }
+
+    /// Frees a timer from [`MonotonicTimer::allocate`].
+    ///
+    /// # Safety
+    /// `p` came from `allocate` and is not used again.
+    pub unsafe fn free(p: *mut MonotonicTimer) {
+        // The timer holds only integers: nothing to drop but the memory.
+        // SAFETY: the caller's contract.
+        unsafe { mem::free(p.cast()) };
     }
 
     /// Chooses the clock for `flags`: the coarse monotonic clock unless
