@@ -76,6 +76,9 @@ struct timeval;
 
 /** The C library's address record, under the name our lookups use. */
 #define evutil_addrinfo addrinfo
+/* Declared here too: strict C modes get no struct addrinfo from <netdb.h>,
+ * and the functions below must all name one file-scope type. */
+struct evutil_addrinfo;
 
 /** @name Flags of evutil_configure_monotonic_time()
  * @{ */
