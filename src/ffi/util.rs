@@ -440,11 +440,18 @@ pub unsafe extern "C" fn evutil_sockaddr_cmp(
     include_port: c_int,
 ) -> c_int {
     enter("evutil_sockaddr_cmp", || {
-        let a = handle("evutil_sockaddr_cmp", sa1)?;
-        let b = handle("evutil_sockaddr_cmp", sa2)?;
-        let len = |sa: &libc::sockaddr| addr::sockaddr_cmp_len(c_int::from(sa.sa_family));
-        let a = super::bytes("evutil_sockaddr_cmp", sa1.cast(), len(a))?;
-        let b = super::bytes("evutil_sockaddr_cmp", sa2.cast(), len(b))?;
+        if sa1.is_null() || sa2.is_null() {
+            return refuse("evutil_sockaddr_cmp", "called with a NULL address");
+        }
+        // Only the family is read before the size of the rest is known: the
+        // caller's object may be shorter than a whole struct sockaddr.
+        let len = |sa: *const libc::sockaddr| {
+            // SAFETY: a non-NULL address starts with its family field.
+            let family = unsafe { std::ptr::addr_of!((*sa).sa_family).read_unaligned() };
+            addr::sockaddr_cmp_len(c_int::from(family))
+        };
+        let a = super::bytes("evutil_sockaddr_cmp", sa1.cast(), len(sa1))?;
+        let b = super::bytes("evutil_sockaddr_cmp", sa2.cast(), len(sa2))?;
         Ok(addr::sockaddr_cmp(a, b, include_port != 0))
     })
 }

@@ -141,3 +141,36 @@ pub fn date_rfc1123(out: &mut [u8], tm: Option<&libc::tm>) -> Option<i32> {
     );
     Some(super::write_truncated(out, text.as_bytes()) as i32)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_never_goes_back() {
+        let mut t = MonotonicTimer::new();
+        t.configure(MONOT_FALLBACK);
+        let first = t.now().unwrap();
+        // Pretend the last answer was an hour ahead, as after the time of
+        // day was set back: the next answers hold there, then move on.
+        t.last = tv_from_usec(tv_usec_total(&first) + 3_600_000_000);
+        let held = t.now().unwrap();
+        assert_eq!(tv_usec_total(&held), tv_usec_total(&t.last));
+        assert!(tv_usec_total(&t.adjust) >= 3_600_000_000 - 1_000_000);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(tv_usec_total(&t.now().unwrap()) > tv_usec_total(&held));
+    }
+
+    #[test]
+    fn dates_and_ranges() {
+        // SAFETY: all-zero is a valid struct tm.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        tm.tm_year = 124;
+        tm.tm_mday = 1;
+        let mut out = [0u8; 40];
+        assert_eq!(date_rfc1123(&mut out, Some(&tm)), Some(29));
+        assert_eq!(&out[..29], b"Sun, 01 Jan 2024 00:00:00 GMT");
+        tm.tm_mon = 12;
+        assert_eq!(date_rfc1123(&mut out, Some(&tm)), None);
+    }
+}
