@@ -101,6 +101,12 @@ pton_ipv6(void)
 	check_str(v6_round("::1.2.3.4", buf, sizeof(buf)), "::1.2.3.4");
 	check_str(v6_round("1:2:3:4:5:6:1.2.3.4", buf, sizeof(buf)),
 	    "1:2:3:4:5:6:102:304");
+	/* A group is read as strtol(..., 16) reads it, "0x" included, and
+	 * may not span more than four characters. */
+	check_str(v6_round("0x1::", buf, sizeof(buf)), "1::");
+	check_str(v6_round("0xab::", buf, sizeof(buf)), "ab::");
+	check_int(evutil_inet_pton(AF_INET6, "0xabc::", &a), ==, 0);
+	check_int(evutil_inet_pton(AF_INET6, "0x::", &a), ==, 0);
 	check_int(evutil_inet_pton(AF_INET6, "1:2:3:4:5:6:7:8:9", &a), ==, 0);
 	check_int(evutil_inet_pton(AF_INET6, "1:2:3:4:5:6:7", &a), ==, 0);
 	check_int(evutil_inet_pton(AF_INET6, "1::2::3", &a), ==, 0);
@@ -148,7 +154,19 @@ pton_scope(void)
 	    &a, &idx), ==, 0);
 	check_int(evutil_inet_pton_scope(AF_INET6, "fe80::1%7x", &a, &idx),
 	    ==, 0);
+	/* The number is read as strtoul() reads it. */
+	check_int(evutil_inet_pton_scope(AF_INET6, "fe80::1% 7", &a, &idx),
+	    ==, 1);
+	check_int(idx, ==, 7);
+	check_int(evutil_inet_pton_scope(AF_INET6, "fe80::1%-1", &a, &idx),
+	    ==, 1);
+	check_int(idx, ==, 0xffffffffu);
+	check_int(evutil_inet_pton_scope(AF_INET6, "fe80::1% ", &a, &idx),
+	    ==, 0);
+	/* A bad address after a good zone: 0, the index still stored. */
+	idx = 99;
 	check_int(evutil_inet_pton_scope(AF_INET6, "zz%7", &a, &idx), ==, 0);
+	check_int(idx, ==, 7);
 	/* IPv4 has no zone. */
 	idx = 99;
 	check_int(evutil_inet_pton_scope(AF_INET, "1.2.3.4", &a4, &idx),
