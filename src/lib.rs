@@ -17,3 +17,4 @@ mod buffer;
 mod bufferevent;
 mod listener;
 mod reactor;
+mod util;

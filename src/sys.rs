@@ -151,3 +151,92 @@ pub fn socketpair(family: i32, kind: i32, protocol: i32) -> io::Result<[RawFd; 2
     check(unsafe { libc::socketpair(family, kind, protocol, fds.as_mut_ptr()) })?;
     Ok(fds)
 }
+
+/// The C library's resolver: `(error code, list)`, the list NULL on error.
+pub fn getaddrinfo(
+    node: Option<&std::ffi::CStr>,
+    service: Option<&std::ffi::CStr>,
+    hints: &libc::addrinfo,
+) -> (i32, *mut libc::addrinfo) {
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    let node = node.map_or(std::ptr::null(), |s| s.as_ptr());
+    let service = service.map_or(std::ptr::null(), |s| s.as_ptr());
+    // SAFETY: both names are NULL or NUL-terminated strings that outlive the
+    // call, hints is a whole addrinfo and res is our own slot.
+    let r = unsafe { libc::getaddrinfo(node, service, hints, &mut res) };
+    (r, res)
+}
+
+/// Frees a list the C library's getaddrinfo made.
+///
+/// # Safety
+/// `ai` came from libc's getaddrinfo and was not freed.
+pub unsafe fn freeaddrinfo(ai: *mut libc::addrinfo) {
+    // SAFETY: the caller's contract.
+    unsafe { libc::freeaddrinfo(ai) }
+}
+
+/// The C library's text for a getaddrinfo error code.
+pub fn gai_strerror(err: i32) -> *const libc::c_char {
+    // SAFETY: gai_strerror takes any int and returns a static string.
+    unsafe { libc::gai_strerror(err) }
+}
+
+/// The index of the network interface `name`, 0 when there is none.
+pub fn if_nametoindex(name: &std::ffi::CStr) -> u32 {
+    // SAFETY: name is a NUL-terminated string.
+    unsafe { libc::if_nametoindex(name.as_ptr()) }
+}
+
+/// Fills `buf` from the kernel's random source, waiting for it to be seeded.
+pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: getrandom writes at most rest.len() bytes into rest.
+        let r = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        done += r as usize;
+    }
+    Ok(())
+}
+
+/// The time of `clock`, or `None` when the kernel does not offer that clock.
+pub fn clock_gettime(clock: libc::clockid_t) -> Option<libc::timespec> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    let r = unsafe { libc::clock_gettime(clock, &mut ts) };
+    (r == 0).then_some(ts)
+}
+
+/// The time of day.
+pub fn gettimeofday() -> io::Result<libc::timeval> {
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    // SAFETY: gettimeofday writes one timeval we own; no timezone is asked.
+    check(unsafe { libc::gettimeofday(&mut tv, std::ptr::null_mut()) })?;
+    Ok(tv)
+}
+
+/// The current calendar time in UTC.
+pub fn gmtime_now() -> libc::tm {
+    // SAFETY: time accepts NULL; tm is plain integers (and a pointer that
+    // gmtime_r sets), so all-zero is a valid value to overwrite.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let now = unsafe { libc::time(std::ptr::null_mut()) };
+    // SAFETY: gmtime_r reads our time_t and writes our tm.
+    unsafe { libc::gmtime_r(&now, &mut tm) };
+    tm
+}

@@ -33,6 +33,8 @@
 extern "C" {
 #endif
 
+struct timeval;
+
 /** @name Fixed-width integer types, under the names older code uses
  * @{ */
 #define ev_uint64_t uint64_t
@@ -74,6 +76,9 @@ extern "C" {
 
 /** The C library's address record, under the name our lookups use. */
 #define evutil_addrinfo addrinfo
+/* Declared here too: strict C modes get no struct addrinfo from <netdb.h>,
+ * and the functions below must all name one file-scope type. */
+struct evutil_addrinfo;
 
 /** @name Flags of evutil_configure_monotonic_time()
  * @{ */
@@ -266,6 +271,182 @@ int evutil_socketpair(int family,
                       int kind,
                       int protocol,
                       int *fds);
+
+/**
+ * Sets a listening IPv6 socket to accept IPv6 connections only (no
+ * IPv4-mapped ones): 0 on success, -1 on failure.
+ */
+EVENT2_EXPORT_SYMBOL int evutil_make_listen_socket_ipv6only(int sock);
+
+/**
+ * Asks the kernel to wake a listening TCP socket's accept() only once a
+ * new connection has data to read (TCP_DEFER_ACCEPT): 0 on success, -1 on
+ * failure.
+ */
+EVENT2_EXPORT_SYMBOL int evutil_make_tcp_listen_socket_deferred(int sock);
+
+/**
+ * Parses a decimal, octal or hexadecimal 64-bit integer as strtoll() does,
+ * storing in `*endptr` (when not NULL) where the number ended.
+ */
+EVENT2_EXPORT_SYMBOL
+int64_t evutil_strtoll(const char *s,
+                       char **endptr,
+                       int base);
+
+/**
+ * Compares two strings ignoring the case of ASCII letters only, whatever
+ * the locale: negative, 0 or positive as strcmp().
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_ascii_strcasecmp(const char *s1,
+                            const char *s2);
+
+/**
+ * Compares at most @p n characters of two strings ignoring the case of
+ * ASCII letters only.
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_ascii_strncasecmp(const char *s1,
+                             const char *s2,
+                             size_t n);
+
+/**
+ * Writes an RFC 1123 date ("Sun, 06 Nov 1994 08:49:37 GMT") for @p tm, or
+ * for the current time when @p tm is NULL, into @p date as snprintf()
+ * does.
+ * @return the length of the whole date, or 0 when @p datelen is 0
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_date_rfc1123(char *date,
+                        size_t datelen,
+                        const struct tm *tm);
+
+/**
+ * Allocates a monotonic timer; configure it before use.
+ * @return the timer, or NULL when memory runs out
+ */
+EVENT2_EXPORT_SYMBOL
+struct evutil_monotonic_timer *evutil_monotonic_timer_new(void);
+
+/**
+ * Frees a timer from evutil_monotonic_timer_new(); NULL is ignored.
+ */
+EVENT2_EXPORT_SYMBOL
+void evutil_monotonic_timer_free(struct evutil_monotonic_timer *timer);
+
+/**
+ * Chooses a timer's clock: EV_MONOT_PRECISE for a finer one,
+ * EV_MONOT_FALLBACK for the time of day kept from going backwards.
+ * @return 0
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_configure_monotonic_time(struct evutil_monotonic_timer *timer,
+                                    int flags);
+
+/**
+ * Reads a timer's clock into @p tp.
+ * @return 0 on success, -1 on failure
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_gettime_monotonic(struct evutil_monotonic_timer *timer,
+                             struct timeval *tp);
+
+/**
+ * Resolves @p nodename and @p servname as getaddrinfo() does (blocking),
+ * with the EVUTIL_AI_* flags of @p hints_in (NULL: any family).
+ * @return 0 and the list in @p *res, or an EVUTIL_EAI_* error
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_getaddrinfo(const char *nodename,
+                       const char *servname,
+                       const struct evutil_addrinfo *hints_in,
+                       struct evutil_addrinfo **res);
+
+/**
+ * Frees a list from evutil_getaddrinfo() or evdns_getaddrinfo().
+ */
+EVENT2_EXPORT_SYMBOL void evutil_freeaddrinfo(struct evutil_addrinfo *ai);
+
+/**
+ * The text of an EVUTIL_EAI_* error.
+ */
+EVENT2_EXPORT_SYMBOL const char *evutil_gai_strerror(int err);
+
+/**
+ * Formats an AF_INET or AF_INET6 address (a struct in_addr or in6_addr at
+ * @p src) as text into @p dst.
+ * @return @p dst, or NULL for another family or a too small buffer
+ */
+EVENT2_EXPORT_SYMBOL
+const char *evutil_inet_ntop(int af,
+                             const void *src,
+                             char *dst,
+                             size_t len);
+
+/**
+ * Stores the address written in @p src (AF_INET or AF_INET6) into @p dst,
+ * a struct in_addr or in6_addr.
+ * @return 1 on success, 0 for text that is no such address, -1 for
+ * another family
+ */
+EVENT2_EXPORT_SYMBOL int evutil_inet_pton(int af, const char *src, void *dst);
+
+/**
+ * As evutil_inet_pton(), also accepting an IPv6 zone ("fe80::1%eth0" or
+ * "fe80::1%2") whose interface index goes to @p *indexp (0 without one).
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_inet_pton_scope(int af,
+                           const char *src,
+                           void *dst,
+                           unsigned int *indexp);
+
+/**
+ * Parses "1.2.3.4", "1.2.3.4:80", "::1", "[::1]" or "[::1]:80" (a zone
+ * allowed after an IPv6 address) into @p out, whose size is @p *outlen on
+ * entry and the size of the address written on success.
+ * @return 0 on success, -1 on failure
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_parse_sockaddr_port(const char *ip_as_string,
+                               struct sockaddr *out,
+                               int *outlen);
+
+/**
+ * Orders two socket addresses: by family, then address, then (when
+ * @p include_port is nonzero) port. 0 means equal; addresses of a family
+ * other than AF_INET and AF_INET6 never are.
+ */
+EVENT2_EXPORT_SYMBOL
+int evutil_sockaddr_cmp(const struct sockaddr *sa1,
+                        const struct sockaddr *sa2,
+                        int include_port);
+
+/**
+ * Prepares the secure random source. @return 0 on success
+ */
+EVENT2_EXPORT_SYMBOL int evutil_secure_rng_init(void);
+
+/**
+ * Names a device to seed the random source from; this library draws from
+ * the kernel directly, so the request is refused.
+ * @return -1
+ */
+EVENT2_EXPORT_SYMBOL int evutil_secure_rng_set_urandom_device_file(char *fname);
+
+/**
+ * Fills @p buf with @p n cryptographically strong random bytes.
+ */
+EVENT2_EXPORT_SYMBOL void evutil_secure_rng_get_bytes(void *buf, size_t n);
+
+/**
+ * Offers extra seed bytes; the kernel's source needs none, so they are
+ * ignored, as in the reference built over arc4random.
+ */
+EVENT2_EXPORT_SYMBOL
+void evutil_secure_rng_add_bytes(const char *buf,
+                                 size_t n);
 
 /*
  * Variadic formatting helpers, written in C inside the library.
