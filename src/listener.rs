@@ -13,6 +13,12 @@ pub const LEV_OPT_LEAVE_SOCKETS_BLOCKING: u32 = 1 << 0;
 pub const LEV_OPT_CLOSE_ON_FREE: u32 = 1 << 1;
 pub const LEV_OPT_CLOSE_ON_EXEC: u32 = 1 << 2;
 pub const LEV_OPT_REUSEABLE: u32 = 1 << 3;
+/// Accepted, and has no effect yet.
+// LIMITATION: 2.1.12 gives a LEV_OPT_THREADSAFE listener a recursive lock
+// once a lock implementation is installed; we have no locks yet, so the
+// listener is as safe as its base's thread (calls from another thread race);
+// the lock abstraction of the thread layer would lift it.
+pub const LEV_OPT_THREADSAFE: u32 = 1 << 4;
 pub const LEV_OPT_DISABLED: u32 = 1 << 5;
 pub const LEV_OPT_DEFERRED_ACCEPT: u32 = 1 << 6;
 pub const LEV_OPT_REUSEABLE_PORT: u32 = 1 << 7;
@@ -188,6 +194,11 @@ impl Listener {
             // SAFETY: all-zero is a valid sockaddr_storage.
             let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
             match sys::accept(me.fd, &mut addr, sock_flags) {
+                // Some kernels answer a port scan with an empty address;
+                // libevent drops such a connection and goes on.
+                Ok((fd, 0)) => {
+                    sys::close(fd);
+                }
                 Ok((fd, len)) => {
                     let Some(cb) = me.cb.get() else {
                         sys::close(fd);
