@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -377,6 +379,76 @@ end:
 		event_base_free(base);
 }
 
+static int emfile_errors;
+
+static void
+count_error(struct evconnlistener *lev, void *arg)
+{
+	(void)lev;
+	(void)arg;
+	if (EVUTIL_SOCKET_ERROR() == EMFILE)
+		emfile_errors++;
+}
+
+/*
+ * LST-9: while accept fails for lack of descriptors, 2.1.12 neither
+ * disables the listener nor waits: the connection stays queued, the
+ * socket stays readable, and every pass of the loop calls the error
+ * callback again (the program may disable the listener there). Once
+ * descriptors are free the connection is accepted.
+ */
+static void
+emfile_reported_each_pass(void)
+{
+	struct event_base *base = event_base_new();
+	struct evconnlistener *lev = NULL;
+	struct rlimit saved, low;
+	struct accepts a;
+	const char *preload = getenv("LD_PRELOAD");
+	int client = -1, probe, lowered = 0, i;
+
+	memset(&a, 0, sizeof(a));
+	if (preload && strstr(preload, "vgpreload")) {
+		/* valgrind accepts, then refuses the descriptor itself. */
+		printf("SKIP emfile_reported_each_pass: under valgrind\n");
+		goto end;
+	}
+	emfile_errors = 0;
+	check(base != NULL);
+	lev = bind_v4(base, &a, LEV_OPT_CLOSE_ON_FREE);
+	check(lev != NULL);
+	evconnlistener_set_error_cb(lev, count_error);
+	client = connect_v4(port_of(evconnlistener_get_fd(lev)));
+	check(client >= 0);
+	check_int(getrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+	probe = dup(0);
+	check(probe >= 0);
+	close(probe);
+	low = saved;
+	low.rlim_cur = probe;
+	check_int(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
+	lowered = 1;
+	for (i = 0; i < 3; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	check_int(emfile_errors, ==, 3);
+	check_int(a.n, ==, 0);
+	check_int(setrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+	lowered = 0;
+	check_int(event_base_loop(base, EVLOOP_ONCE), ==, 0);
+	check_int(a.n, ==, 1);
+	check_int(emfile_errors, ==, 3);
+end:
+	if (lowered)
+		setrlimit(RLIMIT_NOFILE, &saved);
+	accepts_done(&a);
+	if (client >= 0)
+		close(client);
+	if (lev)
+		evconnlistener_free(lev);
+	if (base)
+		event_base_free(base);
+}
+
 static const struct check_case cases[] = {
 	{ "deferred_accept", deferred_accept },
 	{ "bind_ipv6only", bind_ipv6only },
@@ -385,6 +457,7 @@ static const struct check_case cases[] = {
 	{ "new_backlog", new_backlog },
 	{ "set_cb_and_base", set_cb_and_base },
 	{ "disable_in_callback", disable_in_callback },
+	{ "emfile_reported_each_pass", emfile_reported_each_pass },
 	{ NULL, NULL }
 };
 
