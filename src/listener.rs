@@ -13,12 +13,6 @@ pub const LEV_OPT_LEAVE_SOCKETS_BLOCKING: u32 = 1 << 0;
 pub const LEV_OPT_CLOSE_ON_FREE: u32 = 1 << 1;
 pub const LEV_OPT_CLOSE_ON_EXEC: u32 = 1 << 2;
 pub const LEV_OPT_REUSEABLE: u32 = 1 << 3;
-/// Accepted, and has no effect yet.
-// LIMITATION: 2.1.12 gives a LEV_OPT_THREADSAFE listener a recursive lock
-// once a lock implementation is installed; we have no locks yet, so the
-// listener is as safe as its base's thread (calls from another thread race);
-// the lock abstraction of the thread layer would lift it.
-pub const LEV_OPT_THREADSAFE: u32 = 1 << 4;
 pub const LEV_OPT_DISABLED: u32 = 1 << 5;
 pub const LEV_OPT_DEFERRED_ACCEPT: u32 = 1 << 6;
 pub const LEV_OPT_REUSEABLE_PORT: u32 = 1 << 7;
@@ -72,6 +66,10 @@ impl Listener {
             log::warn(&format!("evconnlistener_new: listen: {e}"));
             return None;
         }
+        // LIMITATION: 2.1.12 gives a LEV_OPT_THREADSAFE listener a recursive
+        // lock once a lock implementation is installed; we accept the flag
+        // but take no lock, so calls from another thread than the loop's
+        // race; the lock abstraction of the thread layer would lift it.
         let lev = Box::into_raw(Box::new(Listener {
             // SAFETY: all-zero is a valid unassigned event; assigned below.
             ev: UnsafeCell::new(unsafe { std::mem::zeroed() }),

@@ -217,3 +217,34 @@ pub fn resolve_first(
         len: len as libc::socklen_t,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_numeric_address_gives_its_port() {
+        let host = std::ffi::CString::new("127.0.0.1").unwrap();
+        let addr = resolve_first(Some(&host), 8080, libc::AF_INET).expect("numeric");
+        assert_eq!(
+            addr.len() as usize,
+            std::mem::size_of::<libc::sockaddr_in>()
+        );
+        // SAFETY: an AF_INET result is a sockaddr_in.
+        let sin =
+            unsafe { &*(addr.as_sockaddr() as *const libc::sockaddr).cast::<libc::sockaddr_in>() };
+        assert_eq!(c_int_from(sin.sin_family), libc::AF_INET);
+        assert_eq!(u16::from_be(sin.sin_port), 8080);
+        assert_eq!(u32::from_be(sin.sin_addr.s_addr), 0x7f00_0001);
+    }
+
+    #[test]
+    fn resolve_refuses_a_name_that_cannot_exist() {
+        let host = std::ffi::CString::new("nonexistent.invalid").unwrap();
+        assert!(resolve_first(Some(&host), 80, libc::AF_INET).is_err());
+    }
+
+    fn c_int_from(family: libc::sa_family_t) -> libc::c_int {
+        family.into()
+    }
+}

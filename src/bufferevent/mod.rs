@@ -119,7 +119,7 @@ impl Bufferevent {
         unsafe { &*bev.cast::<Bufferevent>() }
     }
 
-    pub(crate) fn deferred_cb(&self) -> CbPtr {
+    fn deferred_cb(&self) -> CbPtr {
         CbPtr::new(self.deferred.get()).expect("field of a live struct")
     }
 
@@ -345,9 +345,20 @@ impl Bufferevent {
     /// none of its events is pending or active (-1 otherwise, and for kinds
     /// that cannot move).
     pub fn set_base(&self, base: *mut Base) -> c_int {
-        match &self.kind {
+        let r = match &self.kind {
             Kind::Socket(_) => socket::set_base(self, base),
+        };
+        if r == 0 {
+            // Our own records keep their priority, as libevent's deferred
+            // callback does, but must fit the new base's queues.
+            let last = self.base().priorities().saturating_sub(1);
+            for cb in [self.deferred_cb(), self.finalizer_cb()] {
+                if cb.pri() > last {
+                    cb.set_pri(last as u8);
+                }
+            }
         }
+        r
     }
 
     /// `bufferevent_flush`: what the kind does with buffered data now.

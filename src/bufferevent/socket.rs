@@ -177,13 +177,6 @@ pub fn set_base(bev: &Bufferevent, base: *mut Base) -> c_int {
     bev.base().own_fd(fd, false);
     bev.set_base_ptr(base);
     assign_events(bev, fd);
-    // The deferred record keeps its priority, as in libevent, but must fit
-    // the new base's queues.
-    let deferred = bev.deferred_cb();
-    let last = bev.base().priorities().saturating_sub(1);
-    if deferred.pri() > last {
-        deferred.set_pri(last as u8);
-    }
     0
 }
 
