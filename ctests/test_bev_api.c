@@ -567,6 +567,44 @@ end:
 		event_base_free(base);
 }
 
+/*
+ * BEV-34: with DEFER_CALLBACKS, data and EOF arriving together give the
+ * read callback first, then one event callback.
+ */
+static void
+deferred_data_then_eof(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *bev = NULL;
+	struct seen s;
+	int fds[2] = { -1, -1 };
+
+	seen_init(&s, base);
+	check(base != NULL);
+	check_int(stream_pair(fds), ==, 0);
+	bev = bufferevent_socket_new(base, fds[0],
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	check(bev != NULL);
+	fds[0] = -1;
+	bufferevent_setcb(bev, read_cb, NULL, event_cb, &s);
+	bufferevent_enable(bev, EV_READ);
+	check_int(write(fds[1], "abc", 3), ==, 3);
+	close(fds[1]);
+	fds[1] = -1;
+	s.stop_on_event = 1;
+	run_for(base, 2000);
+	check_str(s.order, "re");
+	check_int(s.what, ==, BEV_EVENT_EOF | BEV_EVENT_READING);
+	check_int(evbuffer_get_length(bufferevent_get_input(bev)), ==, 3);
+end:
+	if (bev)
+		bufferevent_free(bev);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (base)
+		event_base_free(base);
+}
+
 /* SOCK-6 with DEFER_CALLBACKS: a refused connect restores errno. */
 static void
 deferred_refused_errno(void)
@@ -963,6 +1001,7 @@ static const struct check_case cases[] = {
 	{ "lock_holds_reference", lock_holds_reference },
 	{ "triggers", triggers },
 	{ "deferred_order", deferred_order },
+	{ "deferred_data_then_eof", deferred_data_then_eof },
 	{ "deferred_refused_errno", deferred_refused_errno },
 	{ "flush_limits_underlying", flush_limits_underlying },
 	{ "creation_options", creation_options },
