@@ -66,6 +66,10 @@ impl Listener {
             log::warn(&format!("evconnlistener_new: listen: {e}"));
             return None;
         }
+        // LIMITATION: 2.1.12 gives a LEV_OPT_THREADSAFE listener a recursive
+        // lock once a lock implementation is installed; we accept the flag
+        // but take no lock, so calls from another thread than the loop's
+        // race; the lock abstraction of the thread layer would lift it.
         let lev = Box::into_raw(Box::new(Listener {
             // SAFETY: all-zero is a valid unassigned event; assigned below.
             ev: UnsafeCell::new(unsafe { std::mem::zeroed() }),
@@ -188,6 +192,11 @@ impl Listener {
             // SAFETY: all-zero is a valid sockaddr_storage.
             let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
             match sys::accept(me.fd, &mut addr, sock_flags) {
+                // Some kernels answer a port scan with an empty address;
+                // libevent drops such a connection and goes on.
+                Ok((fd, 0)) => {
+                    sys::close(fd);
+                }
                 Ok((fd, len)) => {
                     let Some(cb) = me.cb.get() else {
                         sys::close(fd);

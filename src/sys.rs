@@ -240,3 +240,100 @@ pub fn gmtime_now() -> libc::tm {
     unsafe { libc::gmtime_r(&now, &mut tm) };
     tm
 }
+
+/// A socket address of any family, owned.
+pub struct SockAddr {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+}
+
+impl SockAddr {
+    pub fn as_sockaddr(&self) -> &libc::sockaddr {
+        // SAFETY: sockaddr_storage is laid out to start like any sockaddr.
+        unsafe { &*(&raw const self.storage).cast::<libc::sockaddr>() }
+    }
+
+    pub fn len(&self) -> libc::socklen_t {
+        self.len
+    }
+}
+
+/// Resolves `host` (NULL: the loopback address) and `port` for a TCP stream
+/// socket of `family` with a blocking getaddrinfo, and returns the first
+/// address; on failure the getaddrinfo error code (EAI_*, which are also
+/// libevent's EVUTIL_EAI_* values on Linux).
+pub fn resolve_first(
+    host: Option<&std::ffi::CStr>,
+    port: u16,
+    family: libc::c_int,
+) -> Result<SockAddr, libc::c_int> {
+    let service = std::ffi::CString::new(port.to_string()).expect("digits only");
+    // SAFETY: all-zero is a valid addrinfo hint (no flags, no pointers).
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = family;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    hints.ai_protocol = libc::IPPROTO_TCP;
+    let mut list: *mut libc::addrinfo = std::ptr::null_mut();
+    let node = host.map_or(std::ptr::null(), |h| h.as_ptr());
+    // SAFETY: node is NULL or a NUL-terminated string, service is one, hints
+    // is initialised and list receives the result.
+    let r = unsafe { libc::getaddrinfo(node, service.as_ptr(), &hints, &mut list) };
+    if r != 0 {
+        return Err(r);
+    }
+    if list.is_null() {
+        return Err(libc::EAI_FAIL);
+    }
+    // SAFETY: getaddrinfo succeeded, so list points at its first entry.
+    let first = unsafe { &*list };
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::sockaddr_storage>();
+    let len = (first.ai_addrlen as usize).min(size);
+    // SAFETY: ai_addr points at ai_addrlen bytes; we copy at most the
+    // storage's size into storage we own.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            first.ai_addr.cast::<u8>(),
+            (&raw mut storage).cast::<u8>(),
+            len,
+        )
+    };
+    // SAFETY: list came from getaddrinfo and is freed once.
+    unsafe { libc::freeaddrinfo(list) };
+    Ok(SockAddr {
+        storage,
+        len: len as libc::socklen_t,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_numeric_address_gives_its_port() {
+        let host = std::ffi::CString::new("127.0.0.1").unwrap();
+        let addr = resolve_first(Some(&host), 8080, libc::AF_INET).expect("numeric");
+        assert_eq!(
+            addr.len() as usize,
+            std::mem::size_of::<libc::sockaddr_in>()
+        );
+        // SAFETY: an AF_INET result is a sockaddr_in.
+        let sin =
+            unsafe { &*(addr.as_sockaddr() as *const libc::sockaddr).cast::<libc::sockaddr_in>() };
+        assert_eq!(c_int_from(sin.sin_family), libc::AF_INET);
+        assert_eq!(u16::from_be(sin.sin_port), 8080);
+        assert_eq!(u32::from_be(sin.sin_addr.s_addr), 0x7f00_0001);
+    }
+
+    #[test]
+    fn resolve_refuses_a_name_that_cannot_exist() {
+        let host = std::ffi::CString::new("nonexistent.invalid").unwrap();
+        assert!(resolve_first(Some(&host), 80, libc::AF_INET).is_err());
+    }
+
+    fn c_int_from(family: libc::sa_family_t) -> libc::c_int {
+        family.into()
+    }
+}

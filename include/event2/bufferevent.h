@@ -305,14 +305,97 @@ EVENT2_EXPORT_SYMBOL
 struct bufferevent *bufferevent_pair_get_partner(struct bufferevent *bev);
 
 /**
- * Pushes buffered data along: a no-op returning 0 for sockets; for a pair
- * half, BEV_FLUSH and BEV_FINISHED move everything to the partner (and
- * BEV_FINISHED reports EOF to it). -1 for a pair whose partner is gone.
+ * Resolves `hostname` and connects to its first address on `port`.
+ * With a NULL evdns base the lookup is a blocking getaddrinfo inside this
+ * call; a failed lookup still returns 0, reports BEV_EVENT_ERROR to the
+ * event callback, and leaves its EVUTIL_EAI_* code for
+ * bufferevent_socket_get_dns_error(). Returns -1 for a family other than
+ * AF_INET, AF_INET6 or AF_UNSPEC, or a port outside 1..65535.
+ * A non-NULL evdns base is not supported yet: the call fails (-1).
  */
 EVENT2_EXPORT_SYMBOL
-int bufferevent_flush(struct bufferevent *bev,
+int bufferevent_socket_connect_hostname(struct bufferevent *bev,
+                                        struct evdns_base *evdns_base,
+                                        int family,
+                                        const char *hostname,
+                                        int port);
+
+/**
+ * The EVUTIL_EAI_* code of the last failed name lookup of
+ * bufferevent_socket_connect_hostname(), 0 if it succeeded.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_socket_get_dns_error(struct bufferevent *bev);
+
+/**
+ * Moves a socket bufferevent to another base; only while none of its
+ * events is pending (disable it first). -1 otherwise and for other kinds.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_base_set(struct event_base *base,
+                         struct bufferevent *bufev);
+
+/**
+ * Sets the priority of a socket bufferevent's events and deferred
+ * callbacks; -1 for other kinds, an out-of-range priority, or while one
+ * of its events is active.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_priority_set(struct bufferevent *bufev,
+                             int pri);
+
+/**
+ * The priority of a bufferevent's events.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_get_priority(const struct bufferevent *bufev);
+
+/**
+ * The bufferevent a filter wraps; NULL for socket bufferevents.
+ */
+EVENT2_EXPORT_SYMBOL
+struct bufferevent *bufferevent_get_underlying(struct bufferevent *bufev);
+
+/**
+ * Takes the bufferevent's lock and a reference; a free done meanwhile
+ * completes at bufferevent_unlock().
+ */
+EVENT2_EXPORT_SYMBOL void bufferevent_lock(struct bufferevent *bufev);
+
+/**
+ * Releases what bufferevent_lock() took.
+ */
+EVENT2_EXPORT_SYMBOL void bufferevent_unlock(struct bufferevent *bufev);
+
+/**
+ * Pushes buffered data through now, as far as the kind can: socket
+ * bufferevents write from the loop only and return 0.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_flush(struct bufferevent *bufev,
                       short iotype,
                       enum bufferevent_flush_mode mode);
+
+/**
+ * Runs the event callback with `what`, deferred when the bufferevent has
+ * BEV_OPT_DEFER_CALLBACKS or `options` holds BEV_TRIG_DEFER_CALLBACKS.
+ */
+EVENT2_EXPORT_SYMBOL
+void bufferevent_trigger_event(struct bufferevent *bufev,
+                               short what,
+                               int options);
+
+/**
+ * How much the next read may take (max_single_read without a rate limit).
+ */
+EVENT2_EXPORT_SYMBOL
+ptrdiff_t bufferevent_get_max_to_read(struct bufferevent *bev);
+
+/**
+ * How much the next write may send (max_single_write without a rate limit).
+ */
+EVENT2_EXPORT_SYMBOL
+ptrdiff_t bufferevent_get_max_to_write(struct bufferevent *bev);
 
 /**
  * Makes a bufferevent that filters the data of `underlying` through
@@ -326,13 +409,6 @@ struct bufferevent *bufferevent_filter_new(struct bufferevent *underlying,
                                            int options,
                                            void (*free_context)(void *ctx),
                                            void *ctx);
-
-/**
- * The bufferevent a filter reads and writes through, or NULL for other
- * kinds.
- */
-EVENT2_EXPORT_SYMBOL
-struct bufferevent *bufferevent_get_underlying(struct bufferevent *bev);
 
 /* These refer to enumerations above, which the module may define: they come
  * after its part. */

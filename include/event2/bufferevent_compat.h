@@ -23,6 +23,7 @@ extern "C" {
 #endif
 
 struct bufferevent;
+struct event;
 struct timeval;
 
 /** @name Old names of the BEV_EVENT_ flags
@@ -43,6 +44,17 @@ struct timeval;
 #define EVBUFFER_INPUT(x) bufferevent_get_input(x)
 /** The output evbuffer of a bufferevent. */
 #define EVBUFFER_OUTPUT(x) bufferevent_get_output(x)
+
+/**
+ * Old form of bufferevent_socket_new() on the current base (the one
+ * event_init() made) followed by bufferevent_setcb().
+ */
+EVENT2_EXPORT_SYMBOL
+struct bufferevent *bufferevent_new(int fd,
+                                    bufferevent_data_cb readcb,
+                                    bufferevent_data_cb writecb,
+                                    bufferevent_event_cb eventcb,
+                                    void *cbarg);
 
 /**
  * Old form of set_timeouts in whole seconds (0: none).

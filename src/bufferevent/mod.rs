@@ -8,7 +8,7 @@ use std::ffi::{c_int, c_short, c_void};
 
 use crate::buffer::Buffer;
 use crate::ffi::bufferevent_struct::{bufferevent, event_watermark};
-use crate::ffi::event_struct::{EVLIST_FINALIZING, event_callback};
+use crate::ffi::event_struct::{EVLIST_ACTIVE, EVLIST_FINALIZING, event_callback};
 use crate::reactor::event_mem::{CbPtr, EVLIST_X_RELEASE};
 use crate::reactor::{Base, EV_READ, EV_WRITE, clock};
 
@@ -31,6 +31,10 @@ pub const BEV_OPT_CLOSE_ON_FREE: c_int = 0x01;
 pub const BEV_OPT_THREADSAFE: c_int = 0x02;
 pub const BEV_OPT_DEFER_CALLBACKS: c_int = 0x04;
 pub const BEV_OPT_UNLOCK_CALLBACKS: c_int = 0x08;
+
+/// `enum bufferevent_flush_mode` as C passes it (BEV_NORMAL, BEV_FLUSH,
+/// BEV_FINISHED), kept an integer so an unexpected value is no UB.
+pub type FlushMode = c_int;
 
 /// Largest read or write in one go unless the program sets another.
 pub const DEFAULT_MAX_SINGLE: usize = 16384;
@@ -249,7 +253,7 @@ impl Bufferevent {
 
     /// `bufferevent_flush`: sockets have nothing to flush (0); a pair half
     /// pushes its data to its partner.
-    pub fn flush(&self, iotype: c_short, mode: c_int) -> c_int {
+    pub fn flush(&self, iotype: c_short, mode: FlushMode) -> c_int {
         match &self.kind {
             Kind::Socket(_) => 0,
             Kind::Pair(_) => pair::flush(self, iotype, mode),
@@ -329,6 +333,97 @@ impl Bufferevent {
         } else {
             self.max_single_read.set(size);
         }
+    }
+
+    /// `bufferevent_lock`: there are no bufferevent locks yet, but the
+    /// lock also holds a reference, so a free done while "locked" finishes
+    /// at the unlock.
+    // LIMITATION: 2.1.12 takes the bufferevent's recursive lock here when it
+    // has one (BEV_OPT_THREADSAFE); we refuse THREADSAFE at creation, so no
+    // bufferevent has a lock and this only takes a reference; lifting it
+    // needs the lock abstraction of the thread layer.
+    pub fn lock(&self) {
+        self.incref();
+    }
+
+    /// `bufferevent_unlock`: drops the reference `lock` took.
+    pub fn unlock(&self) {
+        self.decref();
+    }
+
+    /// `bufferevent_get_priority`: the priority of the bufferevent's events.
+    pub fn priority(&self) -> c_int {
+        self.ev_read().cb().pri() as c_int
+    }
+
+    /// `bufferevent_priority_set`: moves the events and the deferred
+    /// callbacks to priority `pri`; -1 for kinds that have no events of
+    /// their own, an out-of-range value, or an event that is active.
+    pub fn set_priority(&self, pri: c_int) -> c_int {
+        if !matches!(self.kind, Kind::Socket(_)) {
+            return -1;
+        }
+        if pri < 0 || pri as usize >= self.base().priorities() {
+            return -1;
+        }
+        for ev in [self.ev_read(), self.ev_write()] {
+            if ev.flags() & EVLIST_ACTIVE != 0 {
+                return -1;
+            }
+            ev.cb().set_pri(pri as u8);
+        }
+        // A queued record sits in its priority's queue: requeue it there.
+        let queued = self.base().unschedule(self.deferred_cb());
+        self.deferred_cb().set_pri(pri as u8);
+        if queued {
+            self.base().schedule(self.deferred_cb());
+        }
+        0
+    }
+
+    /// `bufferevent_base_set`: moves the bufferevent to `base`, only while
+    /// none of its events is pending or active (-1 otherwise, and for kinds
+    /// that cannot move).
+    pub fn set_base(&self, base: *mut Base) -> c_int {
+        let r = match &self.kind {
+            Kind::Socket(_) => socket::set_base(self, base),
+            Kind::Pair(_) | Kind::Filter(_) => -1,
+        };
+        if r == 0 {
+            // Our own records keep their priority, as libevent's deferred
+            // callback does, but must fit the new base's queues.
+            let last = self.base().priorities().saturating_sub(1);
+            for cb in [self.deferred_cb(), self.finalizer_cb()] {
+                if cb.pri() > last {
+                    cb.set_pri(last as u8);
+                }
+            }
+        }
+        r
+    }
+
+    /// `bufferevent_get_max_to_read`: what the next read may take.
+    pub fn max_to_read(&self) -> usize {
+        self.max_single_read()
+    }
+
+    /// `bufferevent_get_max_to_write`: what the next write may send.
+    pub fn max_to_write(&self) -> usize {
+        self.max_single_write()
+    }
+
+    /// `bufferevent_get_underlying`: the bufferevent a filter wraps, NULL
+    /// for the other kinds.
+    pub fn underlying(&self) -> *mut bufferevent {
+        filter::underlying(self).map_or(std::ptr::null_mut(), Bufferevent::as_c)
+    }
+
+    /// `bufferevent_trigger_event`: runs the event callback with `what`,
+    /// deferred if the bufferevent or `options` says so.
+    pub fn trigger_event(&self, what: c_short, options: c_int) {
+        self.incref();
+        self.run_eventcb(what, options & BEV_TRIG_ALL_OPTS);
+        self.decref();
     }
 
     /// `bufferevent_trigger`'s logic: run the read callback if the input
@@ -446,6 +541,10 @@ impl Bufferevent {
 
 /// BEV_TRIG_IGNORE_WATERMARKS.
 pub const BEV_TRIG_IGNORE_WATERMARKS: c_int = 0x10000;
+
+/// The options `bufferevent_trigger` and `bufferevent_trigger_event` take;
+/// BEV_TRIG_DEFER_CALLBACKS is BEV_OPT_DEFER_CALLBACKS.
+pub const BEV_TRIG_ALL_OPTS: c_int = BEV_TRIG_IGNORE_WATERMARKS | BEV_OPT_DEFER_CALLBACKS;
 
 /// The deferred-callback record's function.
 unsafe extern "C" fn run_deferred(_cb: *mut event_callback, arg: *mut c_void) {

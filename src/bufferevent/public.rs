@@ -36,6 +36,12 @@ impl Bufferevent {
         unsafe { (*self.public()).ev_base }
     }
 
+    /// Points the prefix at another base (`bufferevent_base_set`).
+    pub fn set_base_ptr(&self, base: *mut Base) {
+        // SAFETY: as in `set_enabled`.
+        unsafe { (*self.public()).ev_base = base }
+    }
+
     /// The base; bufferevents are freed before their base.
     pub fn base(&self) -> &Base {
         // SAFETY: the base outlives the bufferevents made on it (libevent's

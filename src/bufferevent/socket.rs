@@ -12,7 +12,9 @@ use std::cell::Cell;
 use std::ffi::{c_int, c_short, c_void};
 
 use crate::buffer::{Buffer, CbInfo, FrozenEnd};
-use crate::ffi::event_struct::EVLIST_INSERTED;
+use crate::ffi::event_struct::{
+    EVLIST_ACTIVE, EVLIST_ACTIVE_LATER, EVLIST_INSERTED, EVLIST_TIMEOUT,
+};
 use crate::reactor::event_mem::{EVLIST_X_EDGE, EvPtr};
 use crate::reactor::{Base, EV_FINALIZE, EV_PERSIST, EV_READ, EV_TIMEOUT, EV_WRITE};
 use crate::sys;
@@ -23,6 +25,10 @@ use super::{
     SUSPEND_WM,
 };
 
+/// An evdns base, as the program hands it to `connect_hostname`. We have no
+/// resolver of our own yet, so this is only the opaque pointer's target.
+pub enum EvdnsBase {}
+
 /// What a socket bufferevent knows beyond the common state.
 #[derive(Default)]
 pub struct SocketState {
@@ -30,6 +36,8 @@ pub struct SocketState {
     connecting: Cell<bool>,
     /// The connect was refused at once or seen refused on the read side.
     connection_refused: Cell<bool>,
+    /// The EVUTIL_EAI_* code of the last failed `connect_hostname` lookup.
+    dns_error: Cell<c_int>,
 }
 
 fn state(bev: &Bufferevent) -> &SocketState {
@@ -161,6 +169,56 @@ pub fn set_fd(bev: &Bufferevent, new_fd: c_int) -> c_int {
         bev.enable(bev.enabled());
     }
     0
+}
+
+/// `bufferevent_base_set`: re-points both events at `base`, which libevent
+/// allows only while neither is pending or active; the events take the new
+/// base's middle priority, as `event_base_set` gives them.
+pub fn set_base(bev: &Bufferevent, base: *mut Base) -> c_int {
+    let busy = EVLIST_INSERTED | EVLIST_ACTIVE | EVLIST_ACTIVE_LATER | EVLIST_TIMEOUT;
+    if (bev.ev_read().flags() | bev.ev_write().flags()) & busy != 0 {
+        return -1;
+    }
+    let fd = fd(bev);
+    bev.base().own_fd(fd, false);
+    bev.set_base_ptr(base);
+    assign_events(bev, fd);
+    0
+}
+
+/// `bufferevent_socket_connect_hostname` without an evdns base: resolves
+/// `host` with a blocking getaddrinfo inside the call (as libevent does),
+/// then connects to the first address. A failed lookup is reported to the
+/// event callback as BEV_EVENT_ERROR at once and remembered for
+/// `get_dns_error`; the call itself still succeeds.
+pub fn connect_hostname(
+    bev: &Bufferevent,
+    family: c_int,
+    host: Option<&std::ffi::CStr>,
+    port: u16,
+) -> c_int {
+    bev.incref();
+    let st = state(bev);
+    st.dns_error.set(0);
+    match sys::resolve_first(host, port, family) {
+        Ok(addr) => {
+            let sa = addr.as_sockaddr();
+            if connect(bev, Some((sa, addr.len()))) < 0 {
+                bev.run_eventcb(BEV_EVENT_ERROR, 0);
+            }
+        }
+        Err(code) => {
+            st.dns_error.set(code);
+            bev.run_eventcb(BEV_EVENT_ERROR, 0);
+        }
+    }
+    bev.decref();
+    0
+}
+
+/// `bufferevent_socket_get_dns_error`.
+pub fn dns_error(bev: &Bufferevent) -> c_int {
+    state(bev).dns_error.get()
 }
 
 /// `bufferevent_socket_connect`.

@@ -1,14 +1,15 @@
 //! `event2/bufferevent.h` and `event2/bufferevent_compat.h`.
 
-use std::ffi::{c_int, c_short, c_void};
+use std::ffi::{CStr, c_char, c_int, c_short, c_void};
 
 use super::bufferevent_struct::bufferevent;
 use super::{EntryResult, SSize, enter, handle, refuse, timeval_arg, write_out};
 
 use crate::buffer::Buffer;
+use crate::bufferevent::socket::EvdnsBase;
 use crate::bufferevent::{
-    BEV_OPT_DEFER_CALLBACKS, BEV_OPT_THREADSAFE, BEV_OPT_UNLOCK_CALLBACKS, Bufferevent, Callbacks,
-    filter, pair, socket,
+    BEV_OPT_DEFER_CALLBACKS, BEV_OPT_THREADSAFE, BEV_OPT_UNLOCK_CALLBACKS, BEV_TRIG_ALL_OPTS,
+    Bufferevent, Callbacks, FlushMode, filter, pair, socket,
 };
 use crate::reactor::{Base, EV_READ, EV_WRITE};
 
@@ -19,10 +20,6 @@ pub type bufferevent_data_cb =
 /// An event callback: `what` holds BEV_EVENT_* flags.
 pub type bufferevent_event_cb =
     Option<unsafe extern "C" fn(bev: *mut bufferevent, what: c_short, ctx: *mut c_void)>;
-
-/// `enum bufferevent_flush_mode` as it crosses the ABI: an int, so that
-/// any value a program passes is defined.
-pub type FlushMode = c_int;
 
 /// `enum bufferevent_filter_result` as it crosses the ABI: BEV_OK,
 /// BEV_NEED_MORE or BEV_ERROR.
@@ -376,7 +373,7 @@ pub unsafe extern "C" fn bufferevent_trigger(
     enter("bufferevent_trigger", || {
         let b = bev_arg("bufferevent_trigger", bev)?;
         b.incref();
-        b.trigger(iotype, options);
+        b.trigger(iotype, options & BEV_TRIG_ALL_OPTS);
         b.decref();
         Ok(())
     })
@@ -437,17 +434,163 @@ pub unsafe extern "C" fn bufferevent_pair_get_partner(bev: *mut bufferevent) -> 
     })
 }
 
-/// Pushes buffered data along: a no-op returning 0 for sockets; for a pair
-/// half, BEV_FLUSH and BEV_FINISHED move everything to the partner (and
-/// BEV_FINISHED reports EOF to it). -1 for a pair whose partner is gone.
+/// Resolves `hostname` and connects to its first address on `port`.
+/// With a NULL evdns base the lookup is a blocking getaddrinfo inside this
+/// call; a failed lookup still returns 0, reports BEV_EVENT_ERROR to the
+/// event callback, and leaves its EVUTIL_EAI_* code for
+/// bufferevent_socket_get_dns_error(). Returns -1 for a family other than
+/// AF_INET, AF_INET6 or AF_UNSPEC, or a port outside 1..65535.
+/// A non-NULL evdns base is not supported yet: the call fails (-1).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_socket_connect_hostname(
+    bev: *mut bufferevent,
+    evdns_base: *mut EvdnsBase,
+    family: c_int,
+    hostname: *const c_char,
+    port: c_int,
+) -> c_int {
+    const NAME: &str = "bufferevent_socket_connect_hostname";
+    enter(NAME, || {
+        let b = bev_arg(NAME, bev)?;
+        if !socket::is_socket(b) {
+            return Ok(-1);
+        }
+        if ![libc::AF_INET, libc::AF_INET6, libc::AF_UNSPEC].contains(&family) {
+            return Ok(-1);
+        }
+        let Ok(port) = u16::try_from(port) else {
+            return Ok(-1);
+        };
+        if port == 0 {
+            return Ok(-1);
+        }
+        if !evdns_base.is_null() {
+            // LIMITATION: 2.1.12 resolves through the given evdns base
+            // asynchronously from the loop; we have no evdns yet, so the
+            // call fails with -1 and no event; an evdns implementation
+            // would lift it.
+            return refuse(NAME, "an evdns base is not supported yet");
+        }
+        let host = if hostname.is_null() {
+            None
+        } else {
+            // SAFETY: a non-NULL hostname is a NUL-terminated string.
+            Some(unsafe { CStr::from_ptr(hostname) })
+        };
+        Ok(socket::connect_hostname(b, family, host, port))
+    })
+}
+
+/// The EVUTIL_EAI_* code of the last failed name lookup of
+/// bufferevent_socket_connect_hostname(), 0 if it succeeded.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_socket_get_dns_error(bev: *mut bufferevent) -> c_int {
+    enter("bufferevent_socket_get_dns_error", || {
+        let b = bev_arg("bufferevent_socket_get_dns_error", bev)?;
+        Ok(if socket::is_socket(b) {
+            socket::dns_error(b)
+        } else {
+            0
+        })
+    })
+}
+
+/// Moves a socket bufferevent to another base; only while none of its
+/// events is pending (disable it first). -1 otherwise and for other kinds.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_base_set(base: *mut Base, bufev: *mut bufferevent) -> c_int {
+    enter("bufferevent_base_set", || {
+        let b = bev_arg("bufferevent_base_set", bufev)?;
+        handle("bufferevent_base_set", base.cast_const())?;
+        Ok(b.set_base(base))
+    })
+}
+
+/// Sets the priority of a socket bufferevent's events and deferred
+/// callbacks; -1 for other kinds, an out-of-range priority, or while one
+/// of its events is active.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_priority_set(bufev: *mut bufferevent, pri: c_int) -> c_int {
+    enter("bufferevent_priority_set", || {
+        Ok(bev_arg("bufferevent_priority_set", bufev)?.set_priority(pri))
+    })
+}
+
+/// The priority of a bufferevent's events.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_priority(bufev: *const bufferevent) -> c_int {
+    enter("bufferevent_get_priority", || {
+        Ok(bev_arg("bufferevent_get_priority", bufev.cast_mut())?.priority())
+    })
+}
+
+/// The bufferevent a filter wraps; NULL for socket bufferevents.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_underlying(bufev: *mut bufferevent) -> *mut bufferevent {
+    enter("bufferevent_get_underlying", || {
+        Ok(bev_arg("bufferevent_get_underlying", bufev)?.underlying())
+    })
+}
+
+/// Takes the bufferevent's lock and a reference; a free done meanwhile
+/// completes at bufferevent_unlock().
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_lock(bufev: *mut bufferevent) {
+    enter("bufferevent_lock", || {
+        bev_arg("bufferevent_lock", bufev)?.lock();
+        Ok(())
+    })
+}
+
+/// Releases what bufferevent_lock() took.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_unlock(bufev: *mut bufferevent) {
+    enter("bufferevent_unlock", || {
+        bev_arg("bufferevent_unlock", bufev)?.unlock();
+        Ok(())
+    })
+}
+
+/// Pushes buffered data through now, as far as the kind can: socket
+/// bufferevents write from the loop only and return 0.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_flush(
-    bev: *mut bufferevent,
+    bufev: *mut bufferevent,
     iotype: c_short,
     mode: FlushMode,
 ) -> c_int {
     enter("bufferevent_flush", || {
-        Ok(bev_arg("bufferevent_flush", bev)?.flush(iotype, mode))
+        Ok(bev_arg("bufferevent_flush", bufev)?.flush(iotype, mode))
+    })
+}
+
+/// Runs the event callback with `what`, deferred when the bufferevent has
+/// BEV_OPT_DEFER_CALLBACKS or `options` holds BEV_TRIG_DEFER_CALLBACKS.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_trigger_event(
+    bufev: *mut bufferevent,
+    what: c_short,
+    options: c_int,
+) {
+    enter("bufferevent_trigger_event", || {
+        bev_arg("bufferevent_trigger_event", bufev)?.trigger_event(what, options);
+        Ok(())
+    })
+}
+
+/// How much the next read may take (max_single_read without a rate limit).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_max_to_read(bev: *mut bufferevent) -> isize {
+    enter("bufferevent_get_max_to_read", || {
+        Ok(bev_arg("bufferevent_get_max_to_read", bev)?.max_to_read() as isize)
+    })
+}
+
+/// How much the next write may send (max_single_write without a rate limit).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_max_to_write(bev: *mut bufferevent) -> isize {
+    enter("bufferevent_get_max_to_write", || {
+        Ok(bev_arg("bufferevent_get_max_to_write", bev)?.max_to_write() as isize)
     })
 }
 
@@ -484,15 +627,5 @@ pub unsafe extern "C" fn bufferevent_filter_new(
         );
         // SAFETY: bev is the live bufferevent just made.
         Ok(unsafe { (*bev).as_c() })
-    })
-}
-
-/// The bufferevent a filter reads and writes through, or NULL for other
-/// kinds.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn bufferevent_get_underlying(bev: *mut bufferevent) -> *mut bufferevent {
-    enter("bufferevent_get_underlying", || {
-        let b = bev_arg("bufferevent_get_underlying", bev)?;
-        Ok(filter::underlying(b).map_or(std::ptr::null_mut(), |u| u.as_c()))
     })
 }
