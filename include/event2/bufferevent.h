@@ -386,18 +386,6 @@ void bufferevent_trigger_event(struct bufferevent *bufev,
                                int options);
 
 /**
- * How much the next read may take (max_single_read without a rate limit).
- */
-EVENT2_EXPORT_SYMBOL
-ptrdiff_t bufferevent_get_max_to_read(struct bufferevent *bev);
-
-/**
- * How much the next write may send (max_single_write without a rate limit).
- */
-EVENT2_EXPORT_SYMBOL
-ptrdiff_t bufferevent_get_max_to_write(struct bufferevent *bev);
-
-/**
  * Makes a bufferevent that filters the data of `underlying` through
  * `input_filter` and `output_filter` (NULL: pass through unchanged). The
  * filter takes over the underlying's callbacks. NULL if `underlying` is.
@@ -409,6 +397,163 @@ struct bufferevent *bufferevent_filter_new(struct bufferevent *underlying,
                                            int options,
                                            void (*free_context)(void *ctx),
                                            void *ctx);
+
+/**
+ * Makes a token bucket configuration: `rate` bytes per tick refill each
+ * bucket, up to `burst`; a NULL tick means one second. NULL if a rate is
+ * 0, exceeds its burst, or a value exceeds EV_RATE_LIMIT_MAX.
+ */
+EVENT2_EXPORT_SYMBOL
+struct ev_token_bucket_cfg *ev_token_bucket_cfg_new(size_t read_rate,
+                                                    size_t read_burst,
+                                                    size_t write_rate,
+                                                    size_t write_burst,
+                                                    const struct timeval *tick_len);
+
+/**
+ * Frees a configuration; no bufferevent may still use it.
+ */
+EVENT2_EXPORT_SYMBOL
+void ev_token_bucket_cfg_free(struct ev_token_bucket_cfg *cfg);
+
+/**
+ * Limits a bufferevent with `cfg` (kept by pointer: it must outlive the
+ * bufferevent), or removes its limit with NULL. Only socket bufferevents
+ * are slowed down.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_set_rate_limit(struct bufferevent *bev,
+                               struct ev_token_bucket_cfg *cfg);
+
+/**
+ * The configuration set on a bufferevent, or NULL.
+ */
+EVENT2_EXPORT_SYMBOL
+const struct ev_token_bucket_cfg *bufferevent_get_token_bucket_cfg(const struct bufferevent *bev);
+
+/**
+ * What the bufferevent's own read bucket holds, or EV_SSIZE_MAX without a
+ * limit.
+ */
+EVENT2_EXPORT_SYMBOL
+ev_ssize_t bufferevent_get_read_limit(struct bufferevent *bev);
+
+/**
+ * What the bufferevent's own write bucket holds, or EV_SSIZE_MAX.
+ */
+EVENT2_EXPORT_SYMBOL
+ev_ssize_t bufferevent_get_write_limit(struct bufferevent *bev);
+
+/**
+ * How much the next read may take: max_single_read without limits, else
+ * what the buckets and the group share allow.
+ */
+EVENT2_EXPORT_SYMBOL
+ev_ssize_t bufferevent_get_max_to_read(struct bufferevent *bev);
+
+/**
+ * How much the next write may send.
+ */
+EVENT2_EXPORT_SYMBOL
+ev_ssize_t bufferevent_get_max_to_write(struct bufferevent *bev);
+
+/**
+ * Takes `decr` from the read bucket (may go negative; a negative amount
+ * adds). The bufferevent must have a rate limit.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_decrement_read_limit(struct bufferevent *bev,
+                                     ev_ssize_t decr);
+
+/**
+ * Takes `decr` from the write bucket.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_decrement_write_limit(struct bufferevent *bev,
+                                      ev_ssize_t decr);
+
+/**
+ * Makes a group whose members share one bucket (the configuration is
+ * copied). The minimum share starts at 64 bytes.
+ */
+EVENT2_EXPORT_SYMBOL
+struct bufferevent_rate_limit_group *bufferevent_rate_limit_group_new(struct event_base *base,
+                                                                      const struct ev_token_bucket_cfg *cfg);
+
+/**
+ * Replaces a group's configuration (copied); the bucket is clipped to the
+ * new burst.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_rate_limit_group_set_cfg(struct bufferevent_rate_limit_group *g,
+                                         const struct ev_token_bucket_cfg *cfg);
+
+/**
+ * Sets the smallest amount a member may move at once (0 disables it; it
+ * is never above a rate of the group).
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_rate_limit_group_set_min_share(struct bufferevent_rate_limit_group *g,
+                                               size_t share);
+
+/**
+ * Frees a group, which must have no members left.
+ */
+EVENT2_EXPORT_SYMBOL
+void bufferevent_rate_limit_group_free(struct bufferevent_rate_limit_group *g);
+
+/**
+ * Makes a bufferevent a member of a group (leaving any other).
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_add_to_rate_limit_group(struct bufferevent *bev,
+                                        struct bufferevent_rate_limit_group *g);
+
+/**
+ * Takes a bufferevent out of its group.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_remove_from_rate_limit_group(struct bufferevent *bev);
+
+/**
+ * What the group's read bucket holds.
+ */
+EVENT2_EXPORT_SYMBOL
+ev_ssize_t bufferevent_rate_limit_group_get_read_limit(struct bufferevent_rate_limit_group *g);
+
+/**
+ * What the group's write bucket holds.
+ */
+EVENT2_EXPORT_SYMBOL
+ev_ssize_t bufferevent_rate_limit_group_get_write_limit(struct bufferevent_rate_limit_group *g);
+
+/**
+ * Takes `decr` from the group's read bucket.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_rate_limit_group_decrement_read(struct bufferevent_rate_limit_group *g,
+                                                ev_ssize_t decr);
+
+/**
+ * Takes `decr` from the group's write bucket.
+ */
+EVENT2_EXPORT_SYMBOL
+int bufferevent_rate_limit_group_decrement_write(struct bufferevent_rate_limit_group *g,
+                                                 ev_ssize_t decr);
+
+/**
+ * The bytes the group's members read and wrote since the last reset.
+ */
+EVENT2_EXPORT_SYMBOL
+void bufferevent_rate_limit_group_get_totals(struct bufferevent_rate_limit_group *g,
+                                             uint64_t *total_read_out,
+                                             uint64_t *total_written_out);
+
+/**
+ * Sets the group's totals back to zero.
+ */
+EVENT2_EXPORT_SYMBOL
+void bufferevent_rate_limit_group_reset_totals(struct bufferevent_rate_limit_group *g);
 
 /* These refer to enumerations above, which the module may define: they come
  * after its part. */

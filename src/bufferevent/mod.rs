@@ -3,7 +3,7 @@
 //! counts and teardown) and one state machine per kind. A kind only says
 //! how bytes move.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::{Cell, OnceCell, UnsafeCell};
 use std::ffi::{c_int, c_short, c_void};
 
 use crate::buffer::Buffer;
@@ -15,6 +15,7 @@ use crate::reactor::{Base, EV_READ, EV_WRITE, clock};
 pub mod filter;
 pub mod pair;
 pub mod public;
+pub mod ratelimit;
 pub mod socket;
 pub mod timers;
 
@@ -69,6 +70,8 @@ pub struct Bufferevent {
     /// Our record for the teardown that runs on the loop after the last
     /// reference is gone.
     finalizer: UnsafeCell<event_callback>,
+    /// Token buckets and group membership, made on first use.
+    rate: OnceCell<Box<ratelimit::BevLimit>>,
 }
 
 impl Bufferevent {
@@ -94,6 +97,7 @@ impl Bufferevent {
             max_single_write: Cell::new(DEFAULT_MAX_SINGLE),
             // SAFETY: as for `deferred`.
             finalizer: UnsafeCell::new(unsafe { std::mem::zeroed() }),
+            rate: OnceCell::new(),
         });
         let raw = Box::into_raw(bev);
         // SAFETY: raw is the allocation just made; nothing else refers to it.
@@ -160,6 +164,7 @@ impl Bufferevent {
         base.del(self.ev_write());
         base.unschedule(self.deferred_cb());
         self.kind_unlink();
+        ratelimit::unlink(self);
         base.schedule(self.finalizer_cb());
         true
     }
@@ -267,6 +272,48 @@ impl Bufferevent {
             self.kind_disable(EV_READ);
         }
         self.read_suspended.set(self.read_suspended.get() | why);
+    }
+
+    /// Holds writing back for `why`.
+    pub fn suspend_write(&self, why: u16) {
+        if self.write_suspended.get() == 0 {
+            self.kind_disable(EV_WRITE);
+        }
+        self.write_suspended.set(self.write_suspended.get() | why);
+    }
+
+    /// Lifts one reason for holding writing back.
+    pub fn unsuspend_write(&self, why: u16) {
+        let left = self.write_suspended.get() & !why;
+        self.write_suspended.set(left);
+        if left == 0 && self.enabled() & EV_WRITE != 0 {
+            self.kind_enable(EV_WRITE);
+        }
+    }
+
+    /// The reasons one side is held back (SUSPEND_* bits).
+    pub fn suspend_reasons(&self, write: bool) -> u16 {
+        if write {
+            self.write_suspended.get()
+        } else {
+            self.read_suspended.get()
+        }
+    }
+
+    /// The rate-limit state slot.
+    pub fn rate_slot(&self) -> &OnceCell<Box<ratelimit::BevLimit>> {
+        &self.rate
+    }
+
+    /// How much one read may take now: max_single_read, or what the rate
+    /// limits allow.
+    pub fn max_to_read(&self) -> usize {
+        ratelimit::max_to_move(self, false, self.max_single_read())
+    }
+
+    /// How much one write may send now.
+    pub fn max_to_write(&self) -> usize {
+        ratelimit::max_to_move(self, true, self.max_single_write())
     }
 
     /// Lifts one reason for holding reading back.
@@ -400,16 +447,6 @@ impl Bufferevent {
             }
         }
         r
-    }
-
-    /// `bufferevent_get_max_to_read`: what the next read may take.
-    pub fn max_to_read(&self) -> usize {
-        self.max_single_read()
-    }
-
-    /// `bufferevent_get_max_to_write`: what the next write may send.
-    pub fn max_to_write(&self) -> usize {
-        self.max_single_write()
     }
 
     /// `bufferevent_get_underlying`: the bufferevent a filter wraps, NULL

@@ -22,7 +22,7 @@ use crate::sys;
 use super::{
     BEV_EVENT_CONNECTED, BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING, BEV_EVENT_TIMEOUT,
     BEV_EVENT_WRITING, BEV_OPT_CLOSE_ON_FREE, BEV_OPT_DEFER_CALLBACKS, Bufferevent, Kind,
-    SUSPEND_WM,
+    SUSPEND_WM, ratelimit,
 };
 
 /// An evdns base, as the program hands it to `connect_hostname`. We have no
@@ -300,7 +300,7 @@ fn readable(bev: &Bufferevent, fd: c_int, what: c_short) {
         return;
     }
     let input = bev.input();
-    let mut howmuch = bev.max_single_read();
+    let mut howmuch = bev.max_to_read();
     let high = bev.wm_read().high;
     if high != 0 {
         let room = high.saturating_sub(input.len());
@@ -310,7 +310,7 @@ fn readable(bev: &Bufferevent, fd: c_int, what: c_short) {
         }
         howmuch = howmuch.min(room);
     }
-    if bev.read_suspended() {
+    if bev.read_suspended() || howmuch == 0 {
         return;
     }
     input.set_frozen(FrozenEnd::Back, false);
@@ -322,6 +322,7 @@ fn readable(bev: &Bufferevent, fd: c_int, what: c_short) {
             if n < howmuch {
                 bev.base().clear_ready(fd, EV_READ);
             }
+            ratelimit::charge(bev, false, n);
             // A read that filled its allowance may have left more behind,
             // and a closed peer's end of stream is still to be read.
             if bev.base().is_ready(fd, EV_READ) && still_inserted(bev.ev_read()) {
@@ -391,7 +392,7 @@ fn writable(bev: &Bufferevent, fd: c_int, what: c_short) {
     let output = bev.output();
     let mut wrote = 0;
     if output.len() > 0 {
-        let atmost = bev.max_single_write();
+        let atmost = bev.max_to_write();
         let attempt = atmost.min(output.len());
         output.set_frozen(FrozenEnd::Front, false);
         let res = output.write_to_fd(fd, atmost);
@@ -400,6 +401,7 @@ fn writable(bev: &Bufferevent, fd: c_int, what: c_short) {
             Ok(0) => flags |= BEV_EVENT_EOF,
             Ok(n) => {
                 wrote = n;
+                ratelimit::charge(bev, true, n);
                 if n < attempt {
                     bev.base().clear_ready(fd, EV_WRITE);
                 } else if output.len() > 0 && still_inserted(bev.ev_write()) {

@@ -6,6 +6,7 @@ use super::bufferevent_struct::bufferevent;
 use super::{EntryResult, SSize, enter, handle, refuse, timeval_arg, write_out};
 
 use crate::buffer::Buffer;
+use crate::bufferevent::ratelimit::{self, Group as RateLimitGroup, TokenBucketCfg};
 use crate::bufferevent::socket::EvdnsBase;
 use crate::bufferevent::{
     BEV_OPT_DEFER_CALLBACKS, BEV_OPT_THREADSAFE, BEV_OPT_UNLOCK_CALLBACKS, BEV_TRIG_ALL_OPTS,
@@ -578,22 +579,6 @@ pub unsafe extern "C" fn bufferevent_trigger_event(
     })
 }
 
-/// How much the next read may take (max_single_read without a rate limit).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn bufferevent_get_max_to_read(bev: *mut bufferevent) -> isize {
-    enter("bufferevent_get_max_to_read", || {
-        Ok(bev_arg("bufferevent_get_max_to_read", bev)?.max_to_read() as isize)
-    })
-}
-
-/// How much the next write may send (max_single_write without a rate limit).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn bufferevent_get_max_to_write(bev: *mut bufferevent) -> isize {
-    enter("bufferevent_get_max_to_write", || {
-        Ok(bev_arg("bufferevent_get_max_to_write", bev)?.max_to_write() as isize)
-    })
-}
-
 /// Makes a bufferevent that filters the data of `underlying` through
 /// `input_filter` and `output_filter` (NULL: pass through unchanged). The
 /// filter takes over the underlying's callbacks. NULL if `underlying` is.
@@ -627,5 +612,287 @@ pub unsafe extern "C" fn bufferevent_filter_new(
         );
         // SAFETY: bev is the live bufferevent just made.
         Ok(unsafe { (*bev).as_c() })
+    })
+}
+
+fn group_arg<'a>(name: &str, g: *mut RateLimitGroup) -> EntryResult<&'a RateLimitGroup> {
+    handle(name, g.cast_const())
+}
+
+/// Makes a token bucket configuration: `rate` bytes per tick refill each
+/// bucket, up to `burst`; a NULL tick means one second. NULL if a rate is
+/// 0, exceeds its burst, or a value exceeds EV_RATE_LIMIT_MAX.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ev_token_bucket_cfg_new(
+    read_rate: usize,
+    read_burst: usize,
+    write_rate: usize,
+    write_burst: usize,
+    tick_len: *const libc::timeval,
+) -> *mut TokenBucketCfg {
+    enter("ev_token_bucket_cfg_new", || {
+        let tick = timeval_arg(tick_len);
+        Ok(
+            TokenBucketCfg::new(read_rate, read_burst, write_rate, write_burst, tick)
+                .map_or(std::ptr::null_mut(), |cfg| Box::into_raw(Box::new(cfg))),
+        )
+    })
+}
+
+/// Frees a configuration; no bufferevent may still use it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ev_token_bucket_cfg_free(cfg: *mut TokenBucketCfg) {
+    enter("ev_token_bucket_cfg_free", || {
+        handle("ev_token_bucket_cfg_free", cfg.cast_const())?;
+        // SAFETY: configurations come from Box::into_raw in _cfg_new.
+        drop(unsafe { Box::from_raw(cfg) });
+        Ok(())
+    })
+}
+
+/// Limits a bufferevent with `cfg` (kept by pointer: it must outlive the
+/// bufferevent), or removes its limit with NULL. Only socket bufferevents
+/// are slowed down.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_set_rate_limit(
+    bev: *mut bufferevent,
+    cfg: *mut TokenBucketCfg,
+) -> c_int {
+    enter("bufferevent_set_rate_limit", || {
+        ratelimit::set(bev_arg("bufferevent_set_rate_limit", bev)?, cfg);
+        Ok(0)
+    })
+}
+
+/// The configuration set on a bufferevent, or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_token_bucket_cfg(
+    bev: *const bufferevent,
+) -> *const TokenBucketCfg {
+    enter("bufferevent_get_token_bucket_cfg", || {
+        Ok(ratelimit::cfg_of(bev_arg(
+            "bufferevent_get_token_bucket_cfg",
+            bev.cast_mut(),
+        )?))
+    })
+}
+
+/// What the bufferevent's own read bucket holds, or EV_SSIZE_MAX without a
+/// limit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_read_limit(bev: *mut bufferevent) -> SSize {
+    enter("bufferevent_get_read_limit", || {
+        Ok(ratelimit::limit(
+            bev_arg("bufferevent_get_read_limit", bev)?,
+            false,
+        ))
+    })
+}
+
+/// What the bufferevent's own write bucket holds, or EV_SSIZE_MAX.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_write_limit(bev: *mut bufferevent) -> SSize {
+    enter("bufferevent_get_write_limit", || {
+        Ok(ratelimit::limit(
+            bev_arg("bufferevent_get_write_limit", bev)?,
+            true,
+        ))
+    })
+}
+
+/// How much the next read may take: max_single_read without limits, else
+/// what the buckets and the group share allow.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_max_to_read(bev: *mut bufferevent) -> SSize {
+    enter("bufferevent_get_max_to_read", || {
+        Ok(bev_arg("bufferevent_get_max_to_read", bev)?.max_to_read() as SSize)
+    })
+}
+
+/// How much the next write may send.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_get_max_to_write(bev: *mut bufferevent) -> SSize {
+    enter("bufferevent_get_max_to_write", || {
+        Ok(bev_arg("bufferevent_get_max_to_write", bev)?.max_to_write() as SSize)
+    })
+}
+
+/// Takes `decr` from the read bucket (may go negative; a negative amount
+/// adds). The bufferevent must have a rate limit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_decrement_read_limit(
+    bev: *mut bufferevent,
+    decr: SSize,
+) -> c_int {
+    enter("bufferevent_decrement_read_limit", || {
+        Ok(ratelimit::decrement(
+            bev_arg("bufferevent_decrement_read_limit", bev)?,
+            false,
+            decr,
+        ))
+    })
+}
+
+/// Takes `decr` from the write bucket.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_decrement_write_limit(
+    bev: *mut bufferevent,
+    decr: SSize,
+) -> c_int {
+    enter("bufferevent_decrement_write_limit", || {
+        Ok(ratelimit::decrement(
+            bev_arg("bufferevent_decrement_write_limit", bev)?,
+            true,
+            decr,
+        ))
+    })
+}
+
+/// Makes a group whose members share one bucket (the configuration is
+/// copied). The minimum share starts at 64 bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_rate_limit_group_new(
+    base: *mut Base,
+    cfg: *const TokenBucketCfg,
+) -> *mut RateLimitGroup {
+    enter("bufferevent_rate_limit_group_new", || {
+        handle("bufferevent_rate_limit_group_new", base.cast_const())?;
+        let cfg = handle("bufferevent_rate_limit_group_new", cfg)?;
+        Ok(RateLimitGroup::new(base, cfg))
+    })
+}
+
+/// Replaces a group's configuration (copied); the bucket is clipped to the
+/// new burst.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_rate_limit_group_set_cfg(
+    g: *mut RateLimitGroup,
+    cfg: *const TokenBucketCfg,
+) -> c_int {
+    enter("bufferevent_rate_limit_group_set_cfg", || {
+        if g.is_null() || cfg.is_null() {
+            return Ok(-1);
+        }
+        let cfg = handle("bufferevent_rate_limit_group_set_cfg", cfg)?;
+        group_arg("bufferevent_rate_limit_group_set_cfg", g)?.set_cfg(cfg);
+        Ok(0)
+    })
+}
+
+/// Sets the smallest amount a member may move at once (0 disables it; it
+/// is never above a rate of the group).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_rate_limit_group_set_min_share(
+    g: *mut RateLimitGroup,
+    share: usize,
+) -> c_int {
+    enter("bufferevent_rate_limit_group_set_min_share", || {
+        Ok(group_arg("bufferevent_rate_limit_group_set_min_share", g)?.set_min_share(share))
+    })
+}
+
+/// Frees a group, which must have no members left.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_rate_limit_group_free(g: *mut RateLimitGroup) {
+    enter("bufferevent_rate_limit_group_free", || {
+        group_arg("bufferevent_rate_limit_group_free", g)?;
+        // SAFETY: g is a live group the program gives up.
+        unsafe { RateLimitGroup::free(g) };
+        Ok(())
+    })
+}
+
+/// Makes a bufferevent a member of a group (leaving any other).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_add_to_rate_limit_group(
+    bev: *mut bufferevent,
+    g: *mut RateLimitGroup,
+) -> c_int {
+    enter("bufferevent_add_to_rate_limit_group", || {
+        let b = bev_arg("bufferevent_add_to_rate_limit_group", bev)?;
+        ratelimit::add_to_group(b, group_arg("bufferevent_add_to_rate_limit_group", g)?);
+        Ok(0)
+    })
+}
+
+/// Takes a bufferevent out of its group.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_remove_from_rate_limit_group(bev: *mut bufferevent) -> c_int {
+    enter("bufferevent_remove_from_rate_limit_group", || {
+        ratelimit::remove_from_group(
+            bev_arg("bufferevent_remove_from_rate_limit_group", bev)?,
+            true,
+        );
+        Ok(0)
+    })
+}
+
+/// What the group's read bucket holds.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_rate_limit_group_get_read_limit(
+    g: *mut RateLimitGroup,
+) -> SSize {
+    enter("bufferevent_rate_limit_group_get_read_limit", || {
+        Ok(group_arg("bufferevent_rate_limit_group_get_read_limit", g)?.limit(false))
+    })
+}
+
+/// What the group's write bucket holds.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_rate_limit_group_get_write_limit(
+    g: *mut RateLimitGroup,
+) -> SSize {
+    enter("bufferevent_rate_limit_group_get_write_limit", || {
+        Ok(group_arg("bufferevent_rate_limit_group_get_write_limit", g)?.limit(true))
+    })
+}
+
+/// Takes `decr` from the group's read bucket.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_rate_limit_group_decrement_read(
+    g: *mut RateLimitGroup,
+    decr: SSize,
+) -> c_int {
+    enter("bufferevent_rate_limit_group_decrement_read", || {
+        let g = group_arg("bufferevent_rate_limit_group_decrement_read", g)?;
+        g.add_to_bucket(false, -(decr as i64));
+        Ok(0)
+    })
+}
+
+/// Takes `decr` from the group's write bucket.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_rate_limit_group_decrement_write(
+    g: *mut RateLimitGroup,
+    decr: SSize,
+) -> c_int {
+    enter("bufferevent_rate_limit_group_decrement_write", || {
+        let g = group_arg("bufferevent_rate_limit_group_decrement_write", g)?;
+        g.add_to_bucket(true, -(decr as i64));
+        Ok(0)
+    })
+}
+
+/// The bytes the group's members read and wrote since the last reset.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_rate_limit_group_get_totals(
+    g: *mut RateLimitGroup,
+    total_read_out: *mut u64,
+    total_written_out: *mut u64,
+) {
+    enter("bufferevent_rate_limit_group_get_totals", || {
+        let (read, written) = group_arg("bufferevent_rate_limit_group_get_totals", g)?.totals();
+        write_out(total_read_out, read);
+        write_out(total_written_out, written);
+        Ok(())
+    })
+}
+
+/// Sets the group's totals back to zero.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bufferevent_rate_limit_group_reset_totals(g: *mut RateLimitGroup) {
+    enter("bufferevent_rate_limit_group_reset_totals", || {
+        group_arg("bufferevent_rate_limit_group_reset_totals", g)?.reset_totals();
+        Ok(())
     })
 }
