@@ -108,6 +108,16 @@ fn under_output_full(bev: &Bufferevent, mode: c_int) -> bool {
     mode == BEV_NORMAL && high != 0 && under.output().len() >= high
 }
 
+/// The most a filter may put into a buffer of `len` bytes whose high
+/// watermark is `high`: -1 (no limit) without one or outside BEV_NORMAL.
+fn dst_limit(high: usize, len: usize, mode: c_int) -> isize {
+    if mode == BEV_NORMAL && high != 0 {
+        high as isize - len as isize
+    } else {
+        -1
+    }
+}
+
 /// Calls a filter function (or the pass-through one) and returns its result.
 fn call_filter(
     f: bufferevent_filter_cb,
@@ -152,12 +162,7 @@ fn process_input(bev: &Bufferevent, mode: c_int, processed: &mut bool) -> c_int 
     };
     let mut res;
     loop {
-        let high = bev.wm_read().high;
-        let limit = if mode == BEV_NORMAL && high != 0 {
-            high as isize - bev.input().len() as isize
-        } else {
-            -1
-        };
+        let limit = dst_limit(bev.wm_read().high, bev.input().len(), mode);
         res = call_filter(
             st.process_in,
             under.input(),
@@ -211,12 +216,7 @@ fn process_output(bev: &Bufferevent, mode: c_int, processed_any: &mut bool) -> c
     loop {
         let mut processed = false;
         loop {
-            let high = under.wm_write().high;
-            let limit = if mode == BEV_NORMAL && high != 0 {
-                high as isize - under.output().len() as isize
-            } else {
-                -1
-            };
+            let limit = dst_limit(under.wm_write().high, under.output().len(), mode);
             res = call_filter(
                 st.process_out,
                 bev.output(),
