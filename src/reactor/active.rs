@@ -80,6 +80,19 @@ impl ActiveQueues {
         Some(head)
     }
 
+    /// Every queued record, most urgent first, left in place.
+    pub fn all(&self) -> Vec<CbPtr> {
+        let mut out = Vec::with_capacity(self.len);
+        for q in &self.queues {
+            let mut at = q.head;
+            while let Some(cb) = at {
+                out.push(cb);
+                at = cb.next();
+            }
+        }
+        out
+    }
+
     /// Takes every record, most urgent first (used when a base is freed).
     pub fn drain_all(&mut self) -> Vec<CbPtr> {
         let mut out = Vec::with_capacity(self.len);
