@@ -295,7 +295,7 @@ const char *event_base_get_method(const struct event_base *base);
 
 /**
  * The features of the backend: EV_FEATURE_ET, _O1 and _EARLY_CLOSE for
- * epoll, EV_FEATURE_FDS for poll.
+ * epoll, EV_FEATURE_FDS and _EARLY_CLOSE for poll, EV_FEATURE_FDS for select.
  */
 EVENT2_EXPORT_SYMBOL int event_base_get_features(const struct event_base *base);
 

@@ -301,7 +301,7 @@ pub unsafe extern "C" fn event_base_get_method(base: *const Base) -> *const c_ch
 }
 
 /// The features of the backend: EV_FEATURE_ET, _O1 and _EARLY_CLOSE for
-/// epoll, EV_FEATURE_FDS for poll.
+/// epoll, EV_FEATURE_FDS and _EARLY_CLOSE for poll, EV_FEATURE_FDS for select.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_base_get_features(base: *const Base) -> c_int {
     enter("event_base_get_features", || {

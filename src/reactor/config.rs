@@ -24,7 +24,11 @@ pub const METHODS: [(&str, c_int, &str); 3] = [
         EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE,
         "EVENT_NOEPOLL",
     ),
-    ("poll", EV_FEATURE_FDS, "EVENT_NOPOLL"),
+    (
+        "poll",
+        EV_FEATURE_FDS | EV_FEATURE_EARLY_CLOSE,
+        "EVENT_NOPOLL",
+    ),
     ("select", EV_FEATURE_FDS, "EVENT_NOSELECT"),
 ];
 
