@@ -308,7 +308,7 @@ int event_base_get_num_events(struct event_base *base,
                               unsigned int type_);
 
 /**
- * Sets the number of priorities (1 to 256); fails while callbacks are
+ * Sets the number of priorities (1 to 255); fails while callbacks are
  * active.
  */
 EVENT2_EXPORT_SYMBOL

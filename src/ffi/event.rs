@@ -326,7 +326,7 @@ pub unsafe extern "C" fn event_base_get_num_events(base: *mut Base, type_: c_uin
     })
 }
 
-/// Sets the number of priorities (1 to 256); fails while callbacks are
+/// Sets the number of priorities (1 to 255); fails while callbacks are
 /// active.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_base_priority_init(base: *mut Base, npriorities: c_int) -> c_int {

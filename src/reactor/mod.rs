@@ -181,7 +181,7 @@ impl Base {
     /// Sets the number of priorities; refused while callbacks are active.
     pub fn set_priorities(&self, n: usize) -> bool {
         let mut st = self.state.borrow_mut();
-        if n == 0 || n > 256 || st.active.len() + st.later.len() > 0 {
+        if n == 0 || n >= 256 || st.active.len() + st.later.len() > 0 {
             return false;
         }
         st.active.set_priorities(n);
