@@ -348,13 +348,13 @@ impl Base {
     }
 
     /// The largest number of active and added events seen, optionally
-    /// starting the count again.
+    /// starting the count again from zero (as libevent does).
     pub fn max_counts(&self, clear: bool) -> (usize, usize) {
         let mut st = self.state.borrow_mut();
         let out = (st.max_active, st.max_added);
         if clear {
-            st.max_active = st.active.len() + st.later.len();
-            st.max_added = st.event_count;
+            st.max_active = 0;
+            st.max_added = 0;
         }
         out
     }
