@@ -107,7 +107,9 @@ struct State {
     signals: signal::Signals,
     /// The internal event on the signal pipe, once there is one.
     signal_event: Option<Box<event>>,
-    /// Durations given to event_base_init_common_timeout, by index.
+    /// Durations given to event_base_init_common_timeout, by index. Boxed:
+    /// the program keeps pointers to them while the Vec grows.
+    #[allow(clippy::vec_box)]
     common: Vec<Box<libc::timeval>>,
     max_active: usize,
     max_added: usize,
@@ -762,10 +764,11 @@ impl Base {
                 }
                 let Some(cb) = st.active.pop(pri) else { break };
                 cb.set_flags(cb.flags() & !EVLIST_ACTIVE);
-                if let Some(ev) = cb.as_event() {
-                    if ev.events() & EV_PERSIST == 0 && !is_finalizing(cb) {
-                        st.unlink(ev);
-                    }
+                if let Some(ev) = cb.as_event()
+                    && ev.events() & EV_PERSIST == 0
+                    && !is_finalizing(cb)
+                {
+                    st.unlink(ev);
                 }
                 st.running_cb = Some(cb);
                 cb
@@ -834,10 +837,11 @@ impl Base {
             }
             if cb.closure() == CLOSURE_CB_SELF {
                 cb.call_self();
-            } else if run_finalizers {
-                if let Some(ev) = cb.as_event().filter(|_| is_finalizing(cb)) {
-                    ev.call_finalizer();
-                }
+            } else if run_finalizers
+                && is_finalizing(cb)
+                && let Some(ev) = cb.as_event()
+            {
+                ev.call_finalizer();
             }
         }
         let me = self.me();
