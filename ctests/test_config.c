@@ -6,6 +6,7 @@
  * with its standard input redirected.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,34 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	calls++;
 	last_what = what;
+}
+
+static char last_msg[128];
+static int last_severity = -1;
+
+static void
+log_cb(int severity, const char *msg)
+{
+	last_severity = severity;
+	snprintf(last_msg, sizeof(last_msg), "%s", msg);
+}
+
+static void
+show_method_environment(void)
+{
+	struct event_base *base = NULL;
+
+	event_set_log_callback(log_cb);
+	setenv("EVENT_SHOW_METHOD", "1", 1);
+	base = event_base_new();
+	check(base != NULL);
+	check_int(last_severity, ==, EVENT_LOG_MSG);
+	check_str(last_msg, "libevent using: epoll");
+end:
+	unsetenv("EVENT_SHOW_METHOD");
+	event_set_log_callback(NULL);
+	if (base)
+		event_base_free(base);
 }
 
 static void
@@ -146,19 +175,22 @@ impossible_config_gives_null(void)
 	struct event_config *cfg2 = event_config_new();
 	struct event_base *base = NULL, *base2 = NULL;
 
-	event_set_log_callback(NULL);
+	last_severity = -1;
+	event_set_log_callback(log_cb);
 	check(cfg != NULL && cfg2 != NULL);
 	check_int(event_config_avoid_method(cfg, "epoll"), ==, 0);
 	check_int(event_config_avoid_method(cfg, "poll"), ==, 0);
 	check_int(event_config_avoid_method(cfg, "select"), ==, 0);
 	base = event_base_new_with_config(cfg);
 	check(base == NULL);
+	check_int(last_severity, ==, EVENT_LOG_WARN);
 	/* No method has both O(1) and arbitrary fds. */
 	check_int(event_config_require_features(cfg2,
 	    EV_FEATURE_O1 | EV_FEATURE_FDS), ==, 0);
 	base2 = event_base_new_with_config(cfg2);
 	check(base2 == NULL);
 end:
+	event_set_log_callback(NULL);
 	if (base)
 		event_base_free(base);
 	if (base2)
@@ -302,6 +334,7 @@ static const struct check_case cases[] = {
 	{"other_settings_accepted", other_settings_accepted},
 	{"stdin_from_dev_null", stdin_from_dev_null},
 	{"stdin_from_file", stdin_from_file},
+	{"show_method_environment", show_method_environment},
 	{NULL, NULL}
 };
 

@@ -127,6 +127,11 @@ impl Base {
     /// Makes a base that reports `method` and `features` (the backend the
     /// reference would have chosen) and caches the time unless `no_cache`.
     pub fn new(method: &'static str, features: i32, no_cache: bool) -> std::io::Result<Base> {
+        // libevent announces its backend when this is set, whatever the
+        // config says about the environment.
+        if std::env::var_os("EVENT_SHOW_METHOD").is_some() {
+            log::emit(log::EVENT_LOG_MSG, &format!("libevent using: {method}"));
+        }
         Ok(Base {
             state: RefCell::new(State {
                 io: Io::new()?,
