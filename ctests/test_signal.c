@@ -358,7 +358,44 @@ end:
 		event_base_free(b2);
 }
 
+static void
+signal_after_fork_and_reinit(void)
+{
+	struct event_base *base = event_base_new();
+	struct event *ev = NULL;
+	pid_t child = -1;
+	int status = -1;
+
+	reset();
+	check(base != NULL);
+	ev = evsignal_new(base, SIGUSR1, sig_cb, NULL);
+	check(ev != NULL);
+	check_int(evsignal_add(ev, NULL), ==, 0);
+	child = fork();
+	check(child >= 0);
+	if (child == 0) {
+		int ok = event_reinit(base) == 0;
+
+		raise(SIGUSR1);
+		ok = ok && event_base_loop(base, EVLOOP_ONCE) == 0;
+		ok = ok && calls == 1 && last_fd == SIGUSR1;
+		_exit(ok ? 0 : 1);
+	}
+	check_int(waitpid(child, &status, 0), ==, child);
+	check(WIFEXITED(status));
+	check_int(WEXITSTATUS(status), ==, 0);
+	/* The child's signal was its own: the parent saw nothing. */
+	check_int(event_base_loop(base, EVLOOP_NONBLOCK), ==, 0);
+	check_int(calls, ==, 0);
+end:
+	if (ev)
+		event_free(ev);
+	if (base)
+		event_base_free(base);
+}
+
 static const struct check_case cases[] = {
+	{"signal_after_fork_and_reinit", signal_after_fork_and_reinit},
 	{"delivers_number_and_flag", delivers_number_and_flag},
 	{"non_persistent_runs_once", non_persistent_runs_once},
 	{"two_events_one_signal", two_events_one_signal},
