@@ -394,7 +394,65 @@ end:
 		event_base_free(base);
 }
 
+static void
+each_arrival_is_a_call(void)
+{
+	struct event_base *base = event_base_new();
+	struct event *ev = NULL;
+
+	reset();
+	check(base != NULL);
+	ev = evsignal_new(base, SIGUSR1, sig_cb, NULL);
+	check(ev != NULL);
+	check_int(evsignal_add(ev, NULL), ==, 0);
+	raise(SIGUSR1);
+	raise(SIGUSR1);
+	raise(SIGUSR1);
+	check_int(event_base_loop(base, EVLOOP_ONCE), ==, 0);
+	check_int(calls, ==, 3);
+end:
+	if (ev)
+		event_free(ev);
+	if (base)
+		event_base_free(base);
+}
+
+static int free_calls;
+
+static void
+free_self_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	free_calls++;
+	event_free(arg);
+}
+
+static void
+freed_in_callback_stops_repeats(void)
+{
+	struct event_base *base = event_base_new();
+	struct event *ev = NULL;
+
+	reset();
+	free_calls = 0;
+	check(base != NULL);
+	ev = event_new(base, SIGUSR1, EV_SIGNAL | EV_PERSIST, free_self_cb,
+	    event_self_cbarg());
+	check(ev != NULL);
+	check_int(evsignal_add(ev, NULL), ==, 0);
+	raise(SIGUSR1);
+	raise(SIGUSR1);
+	check_int(event_base_loop(base, EVLOOP_ONCE), ==, 0);
+	check_int(free_calls, ==, 1);
+end:
+	if (base)
+		event_base_free(base);
+}
+
 static const struct check_case cases[] = {
+	{"each_arrival_is_a_call", each_arrival_is_a_call},
+	{"freed_in_callback_stops_repeats", freed_in_callback_stops_repeats},
 	{"signal_after_fork_and_reinit", signal_after_fork_and_reinit},
 	{"delivers_number_and_flag", delivers_number_and_flag},
 	{"non_persistent_runs_once", non_persistent_runs_once},

@@ -381,12 +381,10 @@ EVENT2_EXPORT_SYMBOL int event_del(struct event *ev);
 EVENT2_EXPORT_SYMBOL int event_remove_timer(struct event *ev);
 
 /**
- * Makes the event active with `res` as if it had happened.
+ * Makes the event active with `res` as if it had happened; a signal
+ * event's callback then runs `ncalls` times.
  */
-EVENT2_EXPORT_SYMBOL
-void event_active(struct event *ev,
-                  int res,
-                  short _ncalls);
+EVENT2_EXPORT_SYMBOL void event_active(struct event *ev, int res, short ncalls);
 
 /**
  * Which of `events` the event waits for or is active with; with

@@ -489,6 +489,7 @@ pub unsafe extern "C" fn event_add(ev: *mut event, tv: *const libc::timeval) -> 
 }
 
 pub(crate) fn del(ev: EvPtr, name: &str) -> EntryResult<()> {
+    crate::reactor::stop_repeats(ev.as_raw());
     // An event that was never added (or whose base is gone) has nothing to undo.
     use crate::ffi::event_struct::{EVLIST_ACTIVE_LATER, EVLIST_INSERTED, EVLIST_TIMEOUT};
     let linked = EVLIST_ACTIVE | EVLIST_ACTIVE_LATER | EVLIST_INSERTED | EVLIST_TIMEOUT;
@@ -522,12 +523,13 @@ pub unsafe extern "C" fn event_remove_timer(ev: *mut event) -> c_int {
     })
 }
 
-/// Makes the event active with `res` as if it had happened.
+/// Makes the event active with `res` as if it had happened; a signal
+/// event's callback then runs `ncalls` times.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn event_active(ev: *mut event, res: c_int, _ncalls: c_short) {
+pub unsafe extern "C" fn event_active(ev: *mut event, res: c_int, ncalls: c_short) {
     enter("event_active", || {
         let ev = event_arg("event_active", ev)?;
-        event_base_of("event_active", ev)?.activate(ev, res as c_short);
+        event_base_of("event_active", ev)?.activate_n(ev, res as c_short, ncalls);
         Ok(())
     })
 }
@@ -842,6 +844,7 @@ fn finalize(
     free: bool,
 ) -> EntryResult<c_int> {
     let ev = event_arg(name, ev)?;
+    crate::reactor::stop_repeats(ev.as_raw());
     let base = event_base_of(name, ev)?;
     if ev.flags() & crate::ffi::event_struct::EVLIST_FINALIZING != 0 {
         return Ok(0);

@@ -294,6 +294,17 @@ impl EvPtr {
         }
     }
 
+    /// How many times a signal event's callback is still to run.
+    pub fn ncalls(self) -> c_short {
+        // SAFETY: as in `fd`; signal events use the ev_signal member.
+        unsafe { (*self.as_raw()).ev_.ev_signal.ev_ncalls }
+    }
+
+    pub fn set_ncalls(self, n: c_short) {
+        // SAFETY: as in `ncalls`.
+        unsafe { (*self.as_raw()).ev_.ev_signal.ev_ncalls = n }
+    }
+
     /// The priority of the event.
     pub fn pri(self) -> u8 {
         self.cb().pri() as u8

@@ -18,6 +18,7 @@ pub mod config;
 pub mod event_mem;
 mod io;
 mod signal;
+pub use signal::stop_repeats;
 mod timers;
 
 use crate::ffi::event::event_callback_fn;
@@ -303,15 +304,11 @@ impl Base {
     /// signal that arrived, with EV_SIGNAL.
     fn deliver_signals(&self) {
         let caught = self.state.borrow().signals.drain();
-        for (sig, _times) in caught {
+        for (sig, times) in caught {
             let events = self.state.borrow().signals.events_of(sig);
+            let times = c_short::try_from(times).unwrap_or(c_short::MAX);
             for ev in events {
-                // LIMITATION: 2.1.12 calls a signal callback once per
-                // arrival when a signal arrives several times before the
-                // loop reads it; we call it once; a program counting
-                // deliveries sees fewer; lifting it means an ncalls count
-                // honoured by run_active with the event re-checked per call.
-                self.activate(ev, EV_SIGNAL);
+                self.activate_n(ev, EV_SIGNAL, times);
             }
         }
     }
@@ -470,6 +467,12 @@ impl Base {
     /// `event_active`: queues the event to run with `res`; a second
     /// activation before it runs adds its flags to the first.
     pub fn activate(&self, ev: EvPtr, res: c_short) {
+        self.activate_n(ev, res, 1);
+    }
+
+    /// `event_active` with a count: a signal event newly activated runs
+    /// its callback `ncalls` times (once per arrival of the signal).
+    pub fn activate_n(&self, ev: EvPtr, res: c_short, ncalls: c_short) {
         let mut st = self.state.borrow_mut();
         let flags = ev.flags();
         if flags & EVLIST_FINALIZING != 0 {
@@ -485,6 +488,9 @@ impl Base {
             ev.set_flags(flags & !EVLIST_ACTIVE_LATER);
         } else {
             ev.set_res(res);
+        }
+        if ev.cb().closure() == event_mem::CLOSURE_SIGNAL {
+            ev.set_ncalls(ncalls.max(1));
         }
         ev.set_flags(ev.flags() | EVLIST_ACTIVE);
         st.active.push(ev.cb());
@@ -784,6 +790,7 @@ impl Base {
             match cb.as_event() {
                 None => cb.call_self(),
                 Some(ev) if is_finalizing(cb) => ev.call_finalizer(),
+                Some(ev) if cb.closure() == event_mem::CLOSURE_SIGNAL => self.call_signal(ev),
                 Some(ev) => {
                     let res = ev.res();
                     if cb.closure() == CLOSURE_PERSIST {
@@ -799,6 +806,26 @@ impl Base {
             }
         }
         ran
+    }
+
+    /// Calls a signal event's callback once per arrival, stopping early
+    /// when a callback deletes or frees the event or breaks the loop.
+    fn call_signal(&self, ev: EvPtr) {
+        let res = ev.res();
+        let mut left = ev.ncalls().max(1);
+        let prev = signal::start_repeats(ev);
+        loop {
+            left -= 1;
+            ev.set_ncalls(left);
+            ev.call(res);
+            if left <= 0 || !signal::still_repeating(ev) || self.state.borrow().break_now {
+                break;
+            }
+        }
+        if signal::still_repeating(ev) {
+            ev.set_ncalls(0);
+        }
+        signal::end_repeats(prev);
     }
 
     /// Re-arms a persistent event's timeout before its callback runs: one

@@ -7,6 +7,7 @@
 //! recently added a signal event or started its loop, as in libevent, where
 //! only one base receives signals at a time.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_int, c_short, c_void};
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicUsize, Ordering};
@@ -215,6 +216,38 @@ impl Signals {
             }
         }
     }
+}
+
+thread_local! {
+    /// The signal event whose callback runs once per arrival right now;
+    /// deleting or freeing it clears this, so no further call touches it.
+    static REPEATING: Cell<*mut crate::ffi::event_struct::event> =
+        const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Marks `ev` as the event being called repeatedly; returns the previous
+/// one, to restore after.
+pub fn start_repeats(ev: EvPtr) -> *mut crate::ffi::event_struct::event {
+    REPEATING.with(|r| r.replace(ev.as_raw()))
+}
+
+/// Whether `ev` may be called again (it was not deleted meanwhile).
+pub fn still_repeating(ev: EvPtr) -> bool {
+    REPEATING.with(|r| r.get() == ev.as_raw())
+}
+
+pub fn end_repeats(prev: *mut crate::ffi::event_struct::event) {
+    REPEATING.with(|r| r.set(prev));
+}
+
+/// Called by every event_del and event_free: `ev` must not be called
+/// again by a repeat in progress.
+pub fn stop_repeats(ev: *mut crate::ffi::event_struct::event) {
+    REPEATING.with(|r| {
+        if r.get() == ev {
+            r.set(std::ptr::null_mut());
+        }
+    });
 }
 
 /// The base that receives signals now, if another base with signal
