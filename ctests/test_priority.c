@@ -173,7 +173,79 @@ end:
 		event_base_free(base);
 }
 
+static int wake_fd = -1;
+
+/* Marks, and makes the urgent fd event ready. */
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	mark_cb(fd, what, arg);
+	if (write(wake_fd, "x", 1) != 1)
+		mark_cb(fd, what, "!");
+}
+
+/* Runs a, b (priority 1) where a makes c (priority 0) ready; returns the
+ * order seen, with at most max_callbacks per pass when it is >= 0. */
+static void
+dispatch_order(int max_callbacks)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base = NULL;
+	struct event *a = NULL, *b = NULL, *c = NULL;
+	int fds[2] = {-1, -1};
+
+	reset();
+	check(cfg != NULL);
+	if (max_callbacks >= 0)
+		check_int(event_config_set_max_dispatch_interval(cfg, NULL,
+		    max_callbacks, 0), ==, 0);
+	base = event_base_new_with_config(cfg);
+	check(base != NULL);
+	check_int(event_base_priority_init(base, 2), ==, 0);
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+	wake_fd = fds[1];
+	a = event_new(base, -1, 0, wake_cb, "a");
+	b = event_new(base, -1, 0, mark_cb, "b");
+	c = event_new(base, fds[0], EV_READ, mark_cb, "c");
+	check(a && b && c);
+	check_int(event_priority_set(a, 1), ==, 0);
+	check_int(event_priority_set(b, 1), ==, 0);
+	check_int(event_priority_set(c, 0), ==, 0);
+	check_int(event_add(c, NULL), ==, 0);
+	event_active(a, EV_TIMEOUT, 1);
+	event_active(b, EV_TIMEOUT, 1);
+	check_int(event_base_dispatch(base), ==, 1);
+end:
+	if (a)
+		event_free(a);
+	if (b)
+		event_free(b);
+	if (c)
+		event_free(c);
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (base)
+		event_base_free(base);
+	if (cfg)
+		event_config_free(cfg);
+}
+
+static void
+max_dispatch_callbacks(void)
+{
+	dispatch_order(-1);
+	check_str(order, "abc");
+	/* One callback per pass: the loop polls after a and finds c. */
+	dispatch_order(1);
+	check_str(order, "acb");
+end:
+	;
+}
+
 static const struct check_case cases[] = {
+	{"max_dispatch_callbacks", max_dispatch_callbacks},
 	{"defaults_and_limits", defaults_and_limits},
 	{"urgent_first", urgent_first},
 	{"ready_urgent_fd_starves_others", ready_urgent_fd_starves_others},

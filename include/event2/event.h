@@ -226,8 +226,8 @@ int event_config_set_num_cpus_hint(struct event_config *cfg,
                                    int cpus);
 
 /**
- * Bounds the time and number of callbacks between checks for new
- * events. Accepted; the loop here checks after each priority's batch.
+ * Bounds the time and number of callbacks a pass runs at priority
+ * `min_priority` or less urgent before the loop checks for new events.
  */
 EVENT2_EXPORT_SYMBOL
 int event_config_set_max_dispatch_interval(struct event_config *cfg,

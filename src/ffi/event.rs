@@ -52,7 +52,10 @@ fn new_base(name: &str, config: &Config) -> EntryResult<*mut Base> {
     };
     let no_cache = config.flags & EVENT_BASE_FLAG_NO_CACHE_TIME != 0;
     match Base::new(method, features, no_cache) {
-        Ok(base) => Ok(Box::into_raw(Box::new(base))),
+        Ok(base) => {
+            base.set_dispatch_limit(config.limit);
+            Ok(Box::into_raw(Box::new(base)))
+        }
         Err(e) => {
             log::warn(&format!("{name}: cannot create the epoll instance: {e}"));
             Err(Failure)
@@ -160,8 +163,8 @@ pub unsafe extern "C" fn event_config_set_num_cpus_hint(cfg: *mut Config, cpus: 
     })
 }
 
-/// Bounds the time and number of callbacks between checks for new
-/// events. Accepted; the loop here checks after each priority's batch.
+/// Bounds the time and number of callbacks a pass runs at priority
+/// `min_priority` or less urgent before the loop checks for new events.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_config_set_max_dispatch_interval(
     cfg: *mut Config,
@@ -171,12 +174,11 @@ pub unsafe extern "C" fn event_config_set_max_dispatch_interval(
 ) -> c_int {
     enter("event_config_set_max_dispatch_interval", || {
         let cfg = config_mut("event_config_set_max_dispatch_interval", cfg)?;
-        // LIMITATION: 2.1.12 stops running callbacks of priority
-        // min_priority or less urgent after max_callbacks or max_interval
-        // and polls again; we run the whole batch; a program relying on
-        // that bound to keep low-priority floods short sees longer passes;
-        // honouring it in run_active would lift this.
-        let _ = (cfg, timeval_arg(max_interval), max_callbacks, min_priority);
+        // A negative tv_sec means "no time bound", as in libevent.
+        let max_ns = timeval_arg(max_interval)
+            .filter(|tv| tv.tv_sec >= 0)
+            .map(clock::relative_ns);
+        cfg.set_limit(max_ns, max_callbacks, min_priority);
         Ok(0)
     })
 }

@@ -70,7 +70,15 @@ impl ActiveQueues {
 
     /// The most urgent non-empty priority.
     pub fn first_busy(&self) -> Option<usize> {
-        self.queues.iter().position(|q| q.head.is_some())
+        self.first_busy_from(0)
+    }
+
+    /// The most urgent non-empty priority at `start` or after.
+    pub fn first_busy_from(&self, start: usize) -> Option<usize> {
+        let rest = self.queues.get(start..)?;
+        rest.iter()
+            .position(|q| q.head.is_some())
+            .map(|i| i + start)
     }
 
     /// Takes the head of queue `pri`.

@@ -32,12 +32,25 @@ pub const METHODS: [(&str, c_int, &str); 3] = [
     ("select", EV_FEATURE_FDS, "EVENT_NOSELECT"),
 ];
 
+/// How long a pass may run callbacks of less urgent priorities before
+/// the loop polls again (event_config_set_max_dispatch_interval).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DispatchLimit {
+    /// Time budget in nanoseconds, if any.
+    pub max_ns: Option<u64>,
+    /// Callbacks per pass, usize::MAX for no bound.
+    pub max_callbacks: usize,
+    /// Priorities below this one are never limited.
+    pub min_priority: usize,
+}
+
 /// What event_config_* collected.
 #[derive(Default, Debug)]
 pub struct Config {
     pub avoid: Vec<String>,
     pub require: c_int,
     pub flags: c_int,
+    pub limit: Option<DispatchLimit>,
 }
 
 impl Config {
@@ -53,5 +66,16 @@ impl Config {
                     && !(use_env && std::env::var_os(env).is_some())
             })
             .map(|&(name, features, _)| (name, features))
+    }
+
+    /// Records event_config_set_max_dispatch_interval's arguments; with
+    /// neither a time nor a count bound there is no limit at all.
+    pub fn set_limit(&mut self, max_ns: Option<u64>, max_callbacks: c_int, min_priority: c_int) {
+        let max_callbacks = usize::try_from(max_callbacks).unwrap_or(usize::MAX);
+        self.limit = (max_ns.is_some() || max_callbacks != usize::MAX).then_some(DispatchLimit {
+            max_ns,
+            max_callbacks,
+            min_priority: usize::try_from(min_priority).unwrap_or(0),
+        });
     }
 }

@@ -78,6 +78,8 @@ pub struct Base {
     cached_now: Cell<u64>,
     /// EVENT_BASE_FLAG_NO_CACHE_TIME: never cache the time.
     no_cache: bool,
+    /// event_config_set_max_dispatch_interval's bound, if any.
+    limit: Cell<Option<config::DispatchLimit>>,
     method: &'static str,
     features: i32,
 }
@@ -157,6 +159,7 @@ impl Base {
             }),
             cached_now: Cell::new(0),
             no_cache,
+            limit: Cell::new(None),
             method,
             features,
         })
@@ -168,6 +171,10 @@ impl Base {
 
     pub fn features(&self) -> i32 {
         self.features
+    }
+
+    pub fn set_dispatch_limit(&self, limit: Option<config::DispatchLimit>) {
+        self.limit.set(limit);
     }
 
     fn me(&self) -> *mut Base {
@@ -761,16 +768,42 @@ impl Base {
 
     /// Runs the most urgent non-empty queue until it is empty or the loop
     /// is told to stop; returns how many non-internal callbacks ran.
+    ///
+    /// A queue whose callbacks were all internal (the signal pipe) does
+    /// not count: the next busy queue runs in the same pass, as in libevent.
     fn run_active(&self) -> usize {
-        let Some(pri) = self.state.borrow().active.first_busy() else {
-            return 0;
-        };
-        let mut ran = 0;
         self.state.borrow_mut().continue_now = false;
+        let limit = self.limit.get();
+        let end = limit.and_then(|l| l.max_ns).map(|ns| {
+            self.update_cache_time();
+            self.now().saturating_add(ns)
+        });
+        let mut from = 0;
+        loop {
+            let Some(pri) = self.state.borrow().active.first_busy_from(from) else {
+                return 0;
+            };
+            let (max, end) = match limit {
+                Some(l) if pri >= l.min_priority => (l.max_callbacks, end),
+                _ => (usize::MAX, None),
+            };
+            let ran = self.run_queue(pri, max, end);
+            let st = self.state.borrow();
+            if ran > 0 || st.break_now || st.continue_now {
+                return ran;
+            }
+            from = pri + 1;
+        }
+    }
+
+    /// Runs queue `pri` until it is empty, the loop is told to stop, or
+    /// `max` non-internal callbacks ran or the time passed `end`.
+    fn run_queue(&self, pri: usize, max: usize, end: Option<u64>) -> usize {
+        let mut ran = 0;
         loop {
             let cb = {
                 let mut st = self.state.borrow_mut();
-                if st.continue_now {
+                if st.continue_now || (ran > 0 && ran >= max) {
                     break;
                 }
                 let Some(cb) = st.active.pop(pri) else { break };
@@ -799,10 +832,20 @@ impl Base {
                     ev.call(res);
                 }
             }
-            let mut st = self.state.borrow_mut();
-            st.running_cb = None;
-            if st.break_now {
-                break;
+            {
+                let mut st = self.state.borrow_mut();
+                st.running_cb = None;
+                if st.break_now {
+                    break;
+                }
+            }
+            if let Some(end) = end
+                && ran > 0
+            {
+                self.update_cache_time();
+                if self.now() >= end {
+                    break;
+                }
             }
         }
         ran
