@@ -156,6 +156,19 @@ typedef void (*event_log_cb)(int severity, const char *msg);
 typedef void (*event_fatal_cb)(int err);
 
 /**
+ * Called for each event by event_base_foreach_event(); a nonzero return
+ * stops the walk.
+ */
+typedef int (*event_base_foreach_event_cb)(const struct event_base *base,
+                                           const struct event *ev,
+                                           void *arg);
+
+/**
+ * Called from the loop by event_finalize() once the event is not running.
+ */
+typedef void (*event_finalize_callback_fn)(struct event *ev, void *arg);
+
+/**
  * Marks this library as bufferevent-rs (tests use it to tell which
  * implementation answers libevent's names). Returns our crate version.
  */
@@ -167,10 +180,78 @@ EVENT2_EXPORT_SYMBOL const char *bufferevent_rs_version(void);
 EVENT2_EXPORT_SYMBOL struct event_base *event_base_new(void);
 
 /**
+ * Creates a base as `cfg` asks: the backend libevent would choose
+ * without the avoided methods and with the required features. NULL
+ * when no method qualifies.
+ */
+EVENT2_EXPORT_SYMBOL
+struct event_base *event_base_new_with_config(const struct event_config *cfg);
+
+/**
+ * A new, empty configuration for event_base_new_with_config().
+ */
+EVENT2_EXPORT_SYMBOL struct event_config *event_config_new(void);
+
+/**
+ * Frees a configuration.
+ */
+EVENT2_EXPORT_SYMBOL void event_config_free(struct event_config *cfg);
+
+/**
+ * Excludes the backend named `method` ("epoll", "poll", "select").
+ */
+EVENT2_EXPORT_SYMBOL
+int event_config_avoid_method(struct event_config *cfg,
+                              const char *method);
+
+/**
+ * Accepts only backends with all of these EV_FEATURE_* bits.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_config_require_features(struct event_config *cfg,
+                                  int feature);
+
+/**
+ * Adds EVENT_BASE_FLAG_* options.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_config_set_flag(struct event_config *cfg,
+                          int flag);
+
+/**
+ * A hint for Windows' IOCP; accepted and unused, as on Linux libevent.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_config_set_num_cpus_hint(struct event_config *cfg,
+                                   int cpus);
+
+/**
+ * Bounds the time and number of callbacks a pass runs at priority
+ * `min_priority` or less urgent before the loop checks for new events.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_config_set_max_dispatch_interval(struct event_config *cfg,
+                                           const struct timeval *max_interval,
+                                           int max_callbacks,
+                                           int min_priority);
+
+/**
+ * The names of the backends libevent offers on Linux, most preferred
+ * first, ending with NULL.
+ */
+EVENT2_EXPORT_SYMBOL const char **event_get_supported_methods(void);
+
+/**
  * Frees a base. Pending events are dropped without their callbacks
  * running; bufferevents freed earlier finish their teardown here.
  */
 EVENT2_EXPORT_SYMBOL void event_base_free(struct event_base *base);
+
+/**
+ * Frees a base like event_base_free() but without running the
+ * finalizers of events given to event_finalize().
+ */
+EVENT2_EXPORT_SYMBOL void event_base_free_nofinalize(struct event_base *base);
 
 /**
  * Runs the loop until no events remain or it is told to exit.
@@ -214,7 +295,7 @@ const char *event_base_get_method(const struct event_base *base);
 
 /**
  * The features of the backend: EV_FEATURE_ET, _O1 and _EARLY_CLOSE for
- * epoll, EV_FEATURE_FDS for poll.
+ * epoll, EV_FEATURE_FDS and _EARLY_CLOSE for poll, EV_FEATURE_FDS for select.
  */
 EVENT2_EXPORT_SYMBOL int event_base_get_features(const struct event_base *base);
 
@@ -227,7 +308,7 @@ int event_base_get_num_events(struct event_base *base,
                               unsigned int type_);
 
 /**
- * Sets the number of priorities (1 to 256); fails while callbacks are
+ * Sets the number of priorities (1 to 255); fails while callbacks are
  * active.
  */
 EVENT2_EXPORT_SYMBOL
@@ -300,12 +381,10 @@ EVENT2_EXPORT_SYMBOL int event_del(struct event *ev);
 EVENT2_EXPORT_SYMBOL int event_remove_timer(struct event *ev);
 
 /**
- * Makes the event active with `res` as if it had happened.
+ * Makes the event active with `res` as if it had happened; a signal
+ * event's callback then runs `ncalls` times.
  */
-EVENT2_EXPORT_SYMBOL
-void event_active(struct event *ev,
-                  int res,
-                  short _ncalls);
+EVENT2_EXPORT_SYMBOL void event_active(struct event *ev, int res, short ncalls);
 
 /**
  * Which of `events` the event waits for or is active with; with
@@ -402,6 +481,153 @@ EVENT2_EXPORT_SYMBOL void event_enable_debug_logging(uint32_t which);
 EVENT2_EXPORT_SYMBOL
 int event_base_gettimeofday_cached(struct event_base *base,
                                    struct timeval *tv);
+
+/**
+ * Stops running callbacks for this pass and polls again.
+ */
+EVENT2_EXPORT_SYMBOL int event_base_loopcontinue(struct event_base *base);
+
+/**
+ * The event whose callback is running, or NULL.
+ */
+EVENT2_EXPORT_SYMBOL
+struct event *event_base_get_running_event(struct event_base *base);
+
+/**
+ * Calls `fn_` for every pending or active event of the base until it
+ * returns nonzero; returns that value, or 0. The callback must not add
+ * or delete events.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_base_foreach_event(struct event_base *base,
+                             event_base_foreach_event_cb fn_,
+                             void *arg);
+
+/**
+ * Writes a list of the base's pending and active events to `output`.
+ */
+EVENT2_EXPORT_SYMBOL
+void event_base_dump_events(struct event_base *base,
+                            FILE *output);
+
+/**
+ * Activates the events on `fd` that wait for any of `events`.
+ */
+EVENT2_EXPORT_SYMBOL
+void event_base_active_by_fd(struct event_base *base,
+                             int fd,
+                             short events);
+
+/**
+ * Activates the events of signal `sig` as if it had arrived.
+ */
+EVENT2_EXPORT_SYMBOL
+void event_base_active_by_signal(struct event_base *base,
+                                 int sig);
+
+/**
+ * event_del(), waiting for a callback running in another thread (there
+ * is none here: a base is used by one thread).
+ */
+EVENT2_EXPORT_SYMBOL int event_del_block(struct event *ev);
+
+/**
+ * event_del() that never waits for a callback running in another thread.
+ */
+EVENT2_EXPORT_SYMBOL int event_del_noblock(struct event *ev);
+
+/**
+ * Deletes the event and calls `cb` from the loop once its callback is
+ * not running; the event must not be used again except to free it.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_finalize(unsigned int _flags,
+                   struct event *ev,
+                   event_finalize_callback_fn cb);
+
+/**
+ * As event_finalize(), then frees the event (made by event_new()).
+ */
+EVENT2_EXPORT_SYMBOL
+int event_free_finalize(unsigned int _flags,
+                        struct event *ev,
+                        event_finalize_callback_fn cb);
+
+/**
+ * Tells debug mode that an event's memory is about to be reused. We keep
+ * no per-event debug records, so there is nothing to forget.
+ */
+EVENT2_EXPORT_SYMBOL void event_debug_unassign(struct event *ev);
+
+/**
+ * Turns on libevent's debug checks of event use.
+ */
+EVENT2_EXPORT_SYMBOL void event_enable_debug_mode(void);
+
+/**
+ * Makes the base usable in a child after fork(): a new kernel event
+ * queue with every event registered again.
+ */
+EVENT2_EXPORT_SYMBOL int event_reinit(struct event_base *base);
+
+/**
+ * Refreshes the time cached for the running pass.
+ */
+EVENT2_EXPORT_SYMBOL int event_base_update_cache_time(struct event_base *base);
+
+/**
+ * The base's monotonic clock, the one its timers run on.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_gettime_monotonic(struct event_base *base,
+                            struct timeval *tp);
+
+/**
+ * Releases the library's global state at exit. Ours needs no release:
+ * it is a few process-wide settings and no allocation.
+ */
+EVENT2_EXPORT_SYMBOL void libevent_global_shutdown(void);
+
+/**
+ * Makes the library allocate the memory a program may see or free
+ * (events from event_new(), lines from evbuffer_readln()) with these
+ * functions; call it before any other function. NULLs restore libc's.
+ */
+EVENT2_EXPORT_SYMBOL
+void event_set_mem_functions(void *(*malloc_fn)(size_t sz),
+                             void *(*realloc_fn)(void *ptr, size_t sz),
+                             void (*free_fn)(void *ptr));
+
+/**
+ * The priority of an event.
+ */
+EVENT2_EXPORT_SYMBOL int event_get_priority(const struct event *ev);
+
+/**
+ * The most events of the kinds in `type_` seen at once (summed), then
+ * starting over when `clear` is nonzero.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_base_get_max_events(struct event_base *base,
+                              unsigned int type_,
+                              int clear);
+
+/**
+ * A timeval standing for `duration` that many events share; events added
+ * with it time out after that duration. The same duration gives the same
+ * pointer. NULL when the base has 256 already.
+ */
+EVENT2_EXPORT_SYMBOL
+const struct timeval *event_base_init_common_timeout(struct event_base *base,
+                                                     const struct timeval *duration);
+
+/**
+ * Moves an event that is neither pending nor active to `base`, with that
+ * base's middle priority; -1 otherwise.
+ */
+EVENT2_EXPORT_SYMBOL
+int event_base_set(struct event_base *base,
+                   struct event *ev);
 
 #ifdef __cplusplus
 }

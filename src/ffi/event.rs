@@ -5,8 +5,9 @@ use std::ffi::{c_char, c_int, c_short, c_uint, c_void};
 use super::event_struct::{EVLIST_ACTIVE, EVLIST_INIT, event};
 use super::{EntryResult, Failure, enter, handle, refuse, timeval_arg, write_out};
 use crate::log;
+use crate::reactor::config::{Config, EVENT_BASE_FLAG_NO_CACHE_TIME};
 use crate::reactor::event_mem::EvPtr;
-use crate::reactor::{AddError, Base, EV_CLOSED, EV_READ, EV_SIGNAL, EV_WRITE, clock};
+use crate::reactor::{AddError, Base, EV_CLOSED, EV_ET, EV_READ, EV_SIGNAL, EV_WRITE, clock};
 
 /// The callback of an fd, signal or timer event.
 pub type event_callback_fn =
@@ -45,10 +46,16 @@ fn event_base_of<'a>(name: &str, ev: EvPtr) -> EntryResult<&'a Base> {
     Ok(unsafe { &*base })
 }
 
-fn new_base(name: &str) -> EntryResult<*mut Base> {
-    let avoid_epoll = std::env::var_os("EVENT_NOEPOLL").is_some();
-    match Base::new(avoid_epoll) {
-        Ok(base) => Ok(Box::into_raw(Box::new(base))),
+fn new_base(name: &str, config: &Config) -> EntryResult<*mut Base> {
+    let Some((method, features)) = config.choose() else {
+        return refuse(name, "no event mechanism available");
+    };
+    let no_cache = config.flags & EVENT_BASE_FLAG_NO_CACHE_TIME != 0;
+    match Base::new(method, features, no_cache) {
+        Ok(base) => {
+            base.set_dispatch_limit(config.limit);
+            Ok(Box::into_raw(Box::new(base)))
+        }
         Err(e) => {
             log::warn(&format!("{name}: cannot create the epoll instance: {e}"));
             Err(Failure)
@@ -66,7 +73,139 @@ pub extern "C" fn bufferevent_rs_version() -> *const c_char {
 /// Creates a new event base with the default settings, or NULL on failure.
 #[unsafe(no_mangle)]
 pub extern "C" fn event_base_new() -> *mut Base {
-    enter("event_base_new", || new_base("event_base_new"))
+    enter("event_base_new", || {
+        new_base("event_base_new", &Config::default())
+    })
+}
+
+/// Creates a base as `cfg` asks: the backend libevent would choose
+/// without the avoided methods and with the required features. NULL
+/// when no method qualifies.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_new_with_config(cfg: *const Config) -> *mut Base {
+    enter("event_base_new_with_config", || {
+        if cfg.is_null() {
+            return new_base("event_base_new_with_config", &Config::default());
+        }
+        let cfg = handle("event_base_new_with_config", cfg)?;
+        new_base("event_base_new_with_config", cfg)
+    })
+}
+
+/// A new, empty configuration for event_base_new_with_config().
+#[unsafe(no_mangle)]
+pub extern "C" fn event_config_new() -> *mut Config {
+    enter("event_config_new", || {
+        Ok(Box::into_raw(Box::new(Config::default())))
+    })
+}
+
+/// Frees a configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_config_free(cfg: *mut Config) {
+    enter("event_config_free", || {
+        handle("event_config_free", cfg.cast_const())?;
+        // SAFETY: configurations come from Box::into_raw in
+        // event_config_new and the program gives this one up.
+        drop(unsafe { Box::from_raw(cfg) });
+        Ok(())
+    })
+}
+
+fn config_mut<'a>(name: &str, cfg: *mut Config) -> EntryResult<&'a mut Config> {
+    handle(name, cfg.cast_const())?;
+    // SAFETY: a live configuration of ours, used by one caller at a time.
+    Ok(unsafe { &mut *cfg })
+}
+
+/// Excludes the backend named `method` ("epoll", "poll", "select").
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_config_avoid_method(
+    cfg: *mut Config,
+    method: *const c_char,
+) -> c_int {
+    enter("event_config_avoid_method", || {
+        let cfg = config_mut("event_config_avoid_method", cfg)?;
+        if method.is_null() {
+            return refuse("event_config_avoid_method", "called with a NULL method");
+        }
+        // SAFETY: a non-NULL method is a NUL-terminated string.
+        let name = unsafe { std::ffi::CStr::from_ptr(method) };
+        cfg.avoid.push(name.to_string_lossy().into_owned());
+        Ok(0)
+    })
+}
+
+/// Accepts only backends with all of these EV_FEATURE_* bits.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_config_require_features(cfg: *mut Config, feature: c_int) -> c_int {
+    enter("event_config_require_features", || {
+        config_mut("event_config_require_features", cfg)?.require = feature;
+        Ok(0)
+    })
+}
+
+/// Adds EVENT_BASE_FLAG_* options.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_config_set_flag(cfg: *mut Config, flag: c_int) -> c_int {
+    enter("event_config_set_flag", || {
+        config_mut("event_config_set_flag", cfg)?.flags |= flag;
+        Ok(0)
+    })
+}
+
+/// A hint for Windows' IOCP; accepted and unused, as on Linux libevent.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_config_set_num_cpus_hint(cfg: *mut Config, cpus: c_int) -> c_int {
+    enter("event_config_set_num_cpus_hint", || {
+        let _ = (config_mut("event_config_set_num_cpus_hint", cfg)?, cpus);
+        Ok(0)
+    })
+}
+
+/// Bounds the time and number of callbacks a pass runs at priority
+/// `min_priority` or less urgent before the loop checks for new events.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_config_set_max_dispatch_interval(
+    cfg: *mut Config,
+    max_interval: *const libc::timeval,
+    max_callbacks: c_int,
+    min_priority: c_int,
+) -> c_int {
+    enter("event_config_set_max_dispatch_interval", || {
+        let cfg = config_mut("event_config_set_max_dispatch_interval", cfg)?;
+        // A negative tv_sec means "no time bound", as in libevent.
+        let max_ns = timeval_arg(max_interval)
+            .filter(|tv| tv.tv_sec >= 0)
+            .map(clock::relative_ns);
+        cfg.set_limit(max_ns, max_callbacks, min_priority);
+        Ok(0)
+    })
+}
+
+/// The names of the backends libevent offers on Linux, most preferred
+/// first, ending with NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn event_get_supported_methods() -> *mut *const c_char {
+    struct Names([*const c_char; 4]);
+    // SAFETY: the table only holds pointers to static strings.
+    unsafe impl Sync for Names {}
+    static NAMES: Names = Names([
+        c"epoll".as_ptr(),
+        c"poll".as_ptr(),
+        c"select".as_ptr(),
+        std::ptr::null(),
+    ]);
+    (&raw const NAMES.0).cast_mut().cast()
+}
+
+/// The static C string of a method name.
+pub(crate) fn method_name(method: &str) -> *const c_char {
+    match method {
+        "poll" => c"poll".as_ptr(),
+        "select" => c"select".as_ptr(),
+        _ => c"epoll".as_ptr(),
+    }
 }
 
 /// Frees a base. Pending events are dropped without their callbacks
@@ -75,12 +214,28 @@ pub extern "C" fn event_base_new() -> *mut Base {
 pub unsafe extern "C" fn event_base_free(base: *mut Base) {
     enter("event_base_free", || {
         let b = base_arg("event_base_free", base)?;
-        b.shutdown();
+        b.shutdown(true);
         if crate::reactor::current_base() == base {
             crate::reactor::set_current_base(std::ptr::null_mut());
         }
         // SAFETY: the base came from Box::into_raw in new_base and the
         // program gives up its pointer by freeing it.
+        drop(unsafe { Box::from_raw(base) });
+        Ok(())
+    })
+}
+
+/// Frees a base like event_base_free() but without running the
+/// finalizers of events given to event_finalize().
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_free_nofinalize(base: *mut Base) {
+    enter("event_base_free_nofinalize", || {
+        let b = base_arg("event_base_free_nofinalize", base)?;
+        b.shutdown(false);
+        if crate::reactor::current_base() == base {
+            crate::reactor::set_current_base(std::ptr::null_mut());
+        }
+        // SAFETY: as in event_base_free.
         drop(unsafe { Box::from_raw(base) });
         Ok(())
     })
@@ -143,25 +298,16 @@ pub unsafe extern "C" fn event_base_got_break(base: *mut Base) -> c_int {
 pub unsafe extern "C" fn event_base_get_method(base: *const Base) -> *const c_char {
     enter("event_base_get_method", || {
         let b = handle("event_base_get_method", base)?;
-        Ok(if b.method() == "poll" {
-            c"poll".as_ptr()
-        } else {
-            c"epoll".as_ptr()
-        })
+        Ok(method_name(b.method()))
     })
 }
 
 /// The features of the backend: EV_FEATURE_ET, _O1 and _EARLY_CLOSE for
-/// epoll, EV_FEATURE_FDS for poll.
+/// epoll, EV_FEATURE_FDS and _EARLY_CLOSE for poll, EV_FEATURE_FDS for select.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_base_get_features(base: *const Base) -> c_int {
     enter("event_base_get_features", || {
-        let b = handle("event_base_get_features", base)?;
-        Ok(if b.method() == "poll" {
-            0x04
-        } else {
-            0x01 | 0x02 | 0x08
-        })
+        Ok(handle("event_base_get_features", base)?.features())
     })
 }
 
@@ -182,7 +328,7 @@ pub unsafe extern "C" fn event_base_get_num_events(base: *mut Base, type_: c_uin
     })
 }
 
-/// Sets the number of priorities (1 to 256); fails while callbacks are
+/// Sets the number of priorities (1 to 255); fails while callbacks are
 /// active.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_base_priority_init(base: *mut Base, npriorities: c_int) -> c_int {
@@ -213,7 +359,7 @@ pub unsafe extern "C" fn event_base_once(
 ) -> c_int {
     enter("event_base_once", || {
         let b = base_arg("event_base_once", base)?;
-        Ok(b.once(fd, events, cb, arg, timeval_arg(tv).map(clock::relative_ns)))
+        Ok(b.once(fd, events, cb, arg, timeval_arg(tv).map(clock::timeout_ns)))
     })
 }
 
@@ -230,15 +376,15 @@ pub unsafe extern "C" fn event_assign(
 ) -> c_int {
     enter("event_assign", || {
         let ev = event_arg("event_assign", ev)?;
-        let b = base_arg("event_assign", base)?;
-        assign(ev, b, base, fd, events, callback, arg)?;
+        assign(ev, base, fd, events, callback, arg)?;
         Ok(0)
     })
 }
 
-fn assign(
+/// Fills an event; a NULL base means the current base of event_init(),
+/// and with none the event has no base (as in libevent).
+pub(crate) fn assign(
     ev: EvPtr,
-    b: &Base,
     base: *mut Base,
     fd: c_int,
     events: c_short,
@@ -257,7 +403,17 @@ fn assign(
     } else {
         arg
     };
-    ev.assign(base, fd, events, callback, arg, b.default_priority());
+    let base = if base.is_null() {
+        crate::reactor::current_base()
+    } else {
+        base
+    };
+    // SAFETY: a non-NULL base is live (pointer contract).
+    let pri = unsafe { base.as_ref() }.map_or(0, Base::default_priority);
+    ev.assign(base, fd, events, callback, arg, pri);
+    if events & EV_ET != 0 {
+        ev.set_flags(ev.flags() | crate::reactor::event_mem::EVLIST_X_EDGE);
+    }
     Ok(())
 }
 
@@ -285,13 +441,15 @@ pub unsafe extern "C" fn event_new(
     arg: *mut c_void,
 ) -> *mut event {
     enter("event_new", || {
-        let b = base_arg("event_new", base)?;
-        // SAFETY: an all-zero struct event is a valid unassigned event.
-        let raw = Box::into_raw(Box::new(unsafe { std::mem::zeroed::<event>() }));
-        let ev = EvPtr::new(raw).expect("boxed pointer is not null");
-        if assign(ev, b, base, fd, events, callback, arg).is_err() {
-            // SAFETY: raw is the box made above, never shared.
-            drop(unsafe { Box::from_raw(raw) });
+        // The program may free the event's memory itself after event_del
+        // when it set its own allocator, so it comes from that allocator.
+        let raw = crate::mem::malloc(std::mem::size_of::<event>()).cast::<event>();
+        let Some(ev) = EvPtr::new(raw) else {
+            return refuse("event_new", "out of memory");
+        };
+        if assign(ev, base, fd, events, callback, arg).is_err() {
+            // SAFETY: raw came from crate::mem::malloc above, never shared.
+            unsafe { crate::mem::free(raw.cast()) };
             return Err(Failure);
         }
         Ok(raw)
@@ -304,9 +462,9 @@ pub unsafe extern "C" fn event_free(ev: *mut event) {
     enter("event_free", || {
         let ev = event_arg("event_free", ev)?;
         del(ev, "event_free")?;
-        // SAFETY: events given to event_free come from event_new's Box and
-        // are no longer linked anywhere after `del`.
-        drop(unsafe { Box::from_raw(ev.as_raw()) });
+        // SAFETY: events given to event_free come from event_new's
+        // crate::mem::malloc and are no longer linked anywhere after `del`.
+        unsafe { crate::mem::free(ev.as_raw().cast()) };
         Ok(())
     })
 }
@@ -318,17 +476,22 @@ pub unsafe extern "C" fn event_add(ev: *mut event, tv: *const libc::timeval) -> 
     enter("event_add", || {
         let ev = event_arg("event_add", ev)?;
         let base = event_base_of("event_add", ev)?;
-        match base.add(ev, timeval_arg(tv).map(clock::relative_ns), false) {
+        match base.add(ev, timeval_arg(tv).map(clock::timeout_ns), false) {
             Ok(()) => Ok(0),
             Err(AddError::Register(e)) => {
                 refuse("event_add", &format!("cannot watch fd {}: {e}", ev.fd()))
             }
+            Err(AddError::Signal(e)) => refuse(
+                "event_add",
+                &format!("cannot catch signal {}: {e}", ev.fd()),
+            ),
             Err(_) => Err(Failure),
         }
     })
 }
 
-fn del(ev: EvPtr, name: &str) -> EntryResult<()> {
+pub(crate) fn del(ev: EvPtr, name: &str) -> EntryResult<()> {
+    crate::reactor::stop_repeats(ev.as_raw());
     // An event that was never added (or whose base is gone) has nothing to undo.
     use crate::ffi::event_struct::{EVLIST_ACTIVE_LATER, EVLIST_INSERTED, EVLIST_TIMEOUT};
     let linked = EVLIST_ACTIVE | EVLIST_ACTIVE_LATER | EVLIST_INSERTED | EVLIST_TIMEOUT;
@@ -362,12 +525,13 @@ pub unsafe extern "C" fn event_remove_timer(ev: *mut event) -> c_int {
     })
 }
 
-/// Makes the event active with `res` as if it had happened.
+/// Makes the event active with `res` as if it had happened; a signal
+/// event's callback then runs `ncalls` times.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn event_active(ev: *mut event, res: c_int, _ncalls: c_short) {
+pub unsafe extern "C" fn event_active(ev: *mut event, res: c_int, ncalls: c_short) {
     enter("event_active", || {
         let ev = event_arg("event_active", ev)?;
-        event_base_of("event_active", ev)?.activate(ev, res as c_short);
+        event_base_of("event_active", ev)?.activate_n(ev, res as c_short, ncalls);
         Ok(())
     })
 }
@@ -534,6 +698,330 @@ pub unsafe extern "C" fn event_base_gettimeofday_cached(
             tv,
             clock::ns_to_timeval(clock::wall_ns().saturating_sub(lag)),
         );
+        Ok(0)
+    })
+}
+
+/// Called for each event by event_base_foreach_event(); a nonzero return
+/// stops the walk.
+pub type event_base_foreach_event_cb =
+    Option<unsafe extern "C" fn(base: *const Base, ev: *const event, arg: *mut c_void) -> c_int>;
+
+/// Called from the loop by event_finalize() once the event is not running.
+pub type event_finalize_callback_fn =
+    Option<unsafe extern "C" fn(ev: *mut event, arg: *mut c_void)>;
+
+/// Stops running callbacks for this pass and polls again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_loopcontinue(base: *mut Base) -> c_int {
+    enter("event_base_loopcontinue", || {
+        base_arg("event_base_loopcontinue", base)?.loopcontinue();
+        Ok(0)
+    })
+}
+
+/// The event whose callback is running, or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_get_running_event(base: *mut Base) -> *mut event {
+    enter("event_base_get_running_event", || {
+        let b = base_arg("event_base_get_running_event", base)?;
+        Ok(b.running_callback()
+            .and_then(|cb| cb.as_event())
+            .map_or(std::ptr::null_mut(), EvPtr::as_raw))
+    })
+}
+
+/// Calls `fn_` for every pending or active event of the base until it
+/// returns nonzero; returns that value, or 0. The callback must not add
+/// or delete events.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_foreach_event(
+    base: *mut Base,
+    fn_: event_base_foreach_event_cb,
+    arg: *mut c_void,
+) -> c_int {
+    enter("event_base_foreach_event", || {
+        let b = base_arg("event_base_foreach_event", base)?;
+        let Some(f) = fn_ else {
+            return refuse("event_base_foreach_event", "called with a NULL callback");
+        };
+        for ev in b.all_events() {
+            // SAFETY: calling the program's callback with a live event.
+            let r = unsafe { f(base, ev.as_raw(), arg) };
+            if r != 0 {
+                return Ok(r);
+            }
+        }
+        Ok(0)
+    })
+}
+
+/// Writes a list of the base's pending and active events to `output`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_dump_events(base: *mut Base, output: *mut libc::FILE) {
+    enter("event_base_dump_events", || {
+        let b = base_arg("event_base_dump_events", base)?;
+        if output.is_null() {
+            return refuse("event_base_dump_events", "called with a NULL FILE");
+        }
+        let mut text = String::from("Inserted and active events:\n");
+        for ev in b.all_events() {
+            let (what, deadline) = b.pending(ev, 0xff);
+            let mut line = format!("  {:p} [fd {}]", ev.as_raw(), ev.fd());
+            for (bit, name) in [
+                (EV_READ, " Read"),
+                (EV_WRITE, " Write"),
+                (EV_CLOSED, " EOF"),
+                (EV_SIGNAL, " Signal"),
+                (crate::reactor::EV_PERSIST, " Persist"),
+                (EV_ET, " ET"),
+            ] {
+                if ev.events() & bit != 0 {
+                    line.push_str(name);
+                }
+            }
+            if let Some(at) = deadline {
+                let left = at.saturating_sub(clock::monotonic_ns());
+                line.push_str(&format!(
+                    " Timeout in {}.{:06}s",
+                    left / 1_000_000_000,
+                    left / 1000 % 1_000_000
+                ));
+            }
+            if ev.flags() & (EVLIST_ACTIVE | crate::ffi::event_struct::EVLIST_ACTIVE_LATER) != 0 {
+                line.push_str(&format!(" Active (res 0x{:x})", ev.res()));
+            }
+            let _ = what;
+            line.push('\n');
+            text.push_str(&line);
+        }
+        let text = std::ffi::CString::new(text).unwrap_or_default();
+        // SAFETY: output is an open FILE (pointer contract); text is ours.
+        unsafe { libc::fputs(text.as_ptr(), output) };
+        Ok(())
+    })
+}
+
+/// Activates the events on `fd` that wait for any of `events`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_active_by_fd(base: *mut Base, fd: c_int, events: c_short) {
+    enter("event_base_active_by_fd", || {
+        base_arg("event_base_active_by_fd", base)?.active_by_fd(fd, events);
+        Ok(())
+    })
+}
+
+/// Activates the events of signal `sig` as if it had arrived.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_active_by_signal(base: *mut Base, sig: c_int) {
+    enter("event_base_active_by_signal", || {
+        base_arg("event_base_active_by_signal", base)?.active_by_signal(sig);
+        Ok(())
+    })
+}
+
+/// event_del(), waiting for a callback running in another thread (there
+/// is none here: a base is used by one thread).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_del_block(ev: *mut event) -> c_int {
+    enter("event_del_block", || {
+        del(event_arg("event_del_block", ev)?, "event_del_block")?;
+        Ok(0)
+    })
+}
+
+/// event_del() that never waits for a callback running in another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_del_noblock(ev: *mut event) -> c_int {
+    enter("event_del_noblock", || {
+        del(event_arg("event_del_noblock", ev)?, "event_del_noblock")?;
+        Ok(0)
+    })
+}
+
+fn finalize(
+    name: &str,
+    ev: *mut event,
+    cb: event_finalize_callback_fn,
+    free: bool,
+) -> EntryResult<c_int> {
+    let ev = event_arg(name, ev)?;
+    crate::reactor::stop_repeats(ev.as_raw());
+    let base = event_base_of(name, ev)?;
+    if ev.flags() & crate::ffi::event_struct::EVLIST_FINALIZING != 0 {
+        return Ok(0);
+    }
+    base.finalize(ev, cb, free);
+    Ok(0)
+}
+
+/// Deletes the event and calls `cb` from the loop once its callback is
+/// not running; the event must not be used again except to free it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_finalize(
+    _flags: c_uint,
+    ev: *mut event,
+    cb: event_finalize_callback_fn,
+) -> c_int {
+    enter("event_finalize", || {
+        finalize("event_finalize", ev, cb, false)
+    })
+}
+
+/// As event_finalize(), then frees the event (made by event_new()).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_free_finalize(
+    _flags: c_uint,
+    ev: *mut event,
+    cb: event_finalize_callback_fn,
+) -> c_int {
+    enter("event_free_finalize", || {
+        finalize("event_free_finalize", ev, cb, true)
+    })
+}
+
+/// Tells debug mode that an event's memory is about to be reused. We keep
+/// no per-event debug records, so there is nothing to forget.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_debug_unassign(ev: *mut event) {
+    enter("event_debug_unassign", || {
+        event_arg("event_debug_unassign", ev)?;
+        Ok(())
+    })
+}
+
+/// Turns on libevent's debug checks of event use.
+#[unsafe(no_mangle)]
+pub extern "C" fn event_enable_debug_mode() {
+    // LIMITATION: 2.1.12 then tracks every assigned event and reports
+    // misuse (adding an unassigned event, re-assigning a pending one) as
+    // fatal errors; we accept the call and check nothing more; such a
+    // misuse goes unreported; a table of assigned events would lift it.
+}
+
+/// Makes the base usable in a child after fork(): a new kernel event
+/// queue with every event registered again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_reinit(base: *mut Base) -> c_int {
+    enter("event_reinit", || {
+        let b = base_arg("event_reinit", base)?;
+        match b.reinit() {
+            Ok(()) => Ok(0),
+            Err(e) => refuse("event_reinit", &format!("{e}")),
+        }
+    })
+}
+
+/// Refreshes the time cached for the running pass.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_update_cache_time(base: *mut Base) -> c_int {
+    enter("event_base_update_cache_time", || {
+        base_arg("event_base_update_cache_time", base)?.update_cache_time();
+        Ok(0)
+    })
+}
+
+/// The base's monotonic clock, the one its timers run on.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_gettime_monotonic(base: *mut Base, tp: *mut libc::timeval) -> c_int {
+    enter("event_gettime_monotonic", || {
+        base_arg("event_gettime_monotonic", base)?;
+        if tp.is_null() {
+            return refuse("event_gettime_monotonic", "called with a NULL timeval");
+        }
+        write_out(tp, clock::ns_to_timeval(clock::monotonic_ns()));
+        Ok(0)
+    })
+}
+
+/// Releases the library's global state at exit. Ours needs no release:
+/// it is a few process-wide settings and no allocation.
+#[unsafe(no_mangle)]
+pub extern "C" fn libevent_global_shutdown() {}
+
+/// Makes the library allocate the memory a program may see or free
+/// (events from event_new(), lines from evbuffer_readln()) with these
+/// functions; call it before any other function. NULLs restore libc's.
+#[unsafe(no_mangle)]
+pub extern "C" fn event_set_mem_functions(
+    malloc_fn: Option<unsafe extern "C" fn(sz: usize) -> *mut c_void>,
+    realloc_fn: Option<unsafe extern "C" fn(ptr: *mut c_void, sz: usize) -> *mut c_void>,
+    free_fn: Option<unsafe extern "C" fn(ptr: *mut c_void)>,
+) {
+    crate::mem::set_functions(malloc_fn, realloc_fn, free_fn);
+}
+
+/// The priority of an event.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_get_priority(ev: *const event) -> c_int {
+    enter("event_get_priority", || {
+        Ok(c_int::from(
+            event_arg("event_get_priority", ev.cast_mut())?.pri(),
+        ))
+    })
+}
+
+/// The most events of the kinds in `type_` seen at once (summed), then
+/// starting over when `clear` is nonzero.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_get_max_events(
+    base: *mut Base,
+    type_: c_uint,
+    clear: c_int,
+) -> c_int {
+    enter("event_base_get_max_events", || {
+        let b = base_arg("event_base_get_max_events", base)?;
+        let (active, added) = b.max_counts(clear != 0);
+        let mut n = 0;
+        if type_ & 0x01 != 0 {
+            n += active;
+        }
+        if type_ & 0x04 != 0 {
+            n += added;
+        }
+        Ok(n as c_int)
+    })
+}
+
+/// A timeval standing for `duration` that many events share; events added
+/// with it time out after that duration. The same duration gives the same
+/// pointer. NULL when the base has 256 already.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_init_common_timeout(
+    base: *mut Base,
+    duration: *const libc::timeval,
+) -> *const libc::timeval {
+    enter("event_base_init_common_timeout", || {
+        let b = base_arg("event_base_init_common_timeout", base)?;
+        let Some(duration) = timeval_arg(duration) else {
+            return refuse(
+                "event_base_init_common_timeout",
+                "called with a NULL duration",
+            );
+        };
+        let duration = match clock::common_timeout_usec(duration.tv_usec) {
+            Some(usec) => libc::timeval {
+                tv_sec: duration.tv_sec,
+                tv_usec: usec,
+            },
+            None => duration,
+        };
+        Ok(b.common_timeout(duration))
+    })
+}
+
+/// Moves an event that is neither pending nor active to `base`, with that
+/// base's middle priority; -1 otherwise.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn event_base_set(base: *mut Base, ev: *mut event) -> c_int {
+    enter("event_base_set", || {
+        let b = base_arg("event_base_set", base)?;
+        let ev = event_arg("event_base_set", ev)?;
+        let ours = crate::reactor::event_mem::EVLIST_X_EDGE;
+        if ev.flags() & !ours != EVLIST_INIT {
+            return Ok(-1);
+        }
+        ev.set_base(base, b.default_priority());
         Ok(0)
     })
 }

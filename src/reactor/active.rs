@@ -70,7 +70,15 @@ impl ActiveQueues {
 
     /// The most urgent non-empty priority.
     pub fn first_busy(&self) -> Option<usize> {
-        self.queues.iter().position(|q| q.head.is_some())
+        self.first_busy_from(0)
+    }
+
+    /// The most urgent non-empty priority at `start` or after.
+    pub fn first_busy_from(&self, start: usize) -> Option<usize> {
+        let rest = self.queues.get(start..)?;
+        rest.iter()
+            .position(|q| q.head.is_some())
+            .map(|i| i + start)
     }
 
     /// Takes the head of queue `pri`.
@@ -78,6 +86,19 @@ impl ActiveQueues {
         let head = self.queues.get(pri)?.head?;
         self.remove(head);
         Some(head)
+    }
+
+    /// Every queued record, most urgent first, left in place.
+    pub fn all(&self) -> Vec<CbPtr> {
+        let mut out = Vec::with_capacity(self.len);
+        for q in &self.queues {
+            let mut at = q.head;
+            while let Some(cb) = at {
+                out.push(cb);
+                at = cb.next();
+            }
+        }
+        out
     }
 
     /// Takes every record, most urgent first (used when a base is freed).

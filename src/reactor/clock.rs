@@ -46,3 +46,32 @@ pub fn relative_ns(tv: libc::timeval) -> u64 {
 pub fn is_set(tv: libc::timeval) -> bool {
     tv.tv_sec != 0 || tv.tv_usec != 0
 }
+
+/// How many common timeouts a base may have (libevent's limit).
+pub const MAX_COMMON_TIMEOUTS: usize = 256;
+const COMMON_MASK: i64 = 0xf000_0000;
+const COMMON_MAGIC: i64 = 0x5000_0000;
+const COMMON_INDEX_SHIFT: u32 = 20;
+const USEC_MASK: i64 = 0x000f_ffff;
+
+/// The tv_usec of the `index`-th common timeout of `usec` microseconds.
+pub fn tag_common_timeout(usec: libc::suseconds_t, index: usize) -> libc::suseconds_t {
+    COMMON_MAGIC | ((index as i64) << COMMON_INDEX_SHIFT) | (usec & USEC_MASK)
+}
+
+/// The microseconds of a tagged tv_usec, or None for an ordinary one.
+pub fn common_timeout_usec(tv_usec: libc::suseconds_t) -> Option<libc::suseconds_t> {
+    (tv_usec & COMMON_MASK == COMMON_MAGIC).then_some(tv_usec & USEC_MASK)
+}
+
+/// A relative timeout from C, where a common timeout from
+/// event_base_init_common_timeout stands for the duration it was made for.
+pub fn timeout_ns(tv: libc::timeval) -> u64 {
+    match common_timeout_usec(tv.tv_usec) {
+        Some(usec) => relative_ns(libc::timeval {
+            tv_sec: tv.tv_sec,
+            tv_usec: usec,
+        }),
+        None => relative_ns(tv),
+    }
+}

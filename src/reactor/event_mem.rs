@@ -29,6 +29,13 @@ pub const CLOSURE_EVENT: u8 = 0;
 pub const CLOSURE_SIGNAL: u8 = 1;
 pub const CLOSURE_PERSIST: u8 = 2;
 pub const CLOSURE_CB_SELF: u8 = 3;
+/// An event whose finalizer runs from the loop (`event_finalize`).
+pub const CLOSURE_EVENT_FINALIZE: u8 = 5;
+/// The same, and the event is freed afterwards (`event_free_finalize`).
+pub const CLOSURE_EVENT_FINALIZE_FREE: u8 = 6;
+
+/// The finalizer of `event_finalize`.
+pub type FinalizeFn = Option<unsafe extern "C" fn(ev: *mut event, arg: *mut c_void)>;
 
 /// A queued callback record: the first 40 bytes of an event, or a record of
 /// our own embedded in a bufferevent.
@@ -258,6 +265,62 @@ impl EvPtr {
             ev.ev_base = base;
             ev.ev_events = events;
         }
+    }
+
+    /// Turns the event into a finalizer record (event_finalize).
+    pub fn set_finalizer(self, f: FinalizeFn, free: bool) {
+        let closure = if free {
+            CLOSURE_EVENT_FINALIZE_FREE
+        } else {
+            CLOSURE_EVENT_FINALIZE
+        };
+        // SAFETY: as in `fd`; the event is not queued, so the union and the
+        // closure may change.
+        unsafe {
+            let cb = &mut (*self.as_raw()).ev_evcallback;
+            cb.evcb_closure = closure;
+            cb.evcb_cb_union.evcb_evfinalize = f;
+        }
+    }
+
+    /// Runs the finalizer of a finalizer record, then frees the event if
+    /// it was made by event_new and given to event_free_finalize.
+    pub fn call_finalizer(self) {
+        let free = self.cb().closure() == CLOSURE_EVENT_FINALIZE_FREE;
+        // SAFETY: finalizer records hold evcb_evfinalize (set_finalizer).
+        let f = unsafe { (*self.as_raw()).ev_evcallback.evcb_cb_union.evcb_evfinalize };
+        if let Some(f) = f {
+            // SAFETY: calling the program's finalizer as event.h documents.
+            unsafe { f(self.as_raw(), self.cb().arg()) };
+        }
+        if free {
+            // SAFETY: event_free_finalize takes events from event_new, which
+            // allocates them with crate::mem; nothing refers to it any more.
+            unsafe { crate::mem::free(self.as_raw().cast()) };
+        }
+    }
+
+    /// How many times a signal event's callback is still to run.
+    pub fn ncalls(self) -> c_short {
+        // SAFETY: as in `fd`; signal events use the ev_signal member.
+        unsafe { (*self.as_raw()).ev_.ev_signal.ev_ncalls }
+    }
+
+    pub fn set_ncalls(self, n: c_short) {
+        // SAFETY: as in `ncalls`.
+        unsafe { (*self.as_raw()).ev_.ev_signal.ev_ncalls = n }
+    }
+
+    /// The priority of the event.
+    pub fn pri(self) -> u8 {
+        self.cb().pri() as u8
+    }
+
+    /// Moves an unqueued event to another base (event_base_set).
+    pub fn set_base(self, base: *mut Base, pri: u8) {
+        // SAFETY: as in `fd`; the event is neither pending nor active.
+        unsafe { (*self.as_raw()).ev_base = base };
+        self.cb().set_pri(pri);
     }
 
     /// Calls the event's callback with its fd, the result flags and its argument.

@@ -17,7 +17,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use super::event_mem::{EVLIST_X_EDGE, EvPtr};
-use super::{EV_CLOSED, EV_READ, EV_WRITE};
+use super::{EV_CLOSED, EV_ET, EV_READ, EV_WRITE};
 
 /// How an fd is registered with epoll.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -88,8 +88,10 @@ impl Io {
             return Err(e);
         }
         let entry = self.entry(fd);
+        // An EV_ET event of the program waits for the next edge: readiness
+        // seen before it was added is not news to it.
         Ok(match entry.mode {
-            Mode::Edge => entry.ready & ev.events() & WANTED,
+            Mode::Edge if ev.events() & EV_ET == 0 => entry.ready & ev.events() & WANTED,
             _ => 0,
         })
     }
@@ -104,6 +106,43 @@ impl Io {
         // A failure here means the fd was closed under us: epoll has already
         // forgotten it, which is what we wanted.
         let _ = self.update(fd);
+    }
+
+    /// The events waiting on `fd`.
+    pub fn events_of(&self, fd: RawFd) -> Vec<EvPtr> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.fds.get(i))
+            .map_or_else(Vec::new, |e| e.events.clone())
+    }
+
+    /// Every event waiting on some fd.
+    pub fn all_events(&self) -> Vec<EvPtr> {
+        self.fds
+            .iter()
+            .flat_map(|e| e.events.iter().copied())
+            .collect()
+    }
+
+    /// A forked child shares its parent's epoll instance: takes a new one
+    /// and forgets every registration, without touching the old instance.
+    /// `register_all` then makes them again.
+    pub fn reinit(&mut self) -> std::io::Result<()> {
+        self.poll = Poll::new()?;
+        self.always_ready.clear();
+        for entry in &mut self.fds {
+            entry.mode = Mode::None;
+            entry.ready = 0;
+        }
+        Ok(())
+    }
+
+    /// Registers every fd that has events (or a bufferevent) again.
+    pub fn register_all(&mut self) -> std::io::Result<()> {
+        for fd in 0..self.fds.len() {
+            self.update(fd as RawFd)?;
+        }
+        Ok(())
     }
 
     /// Marks `fd` as used by a bufferevent (or not any more).

@@ -14,8 +14,11 @@ use std::time::Duration;
 
 mod active;
 pub mod clock;
+pub mod config;
 pub mod event_mem;
 mod io;
+mod signal;
+pub use signal::stop_repeats;
 mod timers;
 
 use crate::ffi::event::event_callback_fn;
@@ -25,7 +28,10 @@ use crate::ffi::event_struct::{
 };
 use crate::log;
 use active::ActiveQueues;
-use event_mem::{CLOSURE_CB_SELF, CLOSURE_PERSIST, CbPtr, EvPtr};
+use event_mem::{
+    CLOSURE_CB_SELF, CLOSURE_EVENT_FINALIZE, CLOSURE_EVENT_FINALIZE_FREE, CLOSURE_PERSIST, CbPtr,
+    EvPtr,
+};
 use io::Io;
 use timers::Timers;
 
@@ -34,6 +40,7 @@ pub const EV_READ: c_short = 0x02;
 pub const EV_WRITE: c_short = 0x04;
 pub const EV_SIGNAL: c_short = 0x08;
 pub const EV_PERSIST: c_short = 0x10;
+pub const EV_ET: c_short = 0x20;
 pub const EV_FINALIZE: c_short = 0x40;
 pub const EV_CLOSED: c_short = 0x80;
 
@@ -61,6 +68,7 @@ pub enum AddError {
     NoBase,
     Finalizing,
     Register(std::io::Error),
+    Signal(std::io::Error),
 }
 
 /// An event base.
@@ -68,9 +76,14 @@ pub struct Base {
     state: RefCell<State>,
     /// The monotonic time cached for the current pass (0: not cached).
     cached_now: Cell<u64>,
+    /// EVENT_BASE_FLAG_NO_CACHE_TIME: never cache the time.
+    no_cache: bool,
+    /// event_config_set_max_dispatch_interval's bound, if any.
+    limit: Cell<Option<config::DispatchLimit>>,
     method: &'static str,
     /// Set while event_base_free tears the base down.
     shutting_down: Cell<bool>,
+    features: i32,
 }
 
 struct State {
@@ -85,6 +98,8 @@ struct State {
     running: bool,
     /// Set by loopbreak: stop after the current callback.
     break_now: bool,
+    /// Set by loopcontinue: poll again before running more callbacks.
+    continue_now: bool,
     /// Set by the loopexit callback: stop after the current pass.
     exit_now: bool,
     got_break: bool,
@@ -94,6 +109,15 @@ struct State {
     /// Events made by event_base_once that have not fired yet.
     once: Vec<*mut OnceEvent>,
     activations: Vec<io::Activation>,
+    signals: signal::Signals,
+    /// The internal event on the signal pipe, once there is one.
+    signal_event: Option<Box<event>>,
+    /// Durations given to event_base_init_common_timeout, by index. Boxed:
+    /// the program keeps pointers to them while the Vec grows.
+    #[allow(clippy::vec_box)]
+    common: Vec<Box<libc::timeval>>,
+    max_active: usize,
+    max_added: usize,
 }
 
 /// The storage of an event_base_once event, freed when it fires or with
@@ -105,8 +129,14 @@ struct OnceEvent {
 }
 
 impl Base {
-    /// Makes a base; `avoid_epoll` reports libevent's "poll" method name.
-    pub fn new(avoid_epoll: bool) -> std::io::Result<Base> {
+    /// Makes a base that reports `method` and `features` (the backend the
+    /// reference would have chosen) and caches the time unless `no_cache`.
+    pub fn new(method: &'static str, features: i32, no_cache: bool) -> std::io::Result<Base> {
+        // libevent announces its backend when this is set, whatever the
+        // config says about the environment.
+        if std::env::var_os("EVENT_SHOW_METHOD").is_some() {
+            log::emit(log::EVENT_LOG_MSG, &format!("libevent using: {method}"));
+        }
         Ok(Base {
             state: RefCell::new(State {
                 io: Io::new()?,
@@ -116,21 +146,42 @@ impl Base {
                 event_count: 0,
                 running: false,
                 break_now: false,
+                continue_now: false,
                 exit_now: false,
                 got_break: false,
                 got_exit: false,
                 running_cb: None,
                 once: Vec::new(),
                 activations: Vec::new(),
+                signals: signal::Signals::new(),
+                signal_event: None,
+                common: Vec::new(),
+                max_active: 0,
+                max_added: 0,
             }),
             cached_now: Cell::new(0),
-            method: if avoid_epoll { "poll" } else { "epoll" },
+            no_cache,
+            limit: Cell::new(None),
+            method,
+            features,
             shutting_down: Cell::new(false),
         })
     }
 
     pub fn method(&self) -> &'static str {
         self.method
+    }
+
+    pub fn features(&self) -> i32 {
+        self.features
+    }
+
+    pub fn set_dispatch_limit(&self, limit: Option<config::DispatchLimit>) {
+        self.limit.set(limit);
+    }
+
+    fn me(&self) -> *mut Base {
+        self as *const Base as *mut Base
     }
 
     /// The time of the current pass if cached, else the clock.
@@ -148,7 +199,7 @@ impl Base {
     /// Sets the number of priorities; refused while callbacks are active.
     pub fn set_priorities(&self, n: usize) -> bool {
         let mut st = self.state.borrow_mut();
-        if n == 0 || n > 256 || st.active.len() + st.later.len() > 0 {
+        if n == 0 || n >= 256 || st.active.len() + st.later.len() > 0 {
             return false;
         }
         st.active.set_priorities(n);
@@ -168,10 +219,13 @@ impl Base {
             return Err(AddError::Finalizing);
         }
         let mut activate_now = 0;
+        let busy = EVLIST_INSERTED | EVLIST_ACTIVE | EVLIST_ACTIVE_LATER;
+        if ev.events() & EV_SIGNAL != 0 && flags & busy == 0 {
+            self.add_signal(ev)?;
+        }
         {
             let mut st = self.state.borrow_mut();
             let watches_fd = ev.events() & (EV_READ | EV_WRITE | EV_CLOSED) != 0;
-            let busy = EVLIST_INSERTED | EVLIST_ACTIVE | EVLIST_ACTIVE_LATER;
             if watches_fd && flags & busy == 0 {
                 let ready = st.io.add(ev).map_err(AddError::Register)?;
                 ev.set_flags(ev.flags() | EVLIST_INSERTED);
@@ -208,6 +262,192 @@ impl Base {
         Ok(())
     }
 
+    /// Adds a signal event: makes the signal pipe and its internal event
+    /// on first use, and takes the signal from its previous handler.
+    fn add_signal(&self, ev: EvPtr) -> Result<(), AddError> {
+        let me = self.me();
+        if let Some(other) = signal::other_receiver(me) {
+            log::warn(&format!(
+                "Added a signal to event base {me:p} with signals already added to \
+                 event_base {other:p}.  Only one can have signals at a time with the \
+                 epoll method.  The base with the most recently added signal or the most \
+                 recent event_base_loop() call gets preference; do not rely on this \
+                 behavior in future Libevent versions."
+            ));
+        }
+        let made = self.state.borrow_mut().signals.ensure_pipe();
+        let (fd, new) = made.map_err(AddError::Signal)?;
+        if new {
+            self.watch_signal_pipe(fd)?;
+        }
+        let mut st = self.state.borrow_mut();
+        st.signals.add(me, ev).map_err(AddError::Signal)?;
+        ev.set_flags(ev.flags() | EVLIST_INSERTED);
+        st.count(ev, 1);
+        Ok(())
+    }
+
+    /// Makes (or re-makes) the internal event reading the signal pipe.
+    fn watch_signal_pipe(&self, fd: i32) -> Result<(), AddError> {
+        let me = self.me();
+        let pev = {
+            let mut st = self.state.borrow_mut();
+            let boxed = st.signal_event.get_or_insert_with(|| {
+                // SAFETY: an all-zero struct event is a valid unassigned event.
+                Box::new(unsafe { std::mem::zeroed() })
+            });
+            EvPtr::new(&raw mut **boxed).expect("boxed pointer is not null")
+        };
+        pev.assign(
+            me,
+            fd,
+            EV_READ | EV_PERSIST,
+            Some(signal::pipe_cb),
+            me.cast(),
+            0,
+        );
+        pev.set_flags(pev.flags() | EVLIST_INTERNAL);
+        self.add(pev, None, false)
+    }
+
+    /// Runs from the signal pipe's event: activates the events of each
+    /// signal that arrived, with EV_SIGNAL.
+    fn deliver_signals(&self) {
+        let caught = self.state.borrow().signals.drain();
+        for (sig, times) in caught {
+            let events = self.state.borrow().signals.events_of(sig);
+            let times = c_short::try_from(times).unwrap_or(c_short::MAX);
+            for ev in events {
+                self.activate_n(ev, EV_SIGNAL, times);
+            }
+        }
+    }
+
+    /// `event_base_active_by_signal`: as if `sig` had arrived.
+    pub fn active_by_signal(&self, sig: i32) {
+        let events = self.state.borrow().signals.events_of(sig);
+        for ev in events {
+            self.activate(ev, EV_SIGNAL);
+        }
+    }
+
+    /// `event_base_active_by_fd`: activates the events on `fd` that wait
+    /// for any of `what`, with those flags.
+    pub fn active_by_fd(&self, fd: i32, what: c_short) {
+        let events = self.state.borrow().io.events_of(fd);
+        for ev in events {
+            let res = ev.events() & what & (EV_READ | EV_WRITE | EV_CLOSED | EV_TIMEOUT);
+            if res != 0 {
+                self.activate(ev, res);
+            }
+        }
+    }
+
+    /// Every non-internal event that is pending or active, each once.
+    pub fn all_events(&self) -> Vec<EvPtr> {
+        let st = self.state.borrow();
+        let mut out: Vec<EvPtr> = st.io.all_events();
+        out.extend(st.signals.all());
+        out.extend(st.timers.events());
+        out.extend(st.active.all().into_iter().filter_map(CbPtr::as_event));
+        out.extend(st.later.iter().filter_map(|c| c.as_event()));
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|ev| ev.flags() & EVLIST_INTERNAL == 0 && seen.insert(ev.as_raw()));
+        out
+    }
+
+    /// `event_base_loopcontinue`: stop running callbacks and poll again.
+    pub fn loopcontinue(&self) {
+        self.state.borrow_mut().continue_now = true;
+    }
+
+    /// The largest number of active and added events seen, optionally
+    /// starting the count again from zero (as libevent does).
+    pub fn max_counts(&self, clear: bool) -> (usize, usize) {
+        let mut st = self.state.borrow_mut();
+        let out = (st.max_active, st.max_added);
+        if clear {
+            st.max_active = 0;
+            st.max_added = 0;
+        }
+        out
+    }
+
+    /// `event_base_update_cache_time`: refreshes the cached time while the
+    /// loop runs.
+    pub fn update_cache_time(&self) {
+        if self.state.borrow().running && !self.no_cache {
+            self.cached_now.set(clock::monotonic_ns());
+        }
+    }
+
+    /// `event_base_init_common_timeout`: a timeval standing for `duration`,
+    /// the same one for the same duration, with tag bits in tv_usec.
+    pub fn common_timeout(&self, duration: libc::timeval) -> *const libc::timeval {
+        let mut st = self.state.borrow_mut();
+        let usec = duration.tv_usec.rem_euclid(1_000_000);
+        let sec = duration.tv_sec + duration.tv_usec.div_euclid(1_000_000);
+        let found = st
+            .common
+            .iter()
+            .find(|tv| tv.tv_sec == sec && clock::common_timeout_usec(tv.tv_usec) == Some(usec));
+        if let Some(tv) = found {
+            return &raw const **tv;
+        }
+        if st.common.len() >= clock::MAX_COMMON_TIMEOUTS {
+            return std::ptr::null();
+        }
+        let tagged = clock::tag_common_timeout(usec, st.common.len());
+        st.common.push(Box::new(libc::timeval {
+            tv_sec: sec,
+            tv_usec: tagged,
+        }));
+        &raw const **st.common.last().expect("pushed just now")
+    }
+
+    /// `event_finalize`: deletes `ev` and runs `f` from the loop once it is
+    /// not running, freeing the event afterwards when `free` is set.
+    pub fn finalize(&self, ev: EvPtr, f: event_mem::FinalizeFn, free: bool) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.unlink(ev);
+        }
+        ev.set_finalizer(f, free);
+        ev.set_res(EV_FINALIZE);
+        ev.set_flags(ev.flags() | EVLIST_ACTIVE);
+        self.state.borrow_mut().active.push(ev.cb());
+        ev.set_flags(ev.flags() | EVLIST_FINALIZING);
+    }
+
+    /// `event_reinit` in a forked child: a new epoll instance with every
+    /// registration made again, and a signal pipe of the child's own.
+    pub fn reinit(&self) -> std::io::Result<()> {
+        let me = self.me();
+        let mut st = self.state.borrow_mut();
+        st.io.reinit()?;
+        let pev = st
+            .signal_event
+            .as_mut()
+            .map(|b| EvPtr::new(&raw mut **b).expect("boxed pointer is not null"));
+        if let Some(pev) = pev {
+            if pev.flags() & EVLIST_INSERTED != 0 {
+                st.io.del(pev);
+                st.count(pev, -1);
+            }
+            pev.set_flags(EVLIST_INIT);
+        }
+        let fresh = st.signals.reinit(me)?;
+        st.io.register_all()?;
+        drop(st);
+        if let Some(fd) = fresh {
+            self.watch_signal_pipe(fd).map_err(|e| match e {
+                AddError::Register(e) | AddError::Signal(e) => e,
+                _ => std::io::Error::from_raw_os_error(libc::EINVAL),
+            })?;
+        }
+        Ok(())
+    }
+
     /// `event_del`: stops waiting and takes the event off the active queues.
     pub fn del(&self, ev: EvPtr) {
         let mut st = self.state.borrow_mut();
@@ -237,6 +477,12 @@ impl Base {
     /// `event_active`: queues the event to run with `res`; a second
     /// activation before it runs adds its flags to the first.
     pub fn activate(&self, ev: EvPtr, res: c_short) {
+        self.activate_n(ev, res, 1);
+    }
+
+    /// `event_active` with a count: a signal event newly activated runs
+    /// its callback `ncalls` times (once per arrival of the signal).
+    pub fn activate_n(&self, ev: EvPtr, res: c_short, ncalls: c_short) {
         let mut st = self.state.borrow_mut();
         let flags = ev.flags();
         if flags & EVLIST_FINALIZING != 0 {
@@ -253,8 +499,12 @@ impl Base {
         } else {
             ev.set_res(res);
         }
+        if ev.cb().closure() == event_mem::CLOSURE_SIGNAL {
+            ev.set_ncalls(ncalls.max(1));
+        }
         ev.set_flags(ev.flags() | EVLIST_ACTIVE);
         st.active.push(ev.cb());
+        st.max_active = st.max_active.max(st.active.len() + st.later.len());
     }
 
     /// Queues the event to run on the next pass, so a fd that is still
@@ -434,6 +684,7 @@ impl Base {
                 return -1;
             }
             st.running = true;
+            st.signals.receive(self.me());
             st.got_break = false;
             st.got_exit = false;
             st.break_now = false;
@@ -483,7 +734,9 @@ impl Base {
                 log::warn(&format!("event_base_loop: epoll_wait: {e}"));
                 break -1;
             }
-            self.cached_now.set(clock::monotonic_ns());
+            if !self.no_cache {
+                self.cached_now.set(clock::monotonic_ns());
+            }
             for &(ev, res) in &activations {
                 self.activate(ev, res);
             }
@@ -524,20 +777,51 @@ impl Base {
 
     /// Runs the most urgent non-empty queue until it is empty or the loop
     /// is told to stop; returns how many non-internal callbacks ran.
+    ///
+    /// A queue whose callbacks were all internal (the signal pipe) does
+    /// not count: the next busy queue runs in the same pass, as in libevent.
     fn run_active(&self) -> usize {
-        let Some(pri) = self.state.borrow().active.first_busy() else {
-            return 0;
-        };
+        self.state.borrow_mut().continue_now = false;
+        let limit = self.limit.get();
+        let end = limit.and_then(|l| l.max_ns).map(|ns| {
+            self.update_cache_time();
+            self.now().saturating_add(ns)
+        });
+        let mut from = 0;
+        loop {
+            let Some(pri) = self.state.borrow().active.first_busy_from(from) else {
+                return 0;
+            };
+            let (max, end) = match limit {
+                Some(l) if pri >= l.min_priority => (l.max_callbacks, end),
+                _ => (usize::MAX, None),
+            };
+            let ran = self.run_queue(pri, max, end);
+            let st = self.state.borrow();
+            if ran > 0 || st.break_now || st.continue_now {
+                return ran;
+            }
+            from = pri + 1;
+        }
+    }
+
+    /// Runs queue `pri` until it is empty, the loop is told to stop, or
+    /// `max` non-internal callbacks ran or the time passed `end`.
+    fn run_queue(&self, pri: usize, max: usize, end: Option<u64>) -> usize {
         let mut ran = 0;
         loop {
             let cb = {
                 let mut st = self.state.borrow_mut();
+                if st.continue_now || (ran > 0 && ran >= max) {
+                    break;
+                }
                 let Some(cb) = st.active.pop(pri) else { break };
                 cb.set_flags(cb.flags() & !EVLIST_ACTIVE);
-                if let Some(ev) = cb.as_event() {
-                    if ev.events() & EV_PERSIST == 0 {
-                        st.unlink(ev);
-                    }
+                if let Some(ev) = cb.as_event()
+                    && ev.events() & EV_PERSIST == 0
+                    && !is_finalizing(cb)
+                {
+                    st.unlink(ev);
                 }
                 st.running_cb = Some(cb);
                 cb
@@ -547,6 +831,8 @@ impl Base {
             }
             match cb.as_event() {
                 None => cb.call_self(),
+                Some(ev) if is_finalizing(cb) => ev.call_finalizer(),
+                Some(ev) if cb.closure() == event_mem::CLOSURE_SIGNAL => self.call_signal(ev),
                 Some(ev) => {
                     let res = ev.res();
                     if cb.closure() == CLOSURE_PERSIST {
@@ -555,13 +841,43 @@ impl Base {
                     ev.call(res);
                 }
             }
-            let mut st = self.state.borrow_mut();
-            st.running_cb = None;
-            if st.break_now {
-                break;
+            {
+                let mut st = self.state.borrow_mut();
+                st.running_cb = None;
+                if st.break_now {
+                    break;
+                }
+            }
+            if let Some(end) = end
+                && ran > 0
+            {
+                self.update_cache_time();
+                if self.now() >= end {
+                    break;
+                }
             }
         }
         ran
+    }
+
+    /// Calls a signal event's callback once per arrival, stopping early
+    /// when a callback deletes or frees the event or breaks the loop.
+    fn call_signal(&self, ev: EvPtr) {
+        let res = ev.res();
+        let mut left = ev.ncalls().max(1);
+        let prev = signal::start_repeats(ev);
+        loop {
+            left -= 1;
+            ev.set_ncalls(left);
+            ev.call(res);
+            if left <= 0 || !signal::still_repeating(ev) || self.state.borrow().break_now {
+                break;
+            }
+        }
+        if signal::still_repeating(ev) {
+            ev.set_ncalls(0);
+        }
+        signal::end_repeats(prev);
     }
 
     /// Re-arms a persistent event's timeout before its callback runs: one
@@ -589,7 +905,7 @@ impl Base {
     /// Called from `event_base_free`: runs the pending finalizers of
     /// bufferevents freed earlier, and forgets every event without running
     /// its callback.
-    pub fn shutdown(&self) {
+    pub fn shutdown(&self, run_finalizers: bool) {
         self.shutting_down.set(true);
         // A finalizer may release another bufferevent (a filter its
         // underlying), which queues one more: run until none is left.
@@ -608,12 +924,29 @@ impl Base {
             }
             for cb in queued {
                 let ours = event_mem::EVLIST_X_RELEASE | EVLIST_FINALIZING;
-                if cb.closure() == CLOSURE_CB_SELF && cb.flags() & ours != 0 {
-                    cb.call_self();
+                if cb.closure() == CLOSURE_CB_SELF {
+                    if cb.flags() & ours != 0 {
+                        cb.call_self();
+                    }
+                } else if run_finalizers
+                    && is_finalizing(cb)
+                    && let Some(ev) = cb.as_event()
+                {
+                    ev.call_finalizer();
                 }
             }
         }
+        let me = self.me();
         let mut st = self.state.borrow_mut();
+        if let Some(pev) = st.signal_event.as_mut().map(|b| EvPtr::new(&raw mut **b)) {
+            let pev = pev.expect("boxed pointer is not null");
+            st.unlink(pev);
+        }
+        let signalled: Vec<EvPtr> = st.signals.all().collect();
+        for ev in signalled {
+            st.unlink(ev);
+        }
+        st.signals.shutdown(me);
         let timed: Vec<EvPtr> = st.timers.events().collect();
         for ev in timed {
             st.unlink(ev);
@@ -634,6 +967,7 @@ impl State {
     fn count(&mut self, ev: EvPtr, delta: isize) {
         if ev.flags() & EVLIST_INTERNAL == 0 {
             self.event_count = self.event_count.saturating_add_signed(delta);
+            self.max_added = self.max_added.max(self.event_count);
         }
     }
 
@@ -651,12 +985,24 @@ impl State {
             self.later.retain(|&c| c != ev.cb());
         }
         if flags & EVLIST_INSERTED != 0 {
-            self.io.del(ev);
+            if ev.events() & EV_SIGNAL != 0 {
+                self.signals.del(ev.base(), ev);
+            } else {
+                self.io.del(ev);
+            }
             self.count(ev, -1);
         }
         let keep = EVLIST_INIT | EVLIST_INTERNAL | event_mem::EVLIST_X_EDGE | EVLIST_FINALIZING;
         ev.set_flags(flags & keep);
     }
+}
+
+/// Whether a queued record is an event waiting for its finalizer.
+fn is_finalizing(cb: CbPtr) -> bool {
+    matches!(
+        cb.closure(),
+        CLOSURE_EVENT_FINALIZE | CLOSURE_EVENT_FINALIZE_FREE
+    )
 }
 
 /// Runs an event_base_once callback and frees its storage.
