@@ -6,13 +6,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$root/build}
 
 # Debian packages the build and the tests need besides the Rust toolchain.
+# tmux and memcached are the real programs the tests run on our library.
 deps_packages=(build-essential cmake pkg-config libevent-dev libssl-dev
-	valgrind)
+	valgrind tmux memcached python3)
 
 # Prints what is missing, one word per item; nothing when all is there.
 deps_missing() {
 	local cmd
-	for cmd in cmake pkg-config valgrind cc c++ make; do
+	for cmd in cmake pkg-config valgrind cc c++ make tmux memcached python3; do
 		command -v "$cmd" >/dev/null 2>&1 || echo "$cmd"
 	done
 	if command -v pkg-config >/dev/null 2>&1; then
