@@ -119,8 +119,9 @@ impl Buffer {
             (src_orig, dst_orig, n)
         };
         self.bury();
-        self.notify(src_orig, 0, n);
+        // The receiving buffer hears first, as in libevent 2.1.12.
         dst.notify(dst_orig, n, 0);
+        self.notify(src_orig, 0, n);
         Ok(n)
     }
 }
