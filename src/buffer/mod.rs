@@ -44,7 +44,8 @@ pub use chunk::Foreign;
 pub use line::Eol;
 pub use segment::{FS_CLOSE_ON_FREE, FileSegment, file_size};
 
-use chunk::Chunk;
+use chunk::{Chunk, Keeper};
+use std::rc::Rc;
 
 /// Why a buffer refused a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,9 @@ struct Inner {
     scan: Option<(Eol, usize)>,
     /// Chunks taken out, to release once the state is no longer borrowed.
     dead: VecDeque<Chunk>,
+    /// Held by every view other buffers took of this one's chunks; made on
+    /// the first evbuffer_add_buffer_reference from this buffer.
+    keeper: Option<Rc<Keeper>>,
 }
 
 impl Default for Buffer {
@@ -101,8 +105,14 @@ impl Default for Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         let inner = self.inner.get_mut();
+        // While another buffer holds a view of ours, our chunks stay with the
+        // views, as a referenced evbuffer outlives evbuffer_free in 2.1.12.
+        let keeper = inner.keeper.take().filter(Keeper::has_views);
         while let Some(c) = inner.chunks.pop_front().or_else(|| inner.dead.pop_front()) {
-            c.recycle();
+            match &keeper {
+                Some(k) => k.keep(c),
+                None => c.recycle(),
+            }
         }
     }
 }
@@ -119,6 +129,7 @@ impl Buffer {
                 flags: 0,
                 scan: None,
                 dead: VecDeque::new(),
+                keeper: None,
             }),
             cbs: RefCell::new(callbacks::List::default()),
             busy: Cell::new(0),
@@ -318,11 +329,12 @@ impl Buffer {
 
     /// Puts a copy of `data` in front of the content.
     pub fn prepend(&self, data: &[u8]) -> Result<(), BufferError> {
-        if self.inner.borrow().frozen_front {
-            return Err(BufferError::Frozen);
-        }
+        // Nothing to add succeeds even when frozen, as in 2.1.12.
         if data.is_empty() {
             return Ok(());
+        }
+        if self.inner.borrow().frozen_front {
+            return Err(BufferError::Frozen);
         }
         let orig = {
             let mut inner = self.inner.borrow_mut();

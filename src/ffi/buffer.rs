@@ -437,24 +437,17 @@ pub unsafe extern "C" fn evbuffer_add_buffer(outbuf: *mut Buffer, inbuf: *mut Bu
     })
 }
 
-/// Appends the data of inbuf to outbuf, leaving inbuf unchanged; returns 0,
-/// or -1.
+/// Appends the data of inbuf to outbuf without copying it, leaving inbuf
+/// unchanged (both then share the memory); returns 0, or -1 if outbuf is
+/// inbuf, outbuf's end is frozen, or inbuf holds data that came from another
+/// evbuffer_add_buffer_reference() or from a file segment.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_add_buffer_reference(
     outbuf: *mut Buffer,
     inbuf: *mut Buffer,
 ) -> c_int {
     with2("evbuffer_add_buffer_reference", outbuf, inbuf, |o, i| {
-        if i.is_empty() {
-            return Ok(0);
-        }
-        if std::ptr::eq(o, i) || o.is_frozen(FrozenEnd::Back) {
-            return Err(Failure);
-        }
-        // LIMITATION: 2.1.12 shares inbuf's chains; we copy the bytes; a caller
-        // sees the same data at the cost of a copy; reference-counted chunks
-        // would lift it.
-        o.add(&i.contents())?;
+        o.add_buffer_reference(i)?;
         Ok(0)
     })
 }
