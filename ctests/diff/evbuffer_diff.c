@@ -620,6 +620,12 @@ step(void)
 	 * referenced again here (ctests/test_evbuffer.c has the rule). */
 	if (which >= 34 && which < 37 && shared[bi] && ai != bi)
 		which = 0;
+	/* Likewise a partial move out of a shared buffer: 2.1.12 moves whole
+	 * chains and copies the rest, so which bytes stay referenced (and so
+	 * when cleanups run once a referenced buffer is freed) follows its
+	 * chain boundaries. */
+	if (which >= 37 && which < 41 && shared[ai] && ai != bi)
+		which = 0;
 	if (which < 14)
 		op_add(a);
 	else if (which < 18)
