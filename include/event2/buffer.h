@@ -298,8 +298,10 @@ int evbuffer_add_buffer(struct evbuffer *outbuf,
                         struct evbuffer *inbuf);
 
 /**
- * Appends the data of inbuf to outbuf, leaving inbuf unchanged; returns 0,
- * or -1.
+ * Appends the data of inbuf to outbuf without copying it, leaving inbuf
+ * unchanged (both then share the memory); returns 0, or -1 if outbuf is
+ * inbuf, outbuf's end is frozen, or inbuf holds data that came from another
+ * evbuffer_add_buffer_reference() or from a file segment.
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_add_buffer_reference(struct evbuffer *outbuf,
@@ -530,8 +532,10 @@ EVENT2_EXPORT_SYMBOL int evbuffer_freeze(struct evbuffer *buf, int at_front);
 EVENT2_EXPORT_SYMBOL int evbuffer_unfreeze(struct evbuffer *buf, int at_front);
 
 /**
- * Asks for callbacks to run from base's loop; returns 0. In this version
- * they still run at once, after each change.
+ * Makes the buffer's callbacks run from base's loop instead of during each
+ * change: once per batch of changes, with the counts added up since they
+ * last ran. The buffer stays allocated until they have run, even if freed
+ * meanwhile. Returns 0.
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_defer_callbacks(struct evbuffer *buffer,

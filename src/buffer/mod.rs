@@ -30,6 +30,7 @@ use std::collections::VecDeque;
 
 mod callbacks;
 mod chunk;
+mod deferred;
 mod io;
 mod line;
 mod search;
@@ -78,6 +79,10 @@ pub struct Buffer {
     busy: Cell<usize>,
     /// `evbuffer_free` was called while busy; the last call out frees it.
     freed: Cell<bool>,
+    /// Set by `evbuffer_defer_callbacks`.
+    defer: RefCell<Option<deferred::Deferral>>,
+    /// Bytes added and removed since the deferred callbacks last ran.
+    pend: Cell<(usize, usize)>,
 }
 
 struct Inner {
@@ -104,6 +109,9 @@ impl Default for Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
+        // Normally not queued here (a queued record holds the buffer), but a
+        // record must never outlive its buffer in the loop's queue.
+        self.undefer();
         let inner = self.inner.get_mut();
         // While another buffer holds a view of ours, our chunks stay with the
         // views, as a referenced evbuffer outlives evbuffer_free in 2.1.12.
@@ -134,6 +142,8 @@ impl Buffer {
             cbs: RefCell::new(callbacks::List::default()),
             busy: Cell::new(0),
             freed: Cell::new(false),
+            defer: RefCell::new(None),
+            pend: Cell::new((0, 0)),
         }
     }
 

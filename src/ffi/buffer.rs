@@ -940,15 +940,16 @@ pub unsafe extern "C" fn evbuffer_unfreeze(buf: *mut Buffer, at_front: c_int) ->
     })
 }
 
-/// Asks for callbacks to run from base's loop; returns 0. In this version
-/// they still run at once, after each change.
+/// Makes the buffer's callbacks run from base's loop instead of during each
+/// change: once per batch of changes, with the counts added up since they
+/// last ran. The buffer stays allocated until they have run, even if freed
+/// meanwhile. Returns 0.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_defer_callbacks(buffer: *mut Buffer, base: *mut Base) -> c_int {
-    with("evbuffer_defer_callbacks", buffer, |_| {
-        // LIMITATION: 2.1.12 runs them from the loop, once per batch; we run
-        // them after each change, so a caller sees more, smaller reports;
-        // deferring them through the reactor would lift it.
-        log::debug(|| format!("evbuffer_defer_callbacks: base {base:p} ignored"));
+    with("evbuffer_defer_callbacks", buffer, |b| {
+        handle("evbuffer_defer_callbacks", base)?;
+        log::debug(|| format!("evbuffer_defer_callbacks: {buffer:p} on base {base:p}"));
+        b.defer_callbacks(buffer, base);
         Ok(0)
     })
 }
