@@ -161,9 +161,9 @@ EVENT2_EXPORT_SYMBOL struct evbuffer *evbuffer_new(void);
 EVENT2_EXPORT_SYMBOL void evbuffer_free(struct evbuffer *buf);
 
 /**
- * Enables locking. This library does not lock evbuffers yet: only lock ==
- * NULL is accepted (returning 0), and a buffer shared between threads needs
- * the caller's own locking.
+ * Enables locking with lock, or with a new lock if lock is NULL; returns
+ * 0, or -1. Without a thread implementation set up (evthread.h) no lock
+ * can be made, so lock == NULL fails, as in libevent.
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_enable_locking(struct evbuffer *buf,

@@ -189,19 +189,20 @@ pub unsafe extern "C" fn evbuffer_free(buf: *mut Buffer) {
     })
 }
 
-/// Enables locking. This library does not lock evbuffers yet: only lock ==
-/// NULL is accepted (returning 0), and a buffer shared between threads needs
-/// the caller's own locking.
+/// Enables locking with lock, or with a new lock if lock is NULL; returns
+/// 0, or -1. Without a thread implementation set up (evthread.h) no lock
+/// can be made, so lock == NULL fails, as in libevent.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_enable_locking(buf: *mut Buffer, lock: *mut c_void) -> c_int {
     with("evbuffer_enable_locking", buf, |_| {
-        // LIMITATION: 2.1.12 makes or adopts a lock; we make none and refuse a
-        // caller's lock; lifting it needs the lock abstraction of thread.h.
         if lock.is_null() {
-            Ok(0)
-        } else {
-            refuse("evbuffer_enable_locking", "no lock support")
+            // 2.1.12 answers -1 here too until evthread_use_pthreads().
+            return Err(Failure);
         }
+        // LIMITATION: 2.1.12 adopts a caller's lock and locks the buffer with
+        // it; we refuse it (-1); lifting it needs the lock abstraction of
+        // thread.h.
+        refuse("evbuffer_enable_locking", "no lock support")
     })
 }
 
