@@ -667,3 +667,25 @@ fn random_pieces_match_a_flat_model() {
         }
     }
 }
+
+/// A peer that sends a line without end, a little at a time, while the
+/// program calls readln after every read: each call must look only at the
+/// new bytes. Rescanning 4 MiB on each of 10,000 calls would scan 40 GiB
+/// (many seconds); looking at the new bytes only takes milliseconds.
+#[test]
+fn readln_on_endless_line_does_not_rescan() {
+    for style in [Eol::Any, Eol::Crlf, Eol::CrlfStrict, Eol::Lf, Eol::Nul] {
+        let buf = Buffer::new();
+        buf.add(&vec![b'x'; 4 << 20]).unwrap();
+        let started = std::time::Instant::now();
+        for _ in 0..10_000 {
+            buf.add(b"more bytes, no end").unwrap();
+            assert_eq!(buf.readln(style).unwrap(), None);
+        }
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "{style:?}: 10,000 readln calls took {took:?}"
+        );
+    }
+}
