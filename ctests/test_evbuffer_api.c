@@ -211,6 +211,57 @@ end:
 		evbuffer_free(c);
 }
 
+/* Read instead of mapped, and sent from a buffer that drains to a socket
+ * (where libevent 2.1.12 uses sendfile): the same bytes either way. */
+static void
+file_unmapped_and_sent(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct evbuffer_file_segment *seg = NULL;
+	int fd = temp_file("0123456789abcdef"), fd2 = temp_file("payload!");
+	int sv[2] = { -1, -1 };
+	char out[16];
+	int n, got = 0;
+
+	check(buf && fd >= 0 && fd2 >= 0);
+	seg = evbuffer_file_segment_new(fd, 3, 6,
+	    EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_MMAP);
+	check(seg != NULL);
+	check_int(evbuffer_add_file_segment(buf, seg, 1, 4), ==, 0);
+	check_int(evbuffer_remove(buf, out, sizeof(out)), ==, 4);
+	check_mem(out, "4567", 4);
+	evbuffer_file_segment_free(seg);
+	seg = NULL;
+	check(!fd_is_open(fd));
+
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	check_int(evbuffer_set_flags(buf, EVBUFFER_FLAG_DRAINS_TO_FD), ==, 0);
+	check_int(evbuffer_add(buf, "<", 1), ==, 0);
+	check_int(evbuffer_add_file(buf, fd2, 0, -1), ==, 0);
+	check_int(evbuffer_add(buf, ">", 1), ==, 0);
+	check_int(evbuffer_get_length(buf), ==, 10);
+	while (evbuffer_get_length(buf) > 0) {
+		n = evbuffer_write(buf, sv[0]);
+		check_int(n, >, 0);
+	}
+	check(!fd_is_open(fd2));
+	while (got < 10) {
+		n = (int)read(sv[1], out + got, sizeof(out) - got);
+		check_int(n, >, 0);
+		got += n;
+	}
+	check_mem(out, "<payload!>", 10);
+end:
+	if (seg)
+		evbuffer_file_segment_free(seg);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (buf)
+		evbuffer_free(buf);
+}
+
 struct calls {
 	int n;
 	size_t orig, added, deleted;
@@ -483,6 +534,7 @@ static const struct check_case cases[] = {
 	{ "buffer_reference_shares", buffer_reference_shares },
 	{ "add_file_owns_fd", add_file_owns_fd },
 	{ "file_segment_shared_by_buffers", file_segment_shared_by_buffers },
+	{ "file_unmapped_and_sent", file_unmapped_and_sent },
 	{ "callbacks_and_flags", callbacks_and_flags },
 	{ "compat_calls", compat_calls },
 	{ "freeze_each_end", freeze_each_end },
