@@ -2,7 +2,7 @@
 # against our library, run on the same seeds, transcripts compared by
 # scripts/evbuffer-diff. Label: diff.
 
-set(BEVRS_DIFF_SEEDS 100 CACHE STRING
+set(BEVRS_DIFF_SEEDS 200 CACHE STRING
 	"How many seeds the evbuffer differential test runs")
 set(BEVRS_DIFF_OPS 300 CACHE STRING
 	"Operations per seed of the evbuffer differential test")
