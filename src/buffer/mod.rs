@@ -326,6 +326,10 @@ impl Buffer {
             inner.trim_empty_tail();
             inner.len += n;
             if n == 0 {
+                // LIMITATION: 2.1.12 keeps an empty reference as an empty
+                // chain and runs its cleanup when that chain is trimmed or
+                // drained past, which depends on its chain layout; we run
+                // it at once; modelling empty chains would lift it.
                 inner.dead.push_back(chunk);
             } else {
                 inner.chunks.push_back(chunk);
