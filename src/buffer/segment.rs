@@ -48,7 +48,7 @@ impl Contents {
         }
         // SAFETY: sysconf has no memory effects.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        let page = i64::try_from(page).ok().filter(|&p| p > 0)?;
+        let page = Some(page as i64).filter(|&p| p > 0)?;
         let skip = offset % page;
         let map_len = length.checked_add(skip as usize)?;
         // SAFETY: a new private read-only mapping chosen by the kernel; it
