@@ -14,11 +14,15 @@
  */
 #include <event2/buffer.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define NBUF 3
 #define NCB 4
@@ -39,6 +43,9 @@ static int shared[NBUF];
 static int probe;
 static uint64_t rng;
 static unsigned op_no;
+/* A nonblocking socket pair: evbuffer_write goes into [0], evbuffer_read
+ * takes from [1]. */
+static int sv[2] = { -1, -1 };
 
 static uint32_t
 rnd(void)
@@ -609,12 +616,88 @@ op_renew(int bi)
 		cbs[bi][k] = NULL;
 }
 
+/* Appends part of a temporary file holding ref_pool; the buffer owns and
+ * closes the descriptor. File bytes are treated like shared ones. */
+static void
+op_add_file(int bi)
+{
+	char name[] = "/tmp/bevrs-diff-XXXXXX";
+	int fd = mkstemp(name);
+	size_t off = below(REF_POOL);
+	ev_off_t len = below(3) ? (ev_off_t)below((uint32_t)(REF_POOL - off))
+	    : -1;
+	int r;
+
+	if (fd < 0 || write(fd, ref_pool, REF_POOL) != REF_POOL) {
+		out("add_file setup failed\n");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	unlink(name);
+	/* 2.1.12 takes the whole file's size for -1 even with an offset
+	 * (reading past the end), so -1 goes with offset 0 here. */
+	if (len < 0)
+		off = 0;
+	r = evbuffer_add_file(bufs[bi], fd, (ev_off_t)off, len);
+	out("add_file off %zu len %lld = %d\n", off, (long long)len, r);
+	if (r == 0 && len != 0)
+		shared[bi] = 1;
+}
+
+static void
+op_write(struct evbuffer *b)
+{
+	ev_ssize_t n = below(3) ? (ev_ssize_t)below(9000) : -1;
+	int r;
+
+	r = evbuffer_write_atmost(b, sv[0], n);
+	out("write_atmost %zd = %d\n", n, r);
+}
+
+static void
+op_read(struct evbuffer *b)
+{
+	int n = below(3) ? (int)below(9000) : -1;
+	int r;
+
+	errno = 0;
+	r = evbuffer_read(b, sv[1], n);
+	out("read %d = %d%s\n", n, r,
+	    r < 0 && errno == EAGAIN ? " EAGAIN" : "");
+}
+
+static void
+op_add_iovec(struct evbuffer *b)
+{
+	struct evbuffer_iovec v[3];
+	unsigned char *d[3];
+	int i, n = (int)below(4);
+	size_t r;
+
+	for (i = 0; i < n; i++) {
+		v[i].iov_len = below(2) ? below(20) : rnd_len();
+		d[i] = malloc(v[i].iov_len + 1);
+		rnd_bytes(d[i], v[i].iov_len);
+		v[i].iov_base = d[i];
+	}
+	out("add_iovec %d", n);
+	for (i = 0; i < n; i++)
+		out_bytes(d[i], v[i].iov_len);
+	out(" = ");
+	fflush(stdout);
+	r = evbuffer_add_iovec(b, n ? v : NULL, n);
+	out("%zu\n", r);
+	for (i = 0; i < n; i++)
+		free(d[i]);
+}
+
 static void
 step(void)
 {
 	int ai = below(NBUF), bi = below(NBUF);
 	struct evbuffer *a = bufs[ai], *b = bufs[bi];
-	int which = below(100);
+	int which = below(112);
 
 	op_no++;
 	out("%u b%d ", op_no, ai);
@@ -686,8 +769,16 @@ step(void)
 		op_freeze(a);
 	else if (which < 99)
 		op_cb(ai);
-	else
+	else if (which < 100)
 		op_renew(ai);
+	else if (which < 103)
+		op_add_file(ai);
+	else if (which < 106)
+		op_write(a);
+	else if (which < 109)
+		op_read(a);
+	else
+		op_add_iovec(a);
 	out_state();
 	for (ai = 0; ai < NBUF; ai++)
 		if (evbuffer_get_length(bufs[ai]) == 0)
@@ -715,6 +806,12 @@ main(int argc, char **argv)
 		    k % 13 == 0 ? '\r' : k % 29 == 0 ? 0 : 'A' + k % 26);
 	for (k = 0; k < NBUF; k++)
 		bufs[k] = evbuffer_new();
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 ||
+	    fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0) {
+		perror("socketpair");
+		return 1;
+	}
 	probe = getenv("EVBUFFER_DIFF_PROBE") ?
 	    atoi(getenv("EVBUFFER_DIFF_PROBE")) : 0;
 	out("seed %llu ops %lu\n", seed, ops);

@@ -610,7 +610,8 @@ pub unsafe extern "C" fn evbuffer_write(buffer: *mut Buffer, fd: c_int) -> c_int
 }
 
 /// Writes at most howmuch bytes (all if negative) to fd; drains what was
-/// written and returns how much, or -1.
+/// written and returns how much, or -1 (also when there is nothing to
+/// write).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_write_atmost(
     buffer: *mut Buffer,
@@ -622,6 +623,10 @@ pub unsafe extern "C" fn evbuffer_write_atmost(
             return Err(Failure);
         }
         let max = usize::try_from(howmuch).unwrap_or(usize::MAX);
+        if max.min(b.len()) == 0 {
+            // Nothing to write is a failure in 2.1.12 (no system call made).
+            return Err(Failure);
+        }
         let n = b
             .write_to_fd_with(fd, max, WRITE_IOVECS)
             .map_err(|_| Failure)?;
