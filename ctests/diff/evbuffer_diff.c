@@ -39,6 +39,11 @@ static unsigned char ref_pool[REF_POOL];
  * when cleanups run; the room depends on its chain sizes. For the same
  * reason it is not the source of another reference. */
 static int shared[NBUF];
+/* Whose bytes a buffer holds views of (bit i: bufs[i]'s). Views never move
+ * back into the buffer they came from here: 2.1.12 then keeps that buffer
+ * past evbuffer_free forever (a leak, cleanups never run), which this
+ * library does not copy. */
+static unsigned views_of[NBUF];
 /* EVBUFFER_DIFF_PROBE set: print more of the state (for hunting). */
 static int probe;
 static uint64_t rng;
@@ -612,6 +617,10 @@ op_renew(int bi)
 	evbuffer_free(bufs[bi]);
 	bufs[bi] = evbuffer_new();
 	shared[bi] = 0;
+	views_of[bi] = 0;
+	/* The new buffer is not the one others hold views of. */
+	for (k = 0; k < NBUF; k++)
+		views_of[k] &= ~(1u << bi);
 	for (k = 0; k < NCB; k++)
 		cbs[bi][k] = NULL;
 }
@@ -714,6 +723,8 @@ step(void)
 	 * chain boundaries. */
 	if (which >= 37 && which < 41 && shared[ai] && ai != bi)
 		which = 0;
+	if (which >= 27 && which < 34 && (views_of[bi] & (1u << ai)))
+		which = 0;
 	if (which < 14)
 		op_add(a);
 	else if (which < 18)
@@ -725,10 +736,14 @@ step(void)
 	else if (which < 31) {
 		out("add_buffer b%d = %d\n", bi, evbuffer_add_buffer(a, b));
 		shared[ai] |= shared[bi];
+		if (ai != bi)
+			views_of[ai] |= views_of[bi];
 	} else if (which < 34) {
 		out("prepend_buffer b%d = %d\n", bi,
 		    evbuffer_prepend_buffer(a, b));
 		shared[ai] |= shared[bi];
+		if (ai != bi)
+			views_of[ai] |= views_of[bi];
 	} else if (which < 37) {
 		int r;
 
@@ -736,8 +751,10 @@ step(void)
 		fflush(stdout);
 		r = evbuffer_add_buffer_reference(a, b);
 		out("%d\n", r);
-		if (r == 0 && evbuffer_get_length(b))
+		if (r == 0 && evbuffer_get_length(b)) {
 			shared[ai] = 1;
+			views_of[ai] |= 1u << bi;
+		}
 	} else if (which < 41) {
 		size_t n = below(2) ? below(50) : rnd_len();
 
@@ -745,6 +762,8 @@ step(void)
 		fflush(stdout);
 		out("%d\n", evbuffer_remove_buffer(a, b, n));
 		shared[bi] |= shared[ai];
+		if (ai != bi)
+			views_of[bi] |= views_of[ai];
 	} else if (which < 46)
 		op_remove(a);
 	else if (which < 51)
@@ -781,8 +800,10 @@ step(void)
 		op_add_iovec(a);
 	out_state();
 	for (ai = 0; ai < NBUF; ai++)
-		if (evbuffer_get_length(bufs[ai]) == 0)
+		if (evbuffer_get_length(bufs[ai]) == 0) {
 			shared[ai] = 0;
+			views_of[ai] = 0;
+		}
 }
 
 int

@@ -202,6 +202,15 @@ impl Chunk {
         }
     }
 
+    /// If the chunk is a view of the buffer `keeper` belongs to, forgets
+    /// that: the buffer is going and the chunk stays with its keeper, which
+    /// must not keep itself alive.
+    pub fn forget_source_if(&mut self, keeper: &Rc<Keeper>) {
+        if self.source.as_ref().is_some_and(|s| Rc::ptr_eq(s, keeper)) {
+            self.source = None;
+        }
+    }
+
     /// A second chunk showing the same bytes, for another buffer. From then
     /// on neither chunk writes to the memory: both lose their spare room.
     pub fn share(&mut self, source: &Rc<Keeper>) -> Chunk {

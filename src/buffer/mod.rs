@@ -115,6 +115,13 @@ impl Drop for Buffer {
         let inner = self.inner.get_mut();
         // While another buffer holds a view of ours, our chunks stay with the
         // views, as a referenced evbuffer outlives evbuffer_free in 2.1.12.
+        // Views of ours that came back to us (moved here from the buffer
+        // they were made for) do not count: a buffer never keeps itself.
+        if let Some(k) = &inner.keeper {
+            for c in inner.chunks.iter_mut().chain(inner.dead.iter_mut()) {
+                c.forget_source_if(k);
+            }
+        }
         let keeper = inner.keeper.take().filter(Keeper::has_views);
         while let Some(c) = inner.chunks.pop_front().or_else(|| inner.dead.pop_front()) {
             match &keeper {

@@ -736,3 +736,18 @@ fn freed_source_lives_while_viewed() {
     dst.drain(3).unwrap();
     assert_eq!(*log.borrow(), ["viewed", "later"]);
 }
+
+/// Views that came back to the buffer they were made from do not keep it:
+/// freeing it releases everything (libevent 2.1.12 leaks it instead).
+#[test]
+fn views_of_itself_do_not_keep_a_buffer() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let a = Buffer::new();
+    a.add_foreign(foreign(b"mine", &log, "mine")).unwrap();
+    let b = Buffer::new();
+    b.add_buffer_reference(&a).unwrap();
+    a.add_buffer(&b).unwrap();
+    assert_eq!(a.contents(), b"minemine");
+    drop(a);
+    assert_eq!(*log.borrow(), ["mine"]);
+}
