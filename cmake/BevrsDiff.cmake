@@ -10,6 +10,15 @@ set(BEVRS_DIFF_OPS 300 CACHE STRING
 function(bevrs_add_diff_tests)
 	set(src ${CMAKE_SOURCE_DIR}/ctests/diff/evbuffer_diff.c)
 	bevrs_rs_executable(evbuffer_diff__rs ${src})
+	# One long run of our build under memcheck: shared chunks, kept
+	# buffers and file mappings must neither leak nor be misused.
+	if(VALGRIND)
+		add_test(NAME evbuffer_diff__valgrind
+			COMMAND ${VALGRIND} ${BEVRS_VALGRIND_ARGS}
+				$<TARGET_FILE:evbuffer_diff__rs> 11 1000)
+		set_tests_properties(evbuffer_diff__valgrind PROPERTIES
+			LABELS "diff;valgrind" TIMEOUT 600)
+	endif()
 	if(NOT BEVRS_HAVE_REF)
 		return()
 	endif()

@@ -382,7 +382,8 @@ EVENT2_EXPORT_SYMBOL int evbuffer_write(struct evbuffer *buffer, int fd);
 
 /**
  * Writes at most howmuch bytes (all if negative) to fd; drains what was
- * written and returns how much, or -1.
+ * written and returns how much, or -1 (also when there is nothing to
+ * write).
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_write_atmost(struct evbuffer *buffer,
