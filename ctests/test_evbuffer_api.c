@@ -528,7 +528,60 @@ end:
 		evbuffer_free(buf);
 }
 
+/* Arguments out of range, where 2.1.12 answers rather than crashes. */
+static void
+out_of_range_arguments(void)
+{
+	struct evbuffer *buf = evbuffer_new(), *other = evbuffer_new();
+	struct evbuffer_iovec v[2];
+	struct evbuffer_ptr p;
+	size_t n = 99;
+	char out[8];
+	char *line = NULL;
+
+	check(buf && other);
+	check_int(evbuffer_add(buf, "abc\r\n", 5), ==, 0);
+	/* Positions at and past the end. */
+	check_int(evbuffer_ptr_set(buf, &p, 5, EVBUFFER_PTR_SET), ==, 0);
+	check_int(evbuffer_copyout_from(buf, &p, out, sizeof(out)), ==, 0);
+	check_int(evbuffer_peek(buf, -1, &p, v, 2), ==, 0);
+	check_int(evbuffer_search(buf, "a", 1, &p).pos, ==, -1);
+	check_int(evbuffer_ptr_set(buf, &p, 6, EVBUFFER_PTR_SET), ==, -1);
+	check_int(p.pos, ==, -1);
+	check_int(evbuffer_ptr_set(buf, &p, 2, EVBUFFER_PTR_SET), ==, 0);
+	check_int(evbuffer_ptr_set(buf, &p, 4, EVBUFFER_PTR_ADD), ==, -1);
+	/* Sizes past the length. */
+	check_ptr(evbuffer_pullup(buf, 6), ==, NULL);
+	check_ptr(evbuffer_pullup(buf, 0), ==, NULL);
+	check_int(evbuffer_remove_buffer(buf, other, 0), ==, 0);
+	check_int(evbuffer_remove_buffer(buf, buf, 3), ==, 0);
+	/* Unknown end-of-line style. */
+	line = evbuffer_readln(buf, &n, 42);
+	check_ptr(line, ==, NULL);
+	check_int(n, ==, 0);
+	check_int(evbuffer_search_eol(buf, NULL, &n, 42).pos, ==, -1);
+	/* No extents. */
+	check_int(evbuffer_reserve_space(buf, 10, v, 0), ==, -1);
+	check_int(evbuffer_add_iovec(buf, NULL, 0), ==, 0);
+	check_int(evbuffer_commit_space(buf, v, 0), ==, 0);
+	/* An extent that was never reserved. */
+	v[0].iov_base = out;
+	v[0].iov_len = 1;
+	check_int(evbuffer_commit_space(buf, v, 1), ==, -1);
+	/* Draining more than there is empties the buffer. */
+	check_int(evbuffer_drain(buf, (size_t)-1), ==, 0);
+	check_int(evbuffer_get_length(buf), ==, 0);
+	check_int(evbuffer_write(buf, -1), ==, -1);
+end:
+	free(line);
+	if (buf)
+		evbuffer_free(buf);
+	if (other)
+		evbuffer_free(other);
+}
+
 static const struct check_case cases[] = {
+	{ "out_of_range_arguments", out_of_range_arguments },
 	{ "reference_cleanup_after_last_byte",
 	    reference_cleanup_after_last_byte },
 	{ "buffer_reference_shares", buffer_reference_shares },
