@@ -161,9 +161,9 @@ EVENT2_EXPORT_SYMBOL struct evbuffer *evbuffer_new(void);
 EVENT2_EXPORT_SYMBOL void evbuffer_free(struct evbuffer *buf);
 
 /**
- * Enables locking. This library does not lock evbuffers yet: only lock ==
- * NULL is accepted (returning 0), and a buffer shared between threads needs
- * the caller's own locking.
+ * Enables locking with lock, or with a new lock if lock is NULL; returns
+ * 0, or -1. Without a thread implementation set up (evthread.h) no lock
+ * can be made, so lock == NULL fails, as in libevent.
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_enable_locking(struct evbuffer *buf,
@@ -298,8 +298,10 @@ int evbuffer_add_buffer(struct evbuffer *outbuf,
                         struct evbuffer *inbuf);
 
 /**
- * Appends the data of inbuf to outbuf, leaving inbuf unchanged; returns 0,
- * or -1.
+ * Appends the data of inbuf to outbuf without copying it, leaving inbuf
+ * unchanged (both then share the memory); returns 0, or -1 if outbuf is
+ * inbuf, outbuf's end is frozen, or inbuf holds data that came from another
+ * evbuffer_add_buffer_reference() or from a file segment.
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_add_buffer_reference(struct evbuffer *outbuf,
@@ -380,7 +382,8 @@ EVENT2_EXPORT_SYMBOL int evbuffer_write(struct evbuffer *buffer, int fd);
 
 /**
  * Writes at most howmuch bytes (all if negative) to fd; drains what was
- * written and returns how much, or -1.
+ * written and returns how much, or -1 (also when there is nothing to
+ * write).
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_write_atmost(struct evbuffer *buffer,
@@ -530,8 +533,10 @@ EVENT2_EXPORT_SYMBOL int evbuffer_freeze(struct evbuffer *buf, int at_front);
 EVENT2_EXPORT_SYMBOL int evbuffer_unfreeze(struct evbuffer *buf, int at_front);
 
 /**
- * Asks for callbacks to run from base's loop; returns 0. In this version
- * they still run at once, after each change.
+ * Makes the buffer's callbacks run from base's loop instead of during each
+ * change: once per batch of changes, with the counts added up since they
+ * last ran. The buffer stays allocated until they have run, even if freed
+ * meanwhile. Returns 0.
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_defer_callbacks(struct evbuffer *buffer,

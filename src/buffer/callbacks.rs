@@ -39,7 +39,20 @@ pub(crate) struct Entry {
     /// Identity for `evbuffer_remove_cb(buf, fn, arg)`.
     pub key: (usize, usize),
     pub flags: u32,
+    /// The library's own callbacks run at once even when the buffer defers
+    /// (libevent's EVBUFFER_CB_NODEFER).
+    pub nodefer: bool,
     pub func: CallbackFn,
+}
+
+/// Which callbacks a run calls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    All,
+    /// Changes on a deferring buffer: only the library's own, now.
+    NoDefer,
+    /// The deferred run from the loop: only the program's.
+    Deferred,
 }
 
 /// The callbacks of one buffer, oldest first.
@@ -65,11 +78,16 @@ impl Buffer {
     /// Registers `func` to run after every change; `key` identifies it for
     /// [`Buffer::remove_callback_by_key`].
     pub fn add_callback(&self, key: (usize, usize), func: CallbackFn) -> CallbackId {
+        self.add_entry(key, func, false)
+    }
+
+    fn add_entry(&self, key: (usize, usize), func: CallbackFn, nodefer: bool) -> CallbackId {
         let id = next_id();
         let entry = Entry {
             id,
             key,
             flags: CB_ENABLED,
+            nodefer,
             func,
         };
         self.cbs.borrow_mut().entries.push(entry);
@@ -84,9 +102,10 @@ impl Buffer {
         arg: *mut c_void,
     ) -> CallbackId {
         let key = (f as usize, arg as usize);
-        self.add_callback(
+        self.add_entry(
             key,
             Rc::new(move |buf: &Buffer, info: &CbInfo| f(buf, info, arg)),
+            true,
         )
     }
 
@@ -132,13 +151,31 @@ impl Buffer {
         }
     }
 
-    /// Runs the enabled callbacks, newest first, for a change from
-    /// `orig_size` by `n_added` and `n_deleted` bytes; no change, no call.
-    ///
-    /// A callback may change the buffer, add or remove callbacks or free the
-    /// buffer: the list is re-read before each call and no borrow is held.
+    /// Reports a change from `orig_size` by `n_added` and `n_deleted` bytes:
+    /// runs the enabled callbacks, newest first, or, on a buffer that defers
+    /// them, adds the change to the batch for the loop and runs only the
+    /// library's own callbacks now (with the batch's counts so far, as
+    /// libevent 2.1.12 does). No change, no call.
     pub(crate) fn notify(&self, orig_size: usize, n_added: usize, n_deleted: usize) {
         if n_added == 0 && n_deleted == 0 {
+            return;
+        }
+        if self.cbs.borrow().entries.is_empty() {
+            // Nothing listens: libevent forgets the counts too.
+            self.pend.set((0, 0));
+            return;
+        }
+        if self.is_deferring() {
+            let (a, d) = self.pend.get();
+            let (a, d) = (a + n_added, d + n_deleted);
+            self.pend.set((a, d));
+            self.schedule_deferred();
+            let info = CbInfo {
+                orig_size: (self.len() + d).saturating_sub(a),
+                n_added: a,
+                n_deleted: d,
+            };
+            self.run_callbacks(&info, Pass::NoDefer);
             return;
         }
         let info = CbInfo {
@@ -146,29 +183,58 @@ impl Buffer {
             n_added,
             n_deleted,
         };
+        self.run_callbacks(&info, Pass::All);
+    }
+
+    /// The loop's run of deferred callbacks: one report for the batch.
+    pub(crate) fn run_deferred_callbacks(&self) {
+        let (a, d) = self.pend.replace((0, 0));
+        if a == 0 && d == 0 {
+            return;
+        }
+        let info = CbInfo {
+            orig_size: (self.len() + d).saturating_sub(a),
+            n_added: a,
+            n_deleted: d,
+        };
+        self.run_callbacks(&info, Pass::Deferred);
+    }
+
+    /// Calls the callbacks `pass` selects with `info`.
+    ///
+    /// A callback may change the buffer, add or remove callbacks or free the
+    /// buffer: the list is re-read before each call and no borrow is held.
+    /// Freeing the buffer stops the run, except in a deferred run for a
+    /// buffer freed before it started (libevent still calls them then).
+    fn run_callbacks(&self, info: &CbInfo, pass: Pass) {
         // Walk newest to oldest by id (ids grow with registration), looking
         // the next one up after each call: callbacks added meanwhile are
         // skipped, removed ones are not called, and nothing is allocated.
         let Some(newest) = self.cbs.borrow().entries.last().map(|e| e.id.0) else {
             return;
         };
+        let stop_when_freed = !self.freed.get();
         let mut bound = newest + 1;
         self.busy.set(self.busy.get() + 1);
-        while !self.freed.get() {
+        while !(stop_when_freed && self.freed.get()) {
             let next = {
                 let cbs = self.cbs.borrow();
-                cbs.entries
-                    .iter()
-                    .rev()
-                    .find(|e| e.id.0 < bound)
-                    .map(|e| (e.id.0, (e.flags & CB_ENABLED != 0).then(|| e.func.clone())))
+                cbs.entries.iter().rev().find(|e| e.id.0 < bound).map(|e| {
+                    let wanted = e.flags & CB_ENABLED != 0
+                        && match pass {
+                            Pass::All => true,
+                            Pass::NoDefer => e.nodefer,
+                            Pass::Deferred => !e.nodefer,
+                        };
+                    (e.id.0, wanted.then(|| e.func.clone()))
+                })
             };
             let Some((id, func)) = next else {
                 break;
             };
             bound = id;
             if let Some(func) = func {
-                func(self, &info);
+                func(self, info);
             }
         }
         self.busy.set(self.busy.get() - 1);

@@ -96,6 +96,20 @@ impl Drop for Foreign {
 pub enum Storage {
     Owned(Box<[u8]>),
     Foreign(Foreign),
+    /// Memory read by more than one buffer (`evbuffer_add_buffer_reference`):
+    /// never written again, released (or its cleanup run) with the last
+    /// chunk that uses it.
+    Shared(Rc<Storage>),
+}
+
+impl Storage {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Storage::Owned(b) => b,
+            Storage::Foreign(f) => f.bytes(),
+            Storage::Shared(s) => s.bytes(),
+        }
+    }
 }
 
 /// A run of bytes `storage[start..end]`; `storage[end..]` is spare room
@@ -104,6 +118,41 @@ pub struct Chunk {
     storage: Storage,
     pub start: usize,
     pub end: usize,
+    /// Bytes `evbuffer_add_buffer_reference` refuses to take, as libevent
+    /// 2.1.12 does: a view made by it, or part of a file segment. Kept when
+    /// the chunk moves to another buffer, lost when its bytes are copied.
+    pub unshareable: bool,
+    /// For a view made by `evbuffer_add_buffer_reference`: the buffer it was
+    /// taken from, which keeps its chunks past `evbuffer_free` while a view
+    /// of it lives, as libevent 2.1.12 keeps a referenced evbuffer.
+    source: Option<Rc<Keeper>>,
+}
+
+/// What a buffer leaves behind when freed while views of it live: its
+/// chunks, released (cleanups run, in queue order) with the last view.
+#[derive(Default)]
+pub struct Keeper {
+    chunks: RefCell<Vec<Chunk>>,
+}
+
+impl Keeper {
+    /// Whether any view of the buffer still lives.
+    pub fn has_views(self: &Rc<Keeper>) -> bool {
+        Rc::strong_count(self) > 1
+    }
+
+    /// Keeps `chunk` until the last view is gone.
+    pub fn keep(&self, chunk: Chunk) {
+        self.chunks.borrow_mut().push(chunk);
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        for c in self.chunks.get_mut().drain(..) {
+            c.recycle();
+        }
+    }
 }
 
 impl Chunk {
@@ -135,15 +184,48 @@ impl Chunk {
             storage: Storage::Owned(mem),
             start: 0,
             end: 0,
+            unshareable: false,
+            source: None,
         }
     }
 
     pub fn foreign(f: Foreign) -> Chunk {
         let len = f.len;
+        // Memory kept alive by an owner of ours is a file segment's.
+        let unshareable = f._keep.is_some();
         Chunk {
             storage: Storage::Foreign(f),
             start: 0,
             end: len,
+            unshareable,
+            source: None,
+        }
+    }
+
+    /// If the chunk is a view of the buffer `keeper` belongs to, forgets
+    /// that: the buffer is going and the chunk stays with its keeper, which
+    /// must not keep itself alive.
+    pub fn forget_source_if(&mut self, keeper: &Rc<Keeper>) {
+        if self.source.as_ref().is_some_and(|s| Rc::ptr_eq(s, keeper)) {
+            self.source = None;
+        }
+    }
+
+    /// A second chunk showing the same bytes, for another buffer. From then
+    /// on neither chunk writes to the memory: both lose their spare room.
+    pub fn share(&mut self, source: &Rc<Keeper>) -> Chunk {
+        let old = std::mem::replace(&mut self.storage, Storage::Owned(Box::new([])));
+        let rc = match old {
+            Storage::Shared(rc) => rc,
+            other => Rc::new(other),
+        };
+        self.storage = Storage::Shared(rc.clone());
+        Chunk {
+            storage: Storage::Shared(rc),
+            start: self.start,
+            end: self.end,
+            unshareable: true,
+            source: Some(source.clone()),
         }
     }
 
@@ -156,10 +238,7 @@ impl Chunk {
     }
 
     fn all(&self) -> &[u8] {
-        match &self.storage {
-            Storage::Owned(b) => b,
-            Storage::Foreign(f) => f.bytes(),
-        }
+        self.storage.bytes()
     }
 
     /// The bytes the chunk holds.
@@ -172,7 +251,7 @@ impl Chunk {
     pub fn data_ptr(&mut self) -> *mut u8 {
         match &mut self.storage {
             Storage::Owned(b) => b[self.start..].as_mut_ptr(),
-            Storage::Foreign(f) => f.bytes()[self.start..].as_ptr().cast_mut(),
+            s => s.bytes()[self.start..].as_ptr().cast_mut(),
         }
     }
 
@@ -180,7 +259,7 @@ impl Chunk {
     pub fn spare_len(&self) -> usize {
         match &self.storage {
             Storage::Owned(b) => b.len() - self.end,
-            Storage::Foreign(_) => 0,
+            _ => 0,
         }
     }
 
@@ -188,7 +267,7 @@ impl Chunk {
     pub fn spare_mut(&mut self) -> &mut [u8] {
         match &mut self.storage {
             Storage::Owned(b) => &mut b[self.end..],
-            Storage::Foreign(_) => &mut [],
+            _ => &mut [],
         }
     }
 
@@ -219,7 +298,7 @@ impl Chunk {
     pub fn front_room(&self) -> usize {
         match self.storage {
             Storage::Owned(_) => self.start,
-            Storage::Foreign(_) => 0,
+            _ => 0,
         }
     }
 
@@ -247,20 +326,29 @@ impl Chunk {
     /// Gives the chunk back: owned memory of a standard size goes to the free
     /// list; a foreign chunk runs its cleanup, so call this outside borrows.
     pub fn recycle(self) {
-        let Chunk { storage, .. } = self;
-        if let Storage::Owned(mem) = storage {
-            // After the free list is gone (thread exit), memory is just freed.
-            let _ = POOL.try_with(|pool| {
-                let mut pool = pool.borrow_mut();
-                let list = match mem.len() {
-                    SMALL => &mut pool.small,
-                    LARGE => &mut pool.large,
-                    _ => return,
-                };
-                if list.len() < POOL_CAP {
-                    list.push(mem);
-                }
-            });
+        let Chunk {
+            storage, source, ..
+        } = self;
+        match storage {
+            Storage::Owned(mem) => {
+                // After the free list is gone (thread exit), memory is just
+                // freed.
+                let _ = POOL.try_with(|pool| {
+                    let mut pool = pool.borrow_mut();
+                    let list = match mem.len() {
+                        SMALL => &mut pool.small,
+                        LARGE => &mut pool.large,
+                        _ => return,
+                    };
+                    if list.len() < POOL_CAP {
+                        list.push(mem);
+                    }
+                });
+            }
+            other => drop(other),
         }
+        // The memory first, then the hold on the buffer it came from, as
+        // libevent 2.1.12 releases a view's source chain before its evbuffer.
+        drop(source);
     }
 }

@@ -105,7 +105,7 @@ impl Buffer {
         style: Eol,
         out: impl FnOnce(usize) -> Option<&'a mut [u8]>,
     ) -> Result<Option<usize>, BufferError> {
-        let (orig, line, total) = {
+        let (orig, line, eol_len) = {
             let mut inner = self.inner.borrow_mut();
             if inner.frozen_front {
                 return Err(BufferError::Frozen);
@@ -126,11 +126,14 @@ impl Buffer {
             };
             inner.copy_at(0, &mut dest[..pos]);
             let orig = inner.len;
-            inner.drain(pos + eol_len);
-            (orig, pos, pos + eol_len)
+            inner.drain(pos);
+            (orig, pos, eol_len)
         };
+        // Two changes, as libevent 2.1.12 reports them: the line, then its
+        // end, which is whatever is in front once the callbacks have run.
         self.bury();
-        self.notify(orig, 0, total);
+        self.notify(orig, 0, line);
+        let _ = self.drain(eol_len);
         Ok(Some(line))
     }
 

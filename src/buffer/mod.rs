@@ -30,6 +30,7 @@ use std::collections::VecDeque;
 
 mod callbacks;
 mod chunk;
+mod deferred;
 mod io;
 mod line;
 mod search;
@@ -44,7 +45,8 @@ pub use chunk::Foreign;
 pub use line::Eol;
 pub use segment::{FS_CLOSE_ON_FREE, FileSegment, file_size};
 
-use chunk::Chunk;
+use chunk::{Chunk, Keeper};
+use std::rc::Rc;
 
 /// Why a buffer refused a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,10 @@ pub struct Buffer {
     busy: Cell<usize>,
     /// `evbuffer_free` was called while busy; the last call out frees it.
     freed: Cell<bool>,
+    /// Set by `evbuffer_defer_callbacks`.
+    defer: RefCell<Option<deferred::Deferral>>,
+    /// Bytes added and removed since the deferred callbacks last ran.
+    pend: Cell<(usize, usize)>,
 }
 
 struct Inner {
@@ -90,6 +96,9 @@ struct Inner {
     scan: Option<(Eol, usize)>,
     /// Chunks taken out, to release once the state is no longer borrowed.
     dead: VecDeque<Chunk>,
+    /// Held by every view other buffers took of this one's chunks; made on
+    /// the first evbuffer_add_buffer_reference from this buffer.
+    keeper: Option<Rc<Keeper>>,
 }
 
 impl Default for Buffer {
@@ -100,9 +109,25 @@ impl Default for Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
+        // Normally not queued here (a queued record holds the buffer), but a
+        // record must never outlive its buffer in the loop's queue.
+        self.undefer();
         let inner = self.inner.get_mut();
+        // While another buffer holds a view of ours, our chunks stay with the
+        // views, as a referenced evbuffer outlives evbuffer_free in 2.1.12.
+        // Views of ours that came back to us (moved here from the buffer
+        // they were made for) do not count: a buffer never keeps itself.
+        if let Some(k) = &inner.keeper {
+            for c in inner.chunks.iter_mut().chain(inner.dead.iter_mut()) {
+                c.forget_source_if(k);
+            }
+        }
+        let keeper = inner.keeper.take().filter(Keeper::has_views);
         while let Some(c) = inner.chunks.pop_front().or_else(|| inner.dead.pop_front()) {
-            c.recycle();
+            match &keeper {
+                Some(k) => k.keep(c),
+                None => c.recycle(),
+            }
         }
     }
 }
@@ -119,10 +144,13 @@ impl Buffer {
                 flags: 0,
                 scan: None,
                 dead: VecDeque::new(),
+                keeper: None,
             }),
             cbs: RefCell::new(callbacks::List::default()),
             busy: Cell::new(0),
             freed: Cell::new(false),
+            defer: RefCell::new(None),
+            pend: Cell::new((0, 0)),
         }
     }
 
@@ -305,6 +333,10 @@ impl Buffer {
             inner.trim_empty_tail();
             inner.len += n;
             if n == 0 {
+                // LIMITATION: 2.1.12 keeps an empty reference as an empty
+                // chain and runs its cleanup when that chain is trimmed or
+                // drained past, which depends on its chain layout; we run
+                // it at once; modelling empty chains would lift it.
                 inner.dead.push_back(chunk);
             } else {
                 inner.chunks.push_back(chunk);
@@ -318,11 +350,12 @@ impl Buffer {
 
     /// Puts a copy of `data` in front of the content.
     pub fn prepend(&self, data: &[u8]) -> Result<(), BufferError> {
-        if self.inner.borrow().frozen_front {
-            return Err(BufferError::Frozen);
-        }
+        // Nothing to add succeeds even when frozen, as in 2.1.12.
         if data.is_empty() {
             return Ok(());
+        }
+        if self.inner.borrow().frozen_front {
+            return Err(BufferError::Frozen);
         }
         let orig = {
             let mut inner = self.inner.borrow_mut();

@@ -12,6 +12,77 @@ use super::{Buffer, BufferError};
 
 /// `EVBUF_FS_CLOSE_ON_FREE`: close the descriptor with the segment.
 pub const FS_CLOSE_ON_FREE: u32 = 0x01;
+/// `EVBUF_FS_DISABLE_MMAP`: read the range instead of mapping it.
+pub const FS_DISABLE_MMAP: u32 = 0x02;
+
+/// A segment's bytes once they are in memory.
+enum Contents {
+    /// Mapped read-only: `len` bytes at `base + skip` of a mapping of
+    /// `skip + len` bytes (mappings start on a page boundary).
+    Mapped {
+        base: *mut libc::c_void,
+        skip: usize,
+        len: usize,
+    },
+    /// Read in with pread.
+    Read(Box<[u8]>),
+}
+
+impl Contents {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Contents::Mapped { base, skip, len } => {
+                // SAFETY: the mapping covers skip + len readable bytes and
+                // lives as long as `self` (unmapped in Drop).
+                unsafe { std::slice::from_raw_parts(base.cast::<u8>().add(*skip), *len) }
+            }
+            Contents::Read(b) => b,
+        }
+    }
+
+    /// Maps `length` bytes of `fd` from `offset`, as libevent 2.1.12 does
+    /// unless told not to; `None` if the system refuses.
+    fn map(fd: RawFd, offset: i64, length: usize) -> Option<Contents> {
+        if length == 0 {
+            return None;
+        }
+        // SAFETY: sysconf has no memory effects.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        let page = Some(page as i64).filter(|&p| p > 0)?;
+        let skip = offset % page;
+        let map_len = length.checked_add(skip as usize)?;
+        // SAFETY: a new private read-only mapping chosen by the kernel; it
+        // aliases no memory of ours.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                fd,
+                (offset - skip) as libc::off_t,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return None;
+        }
+        Some(Contents::Mapped {
+            base,
+            skip: skip as usize,
+            len: length,
+        })
+    }
+}
+
+impl Drop for Contents {
+    fn drop(&mut self) {
+        if let Contents::Mapped { base, skip, len } = *self {
+            // SAFETY: the mapping made in `map`, unmapped once; no slice of
+            // it outlives `self`.
+            unsafe { libc::munmap(base, skip + len) };
+        }
+    }
+}
 
 /// Runs once a segment is gone, with its flags.
 pub type SegmentCleanup = Box<dyn FnOnce(u32)>;
@@ -25,7 +96,7 @@ pub struct FileSegment {
     offset: i64,
     length: i64,
     flags: u32,
-    contents: OnceCell<Box<[u8]>>,
+    contents: OnceCell<Contents>,
     cleanup: Cell<Option<SegmentCleanup>>,
 }
 
@@ -52,18 +123,42 @@ impl FileSegment {
         self.cleanup.set(Some(cleanup));
     }
 
-    // LIMITATION: 2.1.12 maps the file or sends it with sendfile; we read the
-    // range into memory when it is first added; a caller sees the same bytes,
-    // read up front; mmap or sendfile on the write path would lift it.
+    // LIMITATION: 2.1.12 sends a segment added to a buffer flagged
+    // EVBUFFER_FLAG_DRAINS_TO_FD (a socket bufferevent's output) with
+    // sendfile, never bringing it into memory; we map (or read) it like any
+    // other segment, so the same bytes reach the socket through writev from
+    // the mapping; chunks without memory would lift it.
+    /// The segment's bytes: mapped when first added to a buffer, or read
+    /// with pread under EVBUF_FS_DISABLE_MMAP or if mapping fails, as
+    /// 2.1.12 chooses.
     fn contents(&self) -> io::Result<&[u8]> {
         if let Some(c) = self.contents.get() {
-            return Ok(c);
+            return Ok(c.bytes());
         }
-        let data = read_file_range(self.fd, self.offset, self.length)?;
-        if (data.len() as u64) < self.length as u64 {
-            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-        }
-        Ok(self.contents.get_or_init(|| data.into_boxed_slice()))
+        let len = usize::try_from(self.length).map_err(|_| io::ErrorKind::InvalidInput)?;
+        // A range past the end of the file is not mapped: touching the
+        // missing pages would kill the program (SIGBUS); read, it fails.
+        let fits = file_size(self.fd).is_ok_and(|size| {
+            self.offset
+                .checked_add(self.length)
+                .is_some_and(|end| end <= size)
+        });
+        let mapped = if fits && self.flags & FS_DISABLE_MMAP == 0 {
+            Contents::map(self.fd, self.offset, len)
+        } else {
+            None
+        };
+        let contents = match mapped {
+            Some(m) => m,
+            None => {
+                let data = read_file_range(self.fd, self.offset, self.length)?;
+                if (data.len() as u64) < self.length as u64 {
+                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+                }
+                Contents::Read(data.into_boxed_slice())
+            }
+        };
+        Ok(self.contents.get_or_init(|| contents).bytes())
     }
 }
 
@@ -81,7 +176,7 @@ impl Drop for FileSegment {
 
 /// The bytes read in by `contents` (empty before).
 fn loaded(seg: &FileSegment) -> &[u8] {
-    seg.contents.get().map_or(&[], |c| &c[..])
+    seg.contents.get().map_or(&[], Contents::bytes)
 }
 
 /// The size of the open file `fd`.

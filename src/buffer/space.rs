@@ -70,6 +70,11 @@ impl Buffer {
         if inner.frozen_back {
             return Err(BufferError::Frozen);
         }
+        if size == 0 && max > 1 {
+            // Nothing to describe: 2.1.12 hands out no extent here (with one
+            // extent allowed it still hands out the last chunk's room).
+            return Ok(Vec::new());
+        }
         let from = inner.fill_index();
         let mut picked = Vec::new();
         let mut got = 0;
@@ -90,14 +95,38 @@ impl Buffer {
                 got = inner.chunks[i].spare_len();
             }
         } else {
-            for i in from..inner.chunks.len() {
-                if picked.len() == max - 1 || got >= size {
-                    break;
+            // A run of consecutive chunks, as commit expects: from the last
+            // one holding data if it has room, else from the next. Chunks
+            // after it hold nothing, so their room can start at offset 0.
+            let mut i = from;
+            if inner.chunks.get(i).is_some_and(|c| c.spare_len() == 0) {
+                i += 1;
+            }
+            while i < inner.chunks.len() && picked.len() < max && got < size {
+                let c = &mut inner.chunks[i];
+                if c.is_empty() {
+                    c.start = 0;
+                    c.end = 0;
                 }
-                let room = inner.chunks[i].spare_len();
-                if room > 0 {
-                    picked.push(i);
-                    got += room;
+                picked.push(i);
+                got += c.spare_len();
+                i += 1;
+            }
+            if got < size {
+                // A new chunk follows the run: keep room for its extent and
+                // let go of the empty chunks it would otherwise come after.
+                if picked.len() == max {
+                    let last = picked.pop().expect("max > 1");
+                    got -= inner.chunks[last].spare_len();
+                }
+                let keep = picked.last().map_or(from + 1, |&l| l + 1);
+                while inner.chunks.len() > keep.max(1) {
+                    let c = inner.chunks.pop_back().expect("last exists");
+                    if !c.is_empty() {
+                        inner.chunks.push_back(c);
+                        break;
+                    }
+                    inner.dead.push_back(c);
                 }
             }
         }

@@ -41,6 +41,38 @@ impl Buffer {
         Ok(())
     }
 
+    /// Appends the bytes of `src` without copying them and leaves `src` as
+    /// it was: both buffers then read the same memory, which neither writes
+    /// again. Refused for the buffer itself, a frozen end, and, as libevent
+    /// 2.1.12 refuses it, when `src` holds bytes that came from such a
+    /// reference or from a file segment.
+    pub fn add_buffer_reference(&self, src: &Buffer) -> Result<(), BufferError> {
+        if src.is_empty() {
+            return Ok(());
+        }
+        if std::ptr::eq(self, src) || self.inner.borrow().frozen_back {
+            return Err(BufferError::Frozen);
+        }
+        let (orig, n) = {
+            let mut s = src.inner.borrow_mut();
+            if s.chunks.iter().any(|c| c.unshareable) {
+                return Err(BufferError::Invalid);
+            }
+            let mut d = self.inner.borrow_mut();
+            let (orig, n) = (d.len, s.len);
+            d.trim_empty_tail();
+            let keeper = s.keeper.get_or_insert_with(Default::default).clone();
+            for c in s.chunks.iter_mut().filter(|c| !c.is_empty()) {
+                d.chunks.push_back(c.share(&keeper));
+            }
+            d.len += n;
+            (orig, n)
+        };
+        self.bury();
+        self.notify(orig, n, 0);
+        Ok(())
+    }
+
     /// Moves all of `src` in front of this buffer's content.
     pub fn prepend_buffer(&self, src: &Buffer) -> Result<(), BufferError> {
         if std::ptr::eq(self, src) || src.is_empty() {
@@ -82,6 +114,13 @@ impl Buffer {
         if dst.inner.borrow().frozen_back || self.inner.borrow().frozen_front {
             return Err(BufferError::Frozen);
         }
+        let all = self.len();
+        if n >= all {
+            // Everything: a plain move, reported as evbuffer_add_buffer
+            // reports it (source first), as libevent 2.1.12 does.
+            dst.add_buffer(self)?;
+            return Ok(all);
+        }
         let (src_orig, dst_orig, n) = {
             let mut s = self.inner.borrow_mut();
             let mut d = dst.inner.borrow_mut();
@@ -119,8 +158,9 @@ impl Buffer {
             (src_orig, dst_orig, n)
         };
         self.bury();
-        self.notify(src_orig, 0, n);
+        // The receiving buffer hears first, as in libevent 2.1.12.
         dst.notify(dst_orig, n, 0);
+        self.notify(src_orig, 0, n);
         Ok(n)
     }
 }

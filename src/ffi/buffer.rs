@@ -189,19 +189,20 @@ pub unsafe extern "C" fn evbuffer_free(buf: *mut Buffer) {
     })
 }
 
-/// Enables locking. This library does not lock evbuffers yet: only lock ==
-/// NULL is accepted (returning 0), and a buffer shared between threads needs
-/// the caller's own locking.
+/// Enables locking with lock, or with a new lock if lock is NULL; returns
+/// 0, or -1. Without a thread implementation set up (evthread.h) no lock
+/// can be made, so lock == NULL fails, as in libevent.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_enable_locking(buf: *mut Buffer, lock: *mut c_void) -> c_int {
     with("evbuffer_enable_locking", buf, |_| {
-        // LIMITATION: 2.1.12 makes or adopts a lock; we make none and refuse a
-        // caller's lock; lifting it needs the lock abstraction of thread.h.
         if lock.is_null() {
-            Ok(0)
-        } else {
-            refuse("evbuffer_enable_locking", "no lock support")
+            // 2.1.12 answers -1 here too until evthread_use_pthreads().
+            return Err(Failure);
         }
+        // LIMITATION: 2.1.12 adopts a caller's lock and locks the buffer with
+        // it; we refuse it (-1); lifting it needs the lock abstraction of
+        // thread.h.
+        refuse("evbuffer_enable_locking", "no lock support")
     })
 }
 
@@ -437,24 +438,17 @@ pub unsafe extern "C" fn evbuffer_add_buffer(outbuf: *mut Buffer, inbuf: *mut Bu
     })
 }
 
-/// Appends the data of inbuf to outbuf, leaving inbuf unchanged; returns 0,
-/// or -1.
+/// Appends the data of inbuf to outbuf without copying it, leaving inbuf
+/// unchanged (both then share the memory); returns 0, or -1 if outbuf is
+/// inbuf, outbuf's end is frozen, or inbuf holds data that came from another
+/// evbuffer_add_buffer_reference() or from a file segment.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_add_buffer_reference(
     outbuf: *mut Buffer,
     inbuf: *mut Buffer,
 ) -> c_int {
     with2("evbuffer_add_buffer_reference", outbuf, inbuf, |o, i| {
-        if i.is_empty() {
-            return Ok(0);
-        }
-        if std::ptr::eq(o, i) || o.is_frozen(FrozenEnd::Back) {
-            return Err(Failure);
-        }
-        // LIMITATION: 2.1.12 shares inbuf's chains; we copy the bytes; a caller
-        // sees the same data at the cost of a copy; reference-counted chunks
-        // would lift it.
-        o.add(&i.contents())?;
+        o.add_buffer_reference(i)?;
         Ok(0)
     })
 }
@@ -616,7 +610,8 @@ pub unsafe extern "C" fn evbuffer_write(buffer: *mut Buffer, fd: c_int) -> c_int
 }
 
 /// Writes at most howmuch bytes (all if negative) to fd; drains what was
-/// written and returns how much, or -1.
+/// written and returns how much, or -1 (also when there is nothing to
+/// write).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_write_atmost(
     buffer: *mut Buffer,
@@ -628,6 +623,10 @@ pub unsafe extern "C" fn evbuffer_write_atmost(
             return Err(Failure);
         }
         let max = usize::try_from(howmuch).unwrap_or(usize::MAX);
+        if max.min(b.len()) == 0 {
+            // Nothing to write is a failure in 2.1.12 (no system call made).
+            return Err(Failure);
+        }
         let n = b
             .write_to_fd_with(fd, max, WRITE_IOVECS)
             .map_err(|_| Failure)?;
@@ -947,15 +946,16 @@ pub unsafe extern "C" fn evbuffer_unfreeze(buf: *mut Buffer, at_front: c_int) ->
     })
 }
 
-/// Asks for callbacks to run from base's loop; returns 0. In this version
-/// they still run at once, after each change.
+/// Makes the buffer's callbacks run from base's loop instead of during each
+/// change: once per batch of changes, with the counts added up since they
+/// last ran. The buffer stays allocated until they have run, even if freed
+/// meanwhile. Returns 0.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_defer_callbacks(buffer: *mut Buffer, base: *mut Base) -> c_int {
-    with("evbuffer_defer_callbacks", buffer, |_| {
-        // LIMITATION: 2.1.12 runs them from the loop, once per batch; we run
-        // them after each change, so a caller sees more, smaller reports;
-        // deferring them through the reactor would lift it.
-        log::debug(|| format!("evbuffer_defer_callbacks: base {base:p} ignored"));
+    with("evbuffer_defer_callbacks", buffer, |b| {
+        handle("evbuffer_defer_callbacks", base)?;
+        log::debug(|| format!("evbuffer_defer_callbacks: {buffer:p} on base {base:p}"));
+        b.defer_callbacks(buffer, base);
         Ok(0)
     })
 }

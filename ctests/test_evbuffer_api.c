@@ -1,0 +1,606 @@
+/*
+ * test_evbuffer_api.c: the evbuffer calls test_evbuffer.c leaves out:
+ * references (BUF-25, BUF-38), files and file segments (BUF-27), callbacks
+ * and their flags, freezing, reserve/commit and peek, positions, fd I/O,
+ * flags and locks, and the old calls of buffer_compat.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/buffer_compat.h>
+
+#include "check.h"
+
+static int cleanups;
+static size_t cleanup_len;
+
+static void
+count_cleanup(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)arg;
+	cleanups++;
+	cleanup_len = len;
+}
+
+static void
+reference_cleanup_after_last_byte(void)
+{
+	static const char text[] = "referenced bytes";
+	struct evbuffer *a = evbuffer_new(), *b = evbuffer_new();
+	char out[32];
+
+	cleanups = 0;
+	check(a && b);
+	check_int(evbuffer_add_reference(a, text, 16, count_cleanup, NULL),
+	    ==, 0);
+	check_int(evbuffer_get_length(a), ==, 16);
+	check_int(evbuffer_drain(a, 4), ==, 0);
+	check_int(cleanups, ==, 0);
+	/* Moved to another buffer, the bytes still count. */
+	check_int(evbuffer_add_buffer(b, a), ==, 0);
+	check_int(evbuffer_remove(b, out, sizeof(out)), ==, 12);
+	check_mem(out, "renced bytes", 12);
+	check_int(cleanups, ==, 1);
+	check_int(cleanup_len, ==, 16);
+end:
+	if (a)
+		evbuffer_free(a);
+	if (b)
+		evbuffer_free(b);
+}
+
+static void
+buffer_reference_shares(void)
+{
+	static const char text[] = "shared";
+	struct evbuffer *src = evbuffer_new(), *dst = evbuffer_new();
+	struct evbuffer *third = evbuffer_new();
+	char out[16];
+
+	cleanups = 0;
+	check(src && dst && third);
+	check_int(evbuffer_add_reference(src, text, 6, count_cleanup, NULL),
+	    ==, 0);
+	check_int(evbuffer_add(src, "+more", 5), ==, 0);
+	check_int(evbuffer_add_buffer_reference(dst, src), ==, 0);
+	check_int(evbuffer_get_length(src), ==, 11);
+	check_int(evbuffer_get_length(dst), ==, 11);
+	check_int(evbuffer_copyout(dst, out, 11), ==, 11);
+	check_mem(out, "shared+more", 11);
+	/* BUF-38: not onto itself; and bytes that came from a reference
+	 * cannot be referenced again. */
+	check_int(evbuffer_add_buffer_reference(src, src), ==, -1);
+	check_int(evbuffer_add_buffer_reference(third, dst), ==, -1);
+	/* The source can change without touching the copy. */
+	check_int(evbuffer_drain(src, 11), ==, 0);
+	check_int(evbuffer_add(src, "x", 1), ==, 0);
+	check_int(cleanups, ==, 0);
+	check_int(evbuffer_copyout(dst, out, 11), ==, 11);
+	check_mem(out, "shared+more", 11);
+	/* The referenced memory is released with its last user. */
+	check_int(evbuffer_drain(dst, 11), ==, 0);
+	check_int(cleanups, ==, 1);
+	/* Drained of the shared bytes, dst can be referenced again. */
+	check_int(evbuffer_add(dst, "new", 3), ==, 0);
+	check_int(evbuffer_add_buffer_reference(third, dst), ==, 0);
+	/* Frozen end, empty source. */
+	check_int(evbuffer_freeze(third, 0), ==, 0);
+	check_int(evbuffer_add_buffer_reference(third, src), ==, -1);
+	check_int(evbuffer_unfreeze(third, 0), ==, 0);
+	check_int(evbuffer_drain(src, 1), ==, 0);
+	check_int(evbuffer_add_buffer_reference(third, src), ==, 0);
+	check_int(evbuffer_get_length(third), ==, 3);
+end:
+	if (src)
+		evbuffer_free(src);
+	if (dst)
+		evbuffer_free(dst);
+	if (third)
+		evbuffer_free(third);
+}
+
+/* A file with the given content, opened for reading; -1 on failure. */
+static int
+temp_file(const char *content)
+{
+	char name[] = "/tmp/bevrs-evbuffer-XXXXXX";
+	int fd = mkstemp(name);
+
+	if (fd < 0)
+		return -1;
+	unlink(name);
+	if (write(fd, content, strlen(content)) != (ssize_t)strlen(content)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+fd_is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
+}
+
+static void
+add_file_owns_fd(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	int fd = temp_file("0123456789");
+	char out[16];
+
+	check(buf && fd >= 0);
+	check_int(evbuffer_add_file(buf, fd, 2, 5), ==, 0);
+	check_int(evbuffer_get_length(buf), ==, 5);
+	check(fd_is_open(fd));
+	check_int(evbuffer_copyout(buf, out, 5), ==, 5);
+	check_mem(out, "23456", 5);
+	check_int(evbuffer_drain(buf, 3), ==, 0);
+	check(fd_is_open(fd));
+	check_int(evbuffer_drain(buf, 2), ==, 0);
+	check(!fd_is_open(fd));
+	/* Freed with the bytes still in: closed too. */
+	fd = temp_file("abc");
+	check(fd >= 0);
+	check_int(evbuffer_add_file(buf, fd, 0, 3), ==, 0);
+	evbuffer_free(buf);
+	buf = NULL;
+	check(!fd_is_open(fd));
+end:
+	if (buf)
+		evbuffer_free(buf);
+}
+
+static int seg_cleanups;
+static int seg_flags;
+
+static void
+seg_cleanup(const struct evbuffer_file_segment *seg, int flags, void *arg)
+{
+	(void)seg;
+	(void)arg;
+	seg_cleanups++;
+	seg_flags = flags;
+}
+
+static void
+file_segment_shared_by_buffers(void)
+{
+	struct evbuffer *a = evbuffer_new(), *b = evbuffer_new();
+	struct evbuffer *c = evbuffer_new();
+	struct evbuffer_file_segment *seg = NULL;
+	int fd = temp_file("segment contents");
+	char out[32];
+
+	seg_cleanups = 0;
+	check(a && b && c && fd >= 0);
+	seg = evbuffer_file_segment_new(fd, 0, -1, EVBUF_FS_CLOSE_ON_FREE);
+	check(seg != NULL);
+	evbuffer_file_segment_add_cleanup_cb(seg, seg_cleanup, NULL);
+	check_int(evbuffer_add_file_segment(a, seg, 0, 7), ==, 0);
+	check_int(evbuffer_add_file_segment(b, seg, 8, -1), ==, 0);
+	check_int(evbuffer_remove(b, out, sizeof(out)), ==, 8);
+	check_mem(out, "contents", 8);
+	/* File bytes cannot be referenced. */
+	check_int(evbuffer_add_buffer_reference(c, a), ==, -1);
+	evbuffer_file_segment_free(seg);
+	seg = NULL;
+	check_int(seg_cleanups, ==, 0);
+	check(fd_is_open(fd));
+	check_int(evbuffer_remove(a, out, sizeof(out)), ==, 7);
+	check_mem(out, "segment", 7);
+	check_int(seg_cleanups, ==, 1);
+	check_int(seg_flags, ==, EVBUF_FS_CLOSE_ON_FREE);
+	check(!fd_is_open(fd));
+end:
+	if (seg)
+		evbuffer_file_segment_free(seg);
+	if (a)
+		evbuffer_free(a);
+	if (b)
+		evbuffer_free(b);
+	if (c)
+		evbuffer_free(c);
+}
+
+/* Read instead of mapped, and sent from a buffer that drains to a socket
+ * (where libevent 2.1.12 uses sendfile): the same bytes either way. */
+static void
+file_unmapped_and_sent(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct evbuffer_file_segment *seg = NULL;
+	int fd = temp_file("0123456789abcdef"), fd2 = temp_file("payload!");
+	int sv[2] = { -1, -1 };
+	char out[16];
+	int n, got = 0;
+
+	check(buf && fd >= 0 && fd2 >= 0);
+	seg = evbuffer_file_segment_new(fd, 3, 6,
+	    EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_MMAP);
+	check(seg != NULL);
+	check_int(evbuffer_add_file_segment(buf, seg, 1, 4), ==, 0);
+	check_int(evbuffer_remove(buf, out, sizeof(out)), ==, 4);
+	check_mem(out, "4567", 4);
+	evbuffer_file_segment_free(seg);
+	seg = NULL;
+	check(!fd_is_open(fd));
+
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	check_int(evbuffer_set_flags(buf, EVBUFFER_FLAG_DRAINS_TO_FD), ==, 0);
+	check_int(evbuffer_add(buf, "<", 1), ==, 0);
+	check_int(evbuffer_add_file(buf, fd2, 0, -1), ==, 0);
+	check_int(evbuffer_add(buf, ">", 1), ==, 0);
+	check_int(evbuffer_get_length(buf), ==, 10);
+	while (evbuffer_get_length(buf) > 0) {
+		n = evbuffer_write(buf, sv[0]);
+		check_int(n, >, 0);
+	}
+	check(!fd_is_open(fd2));
+	while (got < 10) {
+		n = (int)read(sv[1], out + got, sizeof(out) - got);
+		check_int(n, >, 0);
+		got += n;
+	}
+	check_mem(out, "<payload!>", 10);
+end:
+	if (seg)
+		evbuffer_file_segment_free(seg);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (buf)
+		evbuffer_free(buf);
+}
+
+struct calls {
+	int n;
+	size_t orig, added, deleted;
+};
+
+static void
+on_change(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct calls *c = arg;
+
+	(void)buf;
+	c->n++;
+	c->orig = info->orig_size;
+	c->added = info->n_added;
+	c->deleted = info->n_deleted;
+}
+
+static void
+callbacks_and_flags(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct evbuffer_cb_entry *e;
+	struct calls c;
+
+	memset(&c, 0, sizeof(c));
+	check(buf);
+	e = evbuffer_add_cb(buf, on_change, &c);
+	check(e != NULL);
+	check_int(evbuffer_add(buf, "abcd", 4), ==, 0);
+	check_int(c.n, ==, 1);
+	check_int(c.orig, ==, 0);
+	check_int(c.added, ==, 4);
+	check_int(evbuffer_cb_clear_flags(buf, e, EVBUFFER_CB_ENABLED), ==, 0);
+	check_int(evbuffer_drain(buf, 1), ==, 0);
+	check_int(c.n, ==, 1);
+	check_int(evbuffer_cb_set_flags(buf, e, EVBUFFER_CB_ENABLED), ==, 0);
+	check_int(evbuffer_drain(buf, 1), ==, 0);
+	check_int(c.n, ==, 2);
+	check_int(c.orig, ==, 3);
+	check_int(c.deleted, ==, 1);
+	check_int(evbuffer_remove_cb_entry(buf, e), ==, 0);
+	check_int(evbuffer_add(buf, "x", 1), ==, 0);
+	check_int(c.n, ==, 2);
+	check(evbuffer_add_cb(buf, on_change, &c) != NULL);
+	check_int(evbuffer_remove_cb(buf, on_change, &c), ==, 0);
+	check_int(evbuffer_remove_cb(buf, on_change, &c), ==, -1);
+	check_int(evbuffer_set_flags(buf, EVBUFFER_FLAG_DRAINS_TO_FD), ==, 0);
+	check_int(evbuffer_clear_flags(buf, EVBUFFER_FLAG_DRAINS_TO_FD), ==, 0);
+end:
+	if (buf)
+		evbuffer_free(buf);
+}
+
+static int old_calls;
+static size_t old_from, old_to;
+
+static void
+old_style(struct evbuffer *buf, size_t old_len, size_t new_len, void *arg)
+{
+	(void)buf;
+	(void)arg;
+	old_calls++;
+	old_from = old_len;
+	old_to = new_len;
+}
+
+static void
+compat_calls(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char *line = NULL;
+	unsigned char *at;
+
+	old_calls = 0;
+	check(buf);
+	evbuffer_setcb(buf, old_style, NULL);
+	check_int(evbuffer_add(buf, "one\r\ntwo\n", 9), ==, 0);
+	check_int(old_calls, ==, 1);
+	check_int(old_from, ==, 0);
+	check_int(old_to, ==, 9);
+	at = evbuffer_find(buf, (const unsigned char *)"two", 3);
+	check(at != NULL);
+	check_mem(at, "two", 3);
+	check(evbuffer_find(buf, (const unsigned char *)"six", 3) == NULL);
+	line = evbuffer_readline(buf);
+	check_str(line, "one");
+	free(line);
+	line = NULL;
+	check_int(old_to, ==, 4);
+	evbuffer_setcb(buf, NULL, NULL);
+	line = evbuffer_readline(buf);
+	check_str(line, "two");
+	check_int(old_to, ==, 4);
+end:
+	free(line);
+	if (buf)
+		evbuffer_free(buf);
+}
+
+static void
+freeze_each_end(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char out[8];
+
+	check(buf);
+	check_int(evbuffer_add(buf, "abc", 3), ==, 0);
+	check_int(evbuffer_freeze(buf, 1), ==, 0);
+	check_int(evbuffer_drain(buf, 1), ==, -1);
+	check_int(evbuffer_remove(buf, out, 1), ==, -1);
+	check_int(evbuffer_prepend(buf, "z", 1), ==, -1);
+	check_int(evbuffer_add(buf, "d", 1), ==, 0);
+	check_int(evbuffer_unfreeze(buf, 1), ==, 0);
+	check_int(evbuffer_freeze(buf, 0), ==, 0);
+	check_int(evbuffer_add(buf, "e", 1), ==, -1);
+	check_int(evbuffer_prepend(buf, "z", 1), ==, 0);
+	check_int(evbuffer_remove(buf, out, 5), ==, 5);
+	check_mem(out, "zabcd", 5);
+	check_int(evbuffer_unfreeze(buf, 0), ==, 0);
+end:
+	if (buf)
+		evbuffer_free(buf);
+}
+
+static void
+reserve_commit_peek(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct evbuffer_iovec v[2], pv[8], add[2];
+	struct evbuffer_ptr p;
+	int n, i;
+	size_t total = 0;
+
+	check(buf);
+	n = evbuffer_reserve_space(buf, 100, v, 1);
+	check_int(n, ==, 1);
+	check_int(v[0].iov_len, >=, 100);
+	memcpy(v[0].iov_base, "reserved", 8);
+	v[0].iov_len = 8;
+	check_int(evbuffer_commit_space(buf, v, 1), ==, 0);
+	check_int(evbuffer_get_length(buf), ==, 8);
+	check_int(evbuffer_get_contiguous_space(buf), ==, 8);
+	add[0].iov_base = (void *)"-one";
+	add[0].iov_len = 4;
+	add[1].iov_base = (void *)"-two";
+	add[1].iov_len = 4;
+	check_int(evbuffer_add_iovec(buf, add, 2), ==, 8);
+	n = evbuffer_peek(buf, -1, NULL, pv, 8);
+	check_int(n, >=, 1);
+	for (i = 0; i < n; i++)
+		total += pv[i].iov_len;
+	check_int(total, ==, 16);
+	check_mem(pv[0].iov_base, "reserved", 8);
+	check_int(evbuffer_ptr_set(buf, &p, 12, EVBUFFER_PTR_SET), ==, 0);
+	n = evbuffer_peek(buf, 2, &p, pv, 8);
+	check_int(n, ==, 1);
+	check_mem(pv[0].iov_base, "-t", 2);
+end:
+	if (buf)
+		evbuffer_free(buf);
+}
+
+static void
+positions_and_ranges(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct evbuffer_ptr p, end, r;
+	size_t eol = 99;
+	char out[8];
+
+	check(buf);
+	check_int(evbuffer_add(buf, "ab\r\ncd\nab", 9), ==, 0);
+	check_int(evbuffer_ptr_set(buf, &p, 1, EVBUFFER_PTR_SET), ==, 0);
+	r = evbuffer_search_eol(buf, &p, &eol, EVBUFFER_EOL_CRLF);
+	check_int(r.pos, ==, 2);
+	check_int(eol, ==, 2);
+	r = evbuffer_search_eol(buf, NULL, &eol, EVBUFFER_EOL_NUL);
+	check_int(r.pos, ==, -1);
+	check_int(eol, ==, 0);
+	check_int(evbuffer_ptr_set(buf, &end, 8, EVBUFFER_PTR_SET), ==, 0);
+	r = evbuffer_search_range(buf, "ab", 2, &p, &end);
+	check_int(r.pos, ==, -1);
+	check_int(evbuffer_ptr_set(buf, &end, 1, EVBUFFER_PTR_ADD), ==, 0);
+	r = evbuffer_search_range(buf, "ab", 2, &p, &end);
+	check_int(r.pos, ==, 7);
+	check_int(evbuffer_copyout_from(buf, &r, out, sizeof(out)), ==, 2);
+	check_mem(out, "ab", 2);
+	check_int(evbuffer_ptr_set(buf, &p, 10, EVBUFFER_PTR_SET), ==, -1);
+end:
+	if (buf)
+		evbuffer_free(buf);
+}
+
+static void
+prepend_buffer_goes_first(void)
+{
+	struct evbuffer *a = evbuffer_new(), *b = evbuffer_new();
+	char out[8];
+
+	check(a && b);
+	check_int(evbuffer_add(a, "tail", 4), ==, 0);
+	check_int(evbuffer_add(b, "head", 4), ==, 0);
+	check_int(evbuffer_prepend_buffer(a, b), ==, 0);
+	check_int(evbuffer_get_length(b), ==, 0);
+	check_int(evbuffer_remove(a, out, 8), ==, 8);
+	check_mem(out, "headtail", 8);
+end:
+	if (a)
+		evbuffer_free(a);
+	if (b)
+		evbuffer_free(b);
+}
+
+static void
+socket_io(void)
+{
+	struct evbuffer *out = evbuffer_new(), *in = evbuffer_new();
+	int sv[2] = { -1, -1 };
+	char got[16];
+
+	check(out && in);
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	check_int(fcntl(sv[1], F_SETFL, O_NONBLOCK), ==, 0);
+	check_int(evbuffer_read(in, sv[1], 100), ==, -1);
+	check_int(errno, ==, EAGAIN);
+	check_int(evbuffer_add(out, "hello world", 11), ==, 0);
+	check_int(evbuffer_write_atmost(out, sv[0], 5), ==, 5);
+	check_int(evbuffer_get_length(out), ==, 6);
+	check_int(evbuffer_write(out, sv[0]), ==, 6);
+	check_int(evbuffer_get_length(out), ==, 0);
+	check_int(evbuffer_read(in, sv[1], 3), ==, 3);
+	check_int(evbuffer_read(in, sv[1], -1), ==, 8);
+	check_int(evbuffer_remove(in, got, sizeof(got)), ==, 11);
+	check_mem(got, "hello world", 11);
+	close(sv[0]);
+	sv[0] = -1;
+	check_int(evbuffer_read(in, sv[1], 10), ==, 0);
+end:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (out)
+		evbuffer_free(out);
+	if (in)
+		evbuffer_free(in);
+}
+
+static void
+lock_calls_without_lock(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	check(buf);
+	/* No lock can be made before a thread implementation is set up. */
+	check_int(evbuffer_enable_locking(buf, NULL), ==, -1);
+	evbuffer_lock(buf);
+	check_int(evbuffer_add(buf, "x", 1), ==, 0);
+	evbuffer_unlock(buf);
+	check_int(evbuffer_get_length(buf), ==, 1);
+end:
+	if (buf)
+		evbuffer_free(buf);
+}
+
+/* Arguments out of range, where 2.1.12 answers rather than crashes. */
+static void
+out_of_range_arguments(void)
+{
+	struct evbuffer *buf = evbuffer_new(), *other = evbuffer_new();
+	struct evbuffer_iovec v[2];
+	struct evbuffer_ptr p;
+	size_t n = 99;
+	char out[8];
+	char *line = NULL;
+
+	check(buf && other);
+	check_int(evbuffer_add(buf, "abc\r\n", 5), ==, 0);
+	/* Positions at and past the end. */
+	check_int(evbuffer_ptr_set(buf, &p, 5, EVBUFFER_PTR_SET), ==, 0);
+	check_int(evbuffer_copyout_from(buf, &p, out, sizeof(out)), ==, 0);
+	check_int(evbuffer_peek(buf, -1, &p, v, 2), ==, 0);
+	check_int(evbuffer_search(buf, "a", 1, &p).pos, ==, -1);
+	check_int(evbuffer_ptr_set(buf, &p, 6, EVBUFFER_PTR_SET), ==, -1);
+	check_int(p.pos, ==, -1);
+	check_int(evbuffer_ptr_set(buf, &p, 2, EVBUFFER_PTR_SET), ==, 0);
+	check_int(evbuffer_ptr_set(buf, &p, 4, EVBUFFER_PTR_ADD), ==, -1);
+	/* Sizes past the length. */
+	check_ptr(evbuffer_pullup(buf, 6), ==, NULL);
+	check_ptr(evbuffer_pullup(buf, 0), ==, NULL);
+	check_int(evbuffer_remove_buffer(buf, other, 0), ==, 0);
+	check_int(evbuffer_remove_buffer(buf, buf, 3), ==, 0);
+	/* Unknown end-of-line style. */
+	line = evbuffer_readln(buf, &n, 42);
+	check_ptr(line, ==, NULL);
+	check_int(n, ==, 0);
+	check_int(evbuffer_search_eol(buf, NULL, &n, 42).pos, ==, -1);
+	/* No extents. */
+	check_int(evbuffer_reserve_space(buf, 10, v, 0), ==, -1);
+	check_int(evbuffer_add_iovec(buf, NULL, 0), ==, 0);
+	check_int(evbuffer_commit_space(buf, v, 0), ==, 0);
+	/* An extent that was never reserved. */
+	v[0].iov_base = out;
+	v[0].iov_len = 1;
+	check_int(evbuffer_commit_space(buf, v, 1), ==, -1);
+	/* Draining more than there is empties the buffer. */
+	check_int(evbuffer_drain(buf, (size_t)-1), ==, 0);
+	check_int(evbuffer_get_length(buf), ==, 0);
+	check_int(evbuffer_write(buf, -1), ==, -1);
+end:
+	free(line);
+	if (buf)
+		evbuffer_free(buf);
+	if (other)
+		evbuffer_free(other);
+}
+
+static const struct check_case cases[] = {
+	{ "out_of_range_arguments", out_of_range_arguments },
+	{ "reference_cleanup_after_last_byte",
+	    reference_cleanup_after_last_byte },
+	{ "buffer_reference_shares", buffer_reference_shares },
+	{ "add_file_owns_fd", add_file_owns_fd },
+	{ "file_segment_shared_by_buffers", file_segment_shared_by_buffers },
+	{ "file_unmapped_and_sent", file_unmapped_and_sent },
+	{ "callbacks_and_flags", callbacks_and_flags },
+	{ "compat_calls", compat_calls },
+	{ "freeze_each_end", freeze_each_end },
+	{ "reserve_commit_peek", reserve_commit_peek },
+	{ "positions_and_ranges", positions_and_ranges },
+	{ "prepend_buffer_goes_first", prepend_buffer_goes_first },
+	{ "socket_io", socket_io },
+	{ "lock_calls_without_lock", lock_calls_without_lock },
+	{ NULL, NULL }
+};
+
+int
+main(int argc, char **argv)
+{
+	return check_main(cases, argc, argv);
+}
