@@ -1,21 +1,76 @@
 //! One chunk of a buffer's queue: bytes we own, or memory a program lent us.
 
+use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::any::Any;
 use std::cell::RefCell;
+use std::ptr::NonNull;
 use std::rc::Rc;
 
 /// The capacity of a chunk for small writes; kept on the free list.
 pub const SMALL: usize = 4096;
 /// The capacity of a chunk for a socket read; kept on the free list.
 pub const LARGE: usize = 16384;
-/// How many spare chunks of each standard size a thread keeps.
-const POOL_CAP: usize = 32;
+/// How many spare chunks of each standard size a thread keeps: 1 MiB of
+/// small ones and 2 MiB of large ones at most, enough for a busy loop's
+/// reads in flight without holding memory an idle program would miss.
+const POOL_CAP_SMALL: usize = 256;
+const POOL_CAP_LARGE: usize = 128;
 
 /// Spare chunk memory of the two standard sizes.
 #[derive(Default)]
 struct Pool {
-    small: Vec<Box<[u8]>>,
-    large: Vec<Box<[u8]>>,
+    small: Vec<Mem>,
+    large: Vec<Mem>,
+}
+
+/// Memory we allocate for a chunk, left uninitialized until written:
+/// zero-filling a 16 KiB read buffer would cost more than many reads.
+/// Only bytes that were written are ever viewed as a slice.
+pub struct Mem {
+    ptr: NonNull<u8>,
+    cap: usize,
+}
+
+impl Mem {
+    fn new(cap: usize) -> Mem {
+        if cap == 0 {
+            return Mem { ptr: NonNull::dangling(), cap: 0 };
+        }
+        let layout = Layout::array::<u8>(cap).expect("chunk sizes fit a layout");
+        // SAFETY: the layout has a nonzero size.
+        let raw = unsafe { alloc(layout) };
+        let Some(ptr) = NonNull::new(raw) else { handle_alloc_error(layout) };
+        Mem { ptr, cap }
+    }
+
+    fn len(&self) -> usize {
+        self.cap
+    }
+
+    fn ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The bytes `from..to`.
+    ///
+    /// # Safety
+    /// Every byte of `from..to` was written, and `to <= cap`.
+    unsafe fn range(&self, from: usize, to: usize) -> &[u8] {
+        debug_assert!(from <= to && to <= self.cap);
+        // SAFETY: in bounds and initialized (caller's promise); the memory
+        // lives as long as self.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(from), to - from) }
+    }
+}
+
+impl Drop for Mem {
+    fn drop(&mut self) {
+        if self.cap != 0 {
+            let layout = Layout::array::<u8>(self.cap).expect("as allocated");
+            // SAFETY: allocated in `new` with this layout, freed once.
+            unsafe { dealloc(self.ptr.as_ptr(), layout) };
+        }
+    }
 }
 
 thread_local! {
@@ -94,7 +149,8 @@ impl Drop for Foreign {
 }
 
 pub enum Storage {
-    Owned(Box<[u8]>),
+    /// Our memory: a chunk's `start..end` is always written.
+    Owned(Mem),
     Foreign(Foreign),
     /// Memory read by more than one buffer (`evbuffer_add_buffer_reference`):
     /// never written again, released (or its cleanup run) with the last
@@ -103,11 +159,22 @@ pub enum Storage {
 }
 
 impl Storage {
-    fn bytes(&self) -> &[u8] {
+    /// The bytes `start..end`, which a chunk holds as data (so written).
+    fn range(&self, start: usize, end: usize) -> &[u8] {
         match self {
-            Storage::Owned(b) => b,
-            Storage::Foreign(f) => f.bytes(),
-            Storage::Shared(s) => s.bytes(),
+            // SAFETY: a chunk's data range of owned memory is always written
+            // (Chunk's invariant), and callers pass only that range.
+            Storage::Owned(m) => unsafe { m.range(start, end) },
+            Storage::Foreign(f) => &f.bytes()[start..end],
+            Storage::Shared(s) => s.range(start, end),
+        }
+    }
+
+    fn base_ptr(&self) -> *const u8 {
+        match self {
+            Storage::Owned(m) => m.ptr(),
+            Storage::Foreign(f) => f.ptr,
+            Storage::Shared(s) => s.base_ptr(),
         }
     }
 }
@@ -179,7 +246,7 @@ impl Chunk {
         let mem = reused
             .ok()
             .flatten()
-            .unwrap_or_else(|| vec![0u8; cap].into_boxed_slice());
+            .unwrap_or_else(|| Mem::new(cap));
         Chunk {
             storage: Storage::Owned(mem),
             start: 0,
@@ -214,7 +281,7 @@ impl Chunk {
     /// A second chunk showing the same bytes, for another buffer. From then
     /// on neither chunk writes to the memory: both lose their spare room.
     pub fn share(&mut self, source: &Rc<Keeper>) -> Chunk {
-        let old = std::mem::replace(&mut self.storage, Storage::Owned(Box::new([])));
+        let old = std::mem::replace(&mut self.storage, Storage::Owned(Mem::new(0)));
         let rc = match old {
             Storage::Shared(rc) => rc,
             other => Rc::new(other),
@@ -237,60 +304,53 @@ impl Chunk {
         self.start == self.end
     }
 
-    fn all(&self) -> &[u8] {
-        self.storage.bytes()
-    }
-
     /// The bytes the chunk holds.
     pub fn data(&self) -> &[u8] {
-        &self.all()[self.start..self.end]
+        self.storage.range(self.start, self.end)
     }
 
     /// Where the data starts, for pointers handed to C (which may write
     /// through it, as libevent allows for owned memory).
     pub fn data_ptr(&mut self) -> *mut u8 {
-        match &mut self.storage {
-            Storage::Owned(b) => b[self.start..].as_mut_ptr(),
-            s => s.bytes()[self.start..].as_ptr().cast_mut(),
-        }
+        self.storage.base_ptr().wrapping_add(self.start).cast_mut()
     }
 
     /// Room after the data; none for foreign memory.
     pub fn spare_len(&self) -> usize {
         match &self.storage {
-            Storage::Owned(b) => b.len() - self.end,
+            Storage::Owned(m) => m.len() - self.end,
             _ => 0,
         }
     }
 
-    /// The spare room, writable.
-    pub fn spare_mut(&mut self) -> &mut [u8] {
-        match &mut self.storage {
-            Storage::Owned(b) => &mut b[self.end..],
-            _ => &mut [],
-        }
-    }
-
-    /// Where the spare room starts, for pointers handed to C.
+    /// Where the spare room starts, for reads and for pointers handed to
+    /// C: the room is not initialized, so it is only ever written through
+    /// this pointer, and becomes data (`end` grows) once written.
     pub fn spare_ptr(&mut self) -> *mut u8 {
-        self.spare_mut().as_mut_ptr()
+        match &self.storage {
+            Storage::Owned(m) => m.ptr().wrapping_add(self.end),
+            _ => NonNull::dangling().as_ptr(),
+        }
     }
 
     /// Empties the chunk and moves its (empty) data to the very end, so that
     /// all the room is in front, for prepending.
     pub fn reset_to_back(&mut self) {
-        if let Storage::Owned(b) = &self.storage {
-            self.start = b.len();
-            self.end = b.len();
+        if let Storage::Owned(m) = &self.storage {
+            self.start = m.len();
+            self.end = m.len();
         }
     }
 
     /// Appends what fits of `src` into the spare room; returns how much.
     pub fn push(&mut self, src: &[u8]) -> usize {
-        let spare = self.spare_mut();
-        let n = spare.len().min(src.len());
-        spare[..n].copy_from_slice(&src[..n]);
-        self.end += n;
+        let n = self.spare_len().min(src.len());
+        if n > 0 {
+            // SAFETY: the spare room holds at least n writable bytes of our
+            // own memory, which src (another buffer's bytes) cannot overlap.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.spare_ptr(), n) };
+            self.end += n;
+        }
         n
     }
 
@@ -305,10 +365,14 @@ impl Chunk {
     /// Puts the tail of `src` that fits in front of the data; returns how much.
     pub fn push_front(&mut self, src: &[u8]) -> usize {
         let n = self.front_room().min(src.len());
-        let start = self.start;
-        if let Storage::Owned(b) = &mut self.storage {
-            b[start - n..start].copy_from_slice(&src[src.len() - n..]);
-            self.start -= n;
+        if let Storage::Owned(m) = &self.storage {
+            if n > 0 {
+                let dst = m.ptr().wrapping_add(self.start - n);
+                // SAFETY: the n bytes before start are our own memory, in
+                // bounds, and src (another buffer's bytes) cannot overlap.
+                unsafe { std::ptr::copy_nonoverlapping(src[src.len() - n..].as_ptr(), dst, n) };
+                self.start -= n;
+            }
         }
         n
     }
@@ -316,8 +380,12 @@ impl Chunk {
     /// Moves the data to the front of an owned chunk to make spare room.
     pub fn compact(&mut self) {
         let (start, end) = (self.start, self.end);
-        if let Storage::Owned(b) = &mut self.storage {
-            b.copy_within(start..end, 0);
+        if let Storage::Owned(m) = &self.storage {
+            if start > 0 && end > start {
+                // SAFETY: both ranges lie within our allocation; copy
+                // handles the overlap.
+                unsafe { std::ptr::copy(m.ptr().add(start), m.ptr(), end - start) };
+            }
             self.end -= start;
             self.start = 0;
         }
@@ -335,12 +403,12 @@ impl Chunk {
                 // freed.
                 let _ = POOL.try_with(|pool| {
                     let mut pool = pool.borrow_mut();
-                    let list = match mem.len() {
-                        SMALL => &mut pool.small,
-                        LARGE => &mut pool.large,
+                    let (list, cap) = match mem.len() {
+                        SMALL => (&mut pool.small, POOL_CAP_SMALL),
+                        LARGE => (&mut pool.large, POOL_CAP_LARGE),
                         _ => return,
                     };
-                    if list.len() < POOL_CAP {
+                    if list.len() < cap {
                         list.push(mem);
                     }
                 });

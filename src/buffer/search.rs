@@ -1,6 +1,19 @@
 //! Finding bytes and strings across chunk boundaries.
 
+use std::ffi::c_int;
+
 use super::{Buffer, Inner};
+
+/// The index of the first `byte` in `hay`: the C library's memchr, which
+/// scans a word or a vector at a time.
+pub(super) fn memchr(byte: u8, hay: &[u8]) -> Option<usize> {
+    if hay.is_empty() {
+        return None;
+    }
+    // SAFETY: memchr reads at most hay.len() bytes of the slice.
+    let p = unsafe { libc::memchr(hay.as_ptr().cast(), c_int::from(byte), hay.len()) };
+    (!p.is_null()).then(|| p as usize - hay.as_ptr() as usize)
+}
 
 impl Inner {
     /// The position of the first byte at or after `from` that `pred`
@@ -72,7 +85,7 @@ impl Inner {
         let mut base = from - off;
         for i in first..self.chunks.len() {
             let data = self.chunks[i].data();
-            while let Some(k) = data[off..].iter().position(|&b| b == what[0]) {
+            while let Some(k) = memchr(what[0], &data[off..]) {
                 let p = base + off + k;
                 if p + what.len() > end {
                     return None;

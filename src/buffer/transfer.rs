@@ -22,12 +22,20 @@ impl Buffer {
             let n = s.len;
             let dst_orig = dst.len;
             dst.trim_empty_tail();
-            while let Some(c) = s.chunks.pop_front() {
-                if c.is_empty() {
-                    s.dead.push_back(c);
-                } else {
-                    dst.chunks.push_back(c);
+            if s.chunks.iter().any(|c| c.is_empty()) {
+                while let Some(c) = s.chunks.pop_front() {
+                    if c.is_empty() {
+                        s.dead.push_back(c);
+                    } else {
+                        dst.chunks.push_back(c);
+                    }
                 }
+            } else if dst.chunks.is_empty() {
+                // The common case (a read moved into an empty output, say):
+                // the queues trade places, whatever their length.
+                std::mem::swap(&mut dst.chunks, &mut s.chunks);
+            } else {
+                dst.chunks.append(&mut s.chunks);
             }
             s.len = 0;
             s.scan = None;
