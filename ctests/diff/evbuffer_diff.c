@@ -650,7 +650,9 @@ op_add_file(int bi)
 		off = 0;
 	r = evbuffer_add_file(bufs[bi], fd, (ev_off_t)off, len);
 	out("add_file off %zu len %lld = %d\n", off, (long long)len, r);
-	if (r == 0 && len != 0)
+	/* Even an empty segment leaves 2.1.12 a file chain that makes it
+	 * refuse later references from this buffer; we keep no empty chunk. */
+	if (r == 0)
 		shared[bi] = 1;
 }
 

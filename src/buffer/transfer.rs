@@ -22,7 +22,10 @@ impl Buffer {
             let n = s.len;
             let dst_orig = dst.len;
             dst.trim_empty_tail();
-            if s.chunks.iter().any(|c| c.is_empty()) {
+            // Empty chunks only ever sit at either end of a queue.
+            let ends_empty = s.chunks.front().is_some_and(|c| c.is_empty())
+                || s.chunks.back().is_some_and(|c| c.is_empty());
+            if ends_empty {
                 while let Some(c) = s.chunks.pop_front() {
                     if c.is_empty() {
                         s.dead.push_back(c);
