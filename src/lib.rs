@@ -10,6 +10,7 @@
 pub mod ffi;
 mod log;
 mod mem;
+mod stubs;
 mod sys;
 mod variadic;
 

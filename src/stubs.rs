@@ -27,8 +27,17 @@ macro_rules! stubs {
     };
 }
 
+// One name a line: scripts/check-binary and scripts/gen-compat read them.
 stubs! {
-    i32 = -1 => [];
-    *mut std::ffi::c_void = std::ptr::null_mut() => [];
-    () = () => [];
+    i32 = -1 => [
+        evthread_make_base_notifiable,
+        evthread_set_condition_callbacks,
+        evthread_set_lock_callbacks,
+        evthread_use_pthreads,
+    ];
+    () = () => [
+        evthread_enable_lock_debugging,
+        evthread_enable_lock_debuging,
+        evthread_set_id_callback,
+    ];
 }
