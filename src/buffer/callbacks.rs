@@ -90,7 +90,11 @@ impl Buffer {
             nodefer,
             func,
         };
-        self.cbs.borrow_mut().entries.push(entry);
+        let mut cbs = self.cbs.borrow_mut();
+        // Most buffers carry one or two callbacks: grow one entry at a time
+        // rather than the default four, which idle connections would pay for.
+        cbs.entries.reserve_exact(1);
+        cbs.entries.push(entry);
         id
     }
 

@@ -64,7 +64,7 @@ pub fn new(
     free_context: FreeContext,
     ctx: *mut c_void,
 ) -> *mut Bufferevent {
-    let kind = Kind::Filter(FilterState {
+    let kind = Kind::Filter(Box::new(FilterState {
         underlying: under,
         process_in: input,
         process_out: output,
@@ -72,7 +72,7 @@ pub fn new(
         ctx,
         inbuf_cb: Cell::new(None),
         outbuf_cb: Cell::new(None),
-    });
+    }));
     let raw = Bufferevent::create(under.base_ptr(), options, kind);
     // SAFETY: raw is the live bufferevent just made.
     let bev = unsafe { &*raw };

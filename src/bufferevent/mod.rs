@@ -47,7 +47,8 @@ pub const SUSPEND_WM: u16 = 0x01;
 pub enum Kind {
     Socket(socket::SocketState),
     Pair(pair::PairState),
-    Filter(filter::FilterState),
+    /// Boxed: filters are rare, and every bufferevent pays for the largest kind.
+    Filter(Box<filter::FilterState>),
 }
 
 /// A bufferevent: the public prefix C programs read, then our state.
@@ -72,6 +73,10 @@ pub struct Bufferevent {
     finalizer: UnsafeCell<event_callback>,
     /// Token buckets and group membership, made on first use.
     rate: OnceCell<Box<ratelimit::BevLimit>>,
+    /// Whether the input's watermark callback is registered: only once a
+    /// read high watermark is first set, as libevent does, so that idle
+    /// bufferevents without one carry no callback.
+    wm_watch: Cell<bool>,
 }
 
 impl Bufferevent {
@@ -98,6 +103,7 @@ impl Bufferevent {
             // SAFETY: as for `deferred`.
             finalizer: UnsafeCell::new(unsafe { std::mem::zeroed() }),
             rate: OnceCell::new(),
+            wm_watch: Cell::new(false),
         });
         let raw = Box::into_raw(bev);
         // SAFETY: raw is the allocation just made; nothing else refers to it.
@@ -116,7 +122,6 @@ impl Bufferevent {
             .init_self(Some(run_finalizer), raw.cast(), pri);
         me.finalizer_cb()
             .set_flags(me.finalizer_cb().flags() | EVLIST_FINALIZING);
-        me.input().add_internal_cb(input_changed, raw.cast());
         raw
     }
 
@@ -333,6 +338,10 @@ impl Bufferevent {
         }
         if what & EV_READ != 0 {
             self.set_wm_read(wm);
+            if high != 0 && !self.wm_watch.replace(true) {
+                let me = std::ptr::from_ref(self).cast_mut().cast::<c_void>();
+                self.input().add_internal_cb(input_changed, me);
+            }
             if high != 0 && self.input().len() >= high {
                 self.suspend_read(SUSPEND_WM);
             } else {
