@@ -576,6 +576,137 @@ end:
 	world_free(&w);
 }
 
+/*
+ * SSL-15 after the handshake: a read timeout reports TIMEOUT|READING and
+ * disables nothing.
+ */
+static void
+open_timeout(void)
+{
+	struct world w;
+	struct timeval tv;
+
+	check_int(world_init(&w), ==, 0);
+	check_int(connect_pair(&w), ==, 0);
+	check_set_ms(&tv, 50 * check_time_scale());
+	bufferevent_set_timeouts(w.srv.bev, &tv, NULL);
+	RUN_UNTIL(w.base, w.srv.events);
+	check_int(w.srv.first, ==, BEV_EVENT_TIMEOUT | BEV_EVENT_READING);
+	/* Unlike a socket bufferevent (BEV-15), 2.1.12 leaves EV_READ on. */
+	check_int(bufferevent_get_enabled(w.srv.bev), ==, EV_READ | EV_WRITE);
+end:
+	world_free(&w);
+}
+
+/* Drives both SSLs' handshakes by hand over the nonblocking pair. */
+static int
+handshake_by_hand(SSL *a, SSL *b)
+{
+	int ra = 0, rb = 0, rounds;
+
+	for (rounds = 0; rounds < 1000 && (ra != 1 || rb != 1); rounds++) {
+		if (ra != 1)
+			ra = SSL_do_handshake(a);
+		if (rb != 1)
+			rb = SSL_do_handshake(b);
+	}
+	return ra == 1 && rb == 1 ? 0 : -1;
+}
+
+/* SSL-17: BUFFEREVENT_SSL_OPEN skips the handshake and its event. */
+static void
+open_state(void)
+{
+	struct world w;
+	SSL *s = NULL, *c = NULL;
+
+	check_int(world_init(&w), ==, 0);
+	s = SSL_new(w.sctx);
+	c = SSL_new(w.cctx);
+	SSL_set_fd(s, w.fds[0]);
+	SSL_set_fd(c, w.fds[1]);
+	SSL_set_accept_state(s);
+	SSL_set_connect_state(c);
+	check_int(handshake_by_hand(s, c), ==, 0);
+	w.srv.bev = bufferevent_openssl_socket_new(w.base, -1, s,
+	    BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE);
+	s = NULL;
+	check(w.srv.bev != NULL);
+	w.fds[0] = -1;
+	w.cli.bev = bufferevent_openssl_socket_new(w.base, -1, c,
+	    BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE);
+	c = NULL;
+	check(w.cli.bev != NULL);
+	w.fds[1] = -1;
+	hook(&w.srv);
+	hook(&w.cli);
+	bufferevent_write(w.cli.bev, "open", 4);
+	RUN_UNTIL(w.base, evbuffer_get_length(w.srv.got) == 4);
+	check_int(evbuffer_get_length(w.srv.got), ==, 4);
+	check_mem(evbuffer_pullup(w.srv.got, -1), "open", 4);
+	check_int(w.srv.events, ==, 0);
+	check_int(w.cli.events, ==, 0);
+end:
+	SSL_free(s);
+	SSL_free(c);
+	world_free(&w);
+}
+
+/* SSL-18: the filter variant resets the underlying's read watermarks. */
+static void
+filter_watermarks(void)
+{
+	struct world w;
+	struct bufferevent *under;
+	size_t low = 1, high = 1;
+
+	check_int(world_init(&w), ==, 0);
+	under = bufferevent_socket_new(w.base, w.fds[1],
+	    BEV_OPT_CLOSE_ON_FREE);
+	check(under != NULL);
+	w.fds[1] = -1;
+	bufferevent_setwatermark(under, EV_READ, 10, 100);
+	w.cli.bev = bufferevent_openssl_filter_new(w.base, under,
+	    SSL_new(w.cctx), BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	check(w.cli.bev != NULL);
+	check_int(bufferevent_getwatermark(under, EV_READ, &low, &high), ==, 0);
+	check_int(low, ==, 0);
+	check_int(high, ==, 0);
+end:
+	world_free(&w);
+}
+
+/* Rate limits are charged with the raw TLS bytes, not the plain text. */
+static void
+ratelimit_raw_bytes(void)
+{
+	struct world w;
+	struct ev_token_bucket_cfg *cfg = NULL;
+	struct timeval period;
+	ev_ssize_t before;
+	char msg[1000];
+
+	memset(msg, 'r', sizeof(msg));
+	check_int(world_init(&w), ==, 0);
+	check_int(connect_pair(&w), ==, 0);
+	check_set_ms(&period, 100000);
+	cfg = ev_token_bucket_cfg_new(1 << 20, 1 << 20, 1 << 20, 1 << 20,
+	    &period);
+	check(cfg != NULL);
+	check_int(bufferevent_set_rate_limit(w.srv.bev, cfg), ==, 0);
+	before = bufferevent_get_read_limit(w.srv.bev);
+	bufferevent_write(w.cli.bev, msg, sizeof(msg));
+	RUN_UNTIL(w.base, evbuffer_get_length(w.srv.got) == sizeof(msg));
+	check_int(evbuffer_get_length(w.srv.got), ==, sizeof(msg));
+	check_int(before - bufferevent_get_read_limit(w.srv.bev), >,
+	    (ev_ssize_t)sizeof(msg));
+end:
+	world_free(&w);
+	if (cfg)
+		ev_token_bucket_cfg_free(cfg);
+}
+
 static const struct check_case cases[] = {
 	{ "handshake_connected", handshake_connected },
 	{ "early_write", early_write },
@@ -590,6 +721,10 @@ static const struct check_case cases[] = {
 	{ "filter_accessors", filter_accessors },
 	{ "filter_echo", filter_echo },
 	{ "handshake_timeout", handshake_timeout },
+	{ "open_timeout", open_timeout },
+	{ "open_state", open_state },
+	{ "filter_watermarks", filter_watermarks },
+	{ "ratelimit_raw_bytes", ratelimit_raw_bytes },
 	{ NULL, NULL },
 };
 
