@@ -224,6 +224,12 @@ early_write(void)
 	check_mem(evbuffer_pullup(w.cli.got, -1), "welcome", 7);
 	check_int(w.srv.first, ==, BEV_EVENT_CONNECTED);
 	check_int(w.cli.first, ==, BEV_EVENT_CONNECTED);
+	/* Once all is read and written, nothing stays queued: no spinning. */
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	event_base_loop(w.base, EVLOOP_NONBLOCK);
+	check_int(event_base_get_num_events(w.base, EVENT_BASE_COUNT_ACTIVE),
+	    ==, 0);
 end:
 	world_free(&w);
 }
@@ -492,16 +498,33 @@ pattern(size_t i)
 	return (unsigned char)(i * 31 + (i >> 11));
 }
 
+/* A TLS bufferevent on fd: the socket variant, or a filter over a socket
+ * bufferevent. */
+static struct bufferevent *
+tls_end(struct world *w, int fd, int server, int filter)
+{
+	SSL *ssl = SSL_new(server ? w->sctx : w->cctx);
+	enum bufferevent_ssl_state st = server ? BUFFEREVENT_SSL_ACCEPTING :
+	    BUFFEREVENT_SSL_CONNECTING;
+	struct bufferevent *under;
+
+	if (!filter)
+		return bufferevent_openssl_socket_new(w->base, fd, ssl, st,
+		    BEV_OPT_CLOSE_ON_FREE);
+	under = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	return bufferevent_openssl_filter_new(w->base, under, ssl, st,
+	    BEV_OPT_CLOSE_ON_FREE);
+}
+
 /*
- * SSL-11: a filter-variant client over a socket bufferevent talks to a
- * socket-variant server that echoes; every byte of a large transfer
- * comes back in order.
+ * SSL-11: a client writes a large block (before the handshake) to a
+ * server that echoes it; every byte comes back in order. The variants
+ * of the two ends are chosen by the caller.
  */
 static void
-filter_echo(void)
+echo(int client_filter, int server_filter)
 {
 	struct world w;
-	struct bufferevent *under;
 	size_t total = ((size_t)1 << 20) / check_size_div();
 	unsigned char *data = malloc(total);
 	size_t i, len;
@@ -509,21 +532,14 @@ filter_echo(void)
 
 	check_int(world_init(&w), ==, 0);
 	check(data != NULL);
-	w.srv.bev = bufferevent_openssl_socket_new(w.base, w.fds[0],
-	    SSL_new(w.sctx), BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE);
+	w.srv.bev = tls_end(&w, w.fds[0], 1, server_filter);
 	check(w.srv.bev != NULL);
 	w.fds[0] = -1;
 	w.srv.echo = 1;
 	hook(&w.srv);
-	under = bufferevent_socket_new(w.base, w.fds[1],
-	    BEV_OPT_CLOSE_ON_FREE);
-	check(under != NULL);
-	w.fds[1] = -1;
-	w.cli.bev = bufferevent_openssl_filter_new(w.base, under,
-	    SSL_new(w.cctx), BUFFEREVENT_SSL_CONNECTING,
-	    BEV_OPT_CLOSE_ON_FREE);
+	w.cli.bev = tls_end(&w, w.fds[1], 0, client_filter);
 	check(w.cli.bev != NULL);
+	w.fds[1] = -1;
 	hook(&w.cli);
 	for (i = 0; i < total; i++)
 		data[i] = pattern(i);
@@ -548,6 +564,30 @@ filter_echo(void)
 end:
 	free(data);
 	world_free(&w);
+}
+
+static void
+echo_filter_to_socket(void)
+{
+	echo(1, 0);
+}
+
+static void
+echo_socket_to_filter(void)
+{
+	echo(0, 1);
+}
+
+static void
+echo_socket_to_socket(void)
+{
+	echo(0, 0);
+}
+
+static void
+echo_filter_to_filter(void)
+{
+	echo(1, 1);
 }
 
 /*
@@ -719,7 +759,10 @@ static const struct check_case cases[] = {
 	{ "clean_close", clean_close },
 	{ "plaintext_peer", plaintext_peer },
 	{ "filter_accessors", filter_accessors },
-	{ "filter_echo", filter_echo },
+	{ "echo_filter_to_socket", echo_filter_to_socket },
+	{ "echo_socket_to_filter", echo_socket_to_filter },
+	{ "echo_socket_to_socket", echo_socket_to_socket },
+	{ "echo_filter_to_filter", echo_filter_to_filter },
 	{ "handshake_timeout", handshake_timeout },
 	{ "open_timeout", open_timeout },
 	{ "open_state", open_state },
