@@ -747,6 +747,45 @@ end:
 		ev_token_bucket_cfg_free(cfg);
 }
 
+/* A verify callback that leaves four errors of its own and refuses. */
+static int
+refuse_peer(int ok, X509_STORE_CTX *ctx)
+{
+	int i;
+
+	(void)ok;
+	(void)ctx;
+	for (i = 1; i <= 4; i++)
+		ERR_raise(ERR_LIB_USER, i);
+	return 0;
+}
+
+/*
+ * SSL-16: of the codes a failure leaves, three are kept (the
+ * SSL_get_error code first, then OpenSSL's queue in order) and popped
+ * last-in first-out.
+ */
+static void
+error_cap(void)
+{
+	struct world w;
+
+	check_int(world_init(&w), ==, 0);
+	SSL_CTX_set_verify(w.cctx, SSL_VERIFY_PEER, refuse_peer);
+	check_int(socket_pair(&w), ==, 0);
+	RUN_UNTIL(w.base, w.cli.events);
+	check_int(w.cli.events, ==, 1);
+	check_int(w.cli.what, ==, BEV_EVENT_ERROR | BEV_EVENT_READING);
+	check_int(ERR_GET_REASON(bufferevent_get_openssl_error(w.cli.bev)), ==,
+	    2);
+	check_int(ERR_GET_REASON(bufferevent_get_openssl_error(w.cli.bev)), ==,
+	    1);
+	check_int(bufferevent_get_openssl_error(w.cli.bev), ==, SSL_ERROR_SSL);
+	check_int(bufferevent_get_openssl_error(w.cli.bev), ==, 0);
+end:
+	world_free(&w);
+}
+
 static const struct check_case cases[] = {
 	{ "handshake_connected", handshake_connected },
 	{ "early_write", early_write },
@@ -758,6 +797,7 @@ static const struct check_case cases[] = {
 	{ "reset_close_dirty_allowed", reset_close_dirty_allowed },
 	{ "clean_close", clean_close },
 	{ "plaintext_peer", plaintext_peer },
+	{ "error_cap", error_cap },
 	{ "filter_accessors", filter_accessors },
 	{ "echo_filter_to_socket", echo_filter_to_socket },
 	{ "echo_socket_to_filter", echo_socket_to_filter },
