@@ -5,6 +5,7 @@
  * queue, unclean and clean closes, a plain-text peer, the filter variant
  * and a large echo through both.
  */
+#include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "check.h"
@@ -786,6 +788,71 @@ end:
 	world_free(&w);
 }
 
+/* The listener's callback: a socket-variant server on the new fd. */
+static void
+accept_tls(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	struct world *w = arg;
+
+	(void)l;
+	(void)sa;
+	(void)len;
+	w->srv.bev = bufferevent_openssl_socket_new(w->base, fd,
+	    SSL_new(w->sctx), BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (w->srv.bev)
+		hook(&w->srv);
+}
+
+/*
+ * A socket variant made without an fd connects with
+ * bufferevent_socket_connect (over TCP on 127.0.0.1) and then shakes
+ * hands; data written before either arrives.
+ */
+static void
+connect_then_handshake(void)
+{
+	struct world w;
+	struct evconnlistener *l = NULL;
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+
+	check_int(world_init(&w), ==, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = evconnlistener_new_bind(w.base, accept_tls, &w,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
+	    (struct sockaddr *)&sin, sizeof(sin));
+	check(l != NULL);
+	check_int(getsockname(evconnlistener_get_fd(l),
+	    (struct sockaddr *)&sin, &slen), ==, 0);
+	w.cli.bev = bufferevent_openssl_socket_new(w.base, -1,
+	    SSL_new(w.cctx), BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	check(w.cli.bev != NULL);
+	check_int(bufferevent_getfd(w.cli.bev), ==, -1);
+	hook(&w.cli);
+	bufferevent_write(w.cli.bev, "over tcp", 8);
+	check_int(bufferevent_socket_connect(w.cli.bev,
+	    (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+	check_int(bufferevent_getfd(w.cli.bev), >=, 0);
+	check_int(SSL_get_fd(bufferevent_openssl_get_ssl(w.cli.bev)), ==,
+	    bufferevent_getfd(w.cli.bev));
+	RUN_UNTIL(w.base, w.cli.events &&
+	    evbuffer_get_length(w.srv.got) == 8);
+	check_int(w.cli.what, ==, BEV_EVENT_CONNECTED);
+	check(w.srv.bev != NULL);
+	check_int(w.srv.what, ==, BEV_EVENT_CONNECTED);
+	check_int(evbuffer_get_length(w.srv.got), ==, 8);
+	check_mem(evbuffer_pullup(w.srv.got, -1), "over tcp", 8);
+end:
+	if (l)
+		evconnlistener_free(l);
+	world_free(&w);
+}
+
 static const struct check_case cases[] = {
 	{ "handshake_connected", handshake_connected },
 	{ "early_write", early_write },
@@ -798,6 +865,7 @@ static const struct check_case cases[] = {
 	{ "clean_close", clean_close },
 	{ "plaintext_peer", plaintext_peer },
 	{ "error_cap", error_cap },
+	{ "connect_then_handshake", connect_then_handshake },
 	{ "filter_accessors", filter_accessors },
 	{ "echo_filter_to_socket", echo_filter_to_socket },
 	{ "echo_socket_to_filter", echo_socket_to_filter },

@@ -28,7 +28,7 @@ use io::{consider_reading, consider_writing, do_handshake, note_counts};
 use super::filter::SUSPEND_FILTER_READ;
 use super::{
     BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING, BEV_EVENT_TIMEOUT, BEV_EVENT_WRITING,
-    BEV_OPT_CLOSE_ON_FREE, Bufferevent, Callbacks, Kind, timers,
+    BEV_OPT_CLOSE_ON_FREE, BEV_OPT_DEFER_CALLBACKS, Bufferevent, Callbacks, Kind, timers,
 };
 
 /// `enum bufferevent_ssl_state`.
@@ -79,6 +79,11 @@ pub struct SslState {
     /// The bufferevent under a filter variant; null for the socket variant.
     underlying: *const Bufferevent,
     phase: Cell<Phase>,
+    /// The `bufferevent_ssl_state` it was created with, which setfd
+    /// starts over from.
+    init_state: c_int,
+    /// The EVUTIL_EAI_* code of the last failed `connect_hostname` lookup.
+    dns_error: Cell<c_int>,
     allow_dirty_shutdown: Cell<bool>,
     errors: Cell<[u32; MAX_ERRORS]>,
     n_errors: Cell<usize>,
@@ -121,10 +126,12 @@ pub fn underlying(bev: &Bufferevent) -> Option<&Bufferevent> {
 }
 
 impl SslState {
-    fn new(ssl: *mut SSL, underlying: *const Bufferevent) -> SslState {
+    fn new(ssl: *mut SSL, underlying: *const Bufferevent, init_state: c_int) -> SslState {
         SslState {
             ssl,
             underlying,
+            init_state,
+            dns_error: Cell::new(0),
             phase: Cell::new(Phase::Open),
             allow_dirty_shutdown: Cell::new(false),
             errors: Cell::new([0; MAX_ERRORS]),
@@ -272,21 +279,11 @@ fn create(
             std::ptr::null_mut(),
         )
     };
-    if st != BUFFEREVENT_SSL_OPEN {
-        // SAFETY: resetting the program's SSL for a fresh handshake.
-        if unsafe { SSL_clear(ssl) } == 0 {
-            free_ssl_if_owned(ssl, options);
-            return std::ptr::null_mut();
-        }
-        // SAFETY: choosing the handshake side of the live SSL.
-        unsafe {
-            match st {
-                BUFFEREVENT_SSL_CONNECTING => openssl_sys::SSL_set_connect_state(ssl),
-                _ => openssl_sys::SSL_set_accept_state(ssl),
-            }
-        }
+    if st != BUFFEREVENT_SSL_OPEN && !prepare_handshake(ssl, st) {
+        free_ssl_if_owned(ssl, options);
+        return std::ptr::null_mut();
     }
-    let kind = Kind::Ssl(SslState::new(ssl, under));
+    let kind = Kind::Ssl(SslState::new(ssl, under, st));
     let raw = Bufferevent::create(base, options, kind);
     // SAFETY: raw is the live bufferevent just made.
     let bev = unsafe { &*raw };
@@ -317,6 +314,156 @@ fn create(
     raw
 }
 
+/// Resets the SSL for a fresh handshake on the side `st` names; false if
+/// OpenSSL refuses.
+fn prepare_handshake(ssl: *mut SSL, st: c_int) -> bool {
+    // SAFETY: resetting the program's SSL for a fresh handshake.
+    if unsafe { SSL_clear(ssl) } == 0 {
+        return false;
+    }
+    // SAFETY: choosing the handshake side of the live SSL.
+    unsafe {
+        match st {
+            BUFFEREVENT_SSL_CONNECTING => openssl_sys::SSL_set_connect_state(ssl),
+            _ => openssl_sys::SSL_set_accept_state(ssl),
+        }
+    }
+    true
+}
+
+/// `bufferevent_setfd` on the socket variant: binds the SSL to `new_fd`
+/// and starts over in the state it was created in (a fresh handshake, or
+/// open with the waiting sides still waiting).
+pub fn set_fd(bev: &Bufferevent, new_fd: c_int) -> c_int {
+    let s = state(bev);
+    if !s.underlying.is_null() {
+        // LIMITATION: 2.1.12 lets bufferevent_setfd rebind a filter
+        // variant's underlying and restart its handshake; ours answers -1
+        // and changes nothing; it would need the underlying's set_fd and
+        // fresh memory BIOs here.
+        return -1;
+    }
+    let base = bev.base();
+    let reading = base.pending(bev.ev_read(), EV_READ).0 != 0;
+    let writing = base.pending(bev.ev_write(), EV_WRITE).0 != 0;
+    base.del(bev.ev_read());
+    base.del(bev.ev_write());
+    base.own_fd(fd(bev), false);
+    if new_fd >= 0 {
+        // SAFETY: binding the live SSL to the fd the program gave; the
+        // socket BIO made does not close it.
+        unsafe { SSL_set_fd(s.ssl, new_fd) };
+    }
+    s.read_wants_write.set(false);
+    s.write_wants_read.set(false);
+    s.last_write.set(0);
+    note_counts(s);
+    assign_events(bev, new_fd);
+    if s.init_state == BUFFEREVENT_SSL_OPEN {
+        s.phase.set(Phase::Open);
+        let mut r = 0;
+        if reading {
+            r |= add_event(bev, bev.ev_read(), bev.timeout_read());
+        }
+        if writing {
+            r |= add_event(bev, bev.ev_write(), bev.timeout_write());
+        }
+        return r;
+    }
+    if !prepare_handshake(s.ssl, s.init_state) {
+        return -1;
+    }
+    s.phase.set(Phase::Handshake);
+    if new_fd >= 0 {
+        bev.enable(bev.enabled());
+    }
+    0
+}
+
+/// `bufferevent_socket_connect` on the socket variant: makes a socket if
+/// it has none, starts connecting, and binds the SSL to it; the handshake
+/// starts once the connection is writable.
+pub fn connect(bev: &Bufferevent, addr: Option<(&libc::sockaddr, libc::socklen_t)>) -> c_int {
+    if !state(bev).underlying.is_null() {
+        return -1;
+    }
+    bev.incref();
+    let r = connect_inner(bev, addr);
+    bev.decref();
+    r
+}
+
+fn connect_inner(bev: &Bufferevent, addr: Option<(&libc::sockaddr, libc::socklen_t)>) -> c_int {
+    let mut fd = fd(bev);
+    let mut own_fd = false;
+    if fd < 0 {
+        let Some((sa, _)) = addr else { return -1 };
+        fd = match sys::socket_nonblocking(sa.sa_family.into()) {
+            Ok(fd) => fd,
+            Err(_) => return -1,
+        };
+        own_fd = true;
+    }
+    let mut outcome = sys::Connect::InProgress;
+    if let Some((sa, len)) = addr {
+        outcome = match sys::connect(fd, sa, len) {
+            Ok(o) => o,
+            Err(_) => {
+                if own_fd {
+                    sys::close(fd);
+                }
+                return -1;
+            }
+        };
+    }
+    set_fd(bev, fd);
+    match outcome {
+        sys::Connect::InProgress | sys::Connect::Done => {
+            add_event(bev, bev.ev_write(), bev.timeout_write())
+        }
+        sys::Connect::Refused => {
+            bev.run_eventcb(BEV_EVENT_ERROR, BEV_OPT_DEFER_CALLBACKS);
+            bev.disable(EV_WRITE | EV_READ);
+            0
+        }
+    }
+}
+
+/// `bufferevent_socket_connect_hostname` without an evdns base, for the
+/// socket variant: a blocking lookup, then `connect`. A failed lookup is
+/// reported as BEV_EVENT_ERROR and kept for `dns_error`.
+pub fn connect_hostname(
+    bev: &Bufferevent,
+    family: c_int,
+    host: Option<&std::ffi::CStr>,
+    port: u16,
+) -> c_int {
+    let s = state(bev);
+    if !s.underlying.is_null() {
+        return -1;
+    }
+    bev.incref();
+    s.dns_error.set(0);
+    match sys::resolve_first(host, port, family) {
+        Ok(addr) => {
+            if connect(bev, Some((addr.as_sockaddr(), addr.len()))) < 0 {
+                bev.run_eventcb(BEV_EVENT_ERROR, 0);
+            }
+        }
+        Err(code) => {
+            s.dns_error.set(code);
+            bev.run_eventcb(BEV_EVENT_ERROR, 0);
+        }
+    }
+    bev.decref();
+    0
+}
+
+/// `bufferevent_socket_get_dns_error`.
+pub fn dns_error(bev: &Bufferevent) -> c_int {
+    state(bev).dns_error.get()
+}
+
 fn take_underlying_callbacks(bev: &Bufferevent, under: &Bufferevent) {
     under.set_callbacks(Callbacks {
         read: Some(under_read),
@@ -341,11 +488,6 @@ fn assign_events(bev: &Bufferevent, fd: c_int) {
     }
     bev.base().own_fd(fd, true);
 }
-
-// LIMITATION: 2.1.12 lets bufferevent_setfd rebind a TLS bufferevent (a
-// new socket BIO, or a new BIO over the underlying) and restart in its
-// creation state; bufferevent_setfd answers -1 for ours; supporting it
-// needs a set_fd here that redoes assign_events and the handshake state.
 
 /// The fd under the bufferevent: its own or its underlying's.
 pub fn fd(bev: &Bufferevent) -> c_int {
