@@ -5,6 +5,7 @@
  * queue, unclean and clean closes, a plain-text peer, the filter variant
  * and a large echo through both.
  */
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
@@ -694,6 +695,73 @@ end:
 	world_free(&w);
 }
 
+/* Clears O_NONBLOCK on fd. */
+static int
+make_blocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
+/*
+ * SSL-12: the fd's mode is left alone; open bufferevents on blocking fds
+ * still exchange data, and an idle loop pass does not block in a read.
+ */
+static void
+blocking_fds(void)
+{
+	struct world w;
+	SSL *s = NULL, *c = NULL;
+	int i;
+
+	check_int(world_init(&w), ==, 0);
+	/* Session tickets would make the client's first SSL_read read on
+	 * past them and block, on both implementations. */
+	SSL_CTX_set_num_tickets(w.sctx, 0);
+	s = SSL_new(w.sctx);
+	c = SSL_new(w.cctx);
+	SSL_set_fd(s, w.fds[0]);
+	SSL_set_fd(c, w.fds[1]);
+	SSL_set_accept_state(s);
+	SSL_set_connect_state(c);
+	check_int(handshake_by_hand(s, c), ==, 0);
+	check_int(make_blocking(w.fds[0]), ==, 0);
+	check_int(make_blocking(w.fds[1]), ==, 0);
+	w.srv.bev = bufferevent_openssl_socket_new(w.base, w.fds[0], s,
+	    BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE);
+	s = NULL;
+	check(w.srv.bev != NULL);
+	w.fds[0] = -1;
+	w.cli.bev = bufferevent_openssl_socket_new(w.base, w.fds[1], c,
+	    BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE);
+	c = NULL;
+	check(w.cli.bev != NULL);
+	check_int(fcntl(bufferevent_getfd(w.cli.bev), F_GETFL) & O_NONBLOCK,
+	    ==, 0);
+	w.fds[1] = -1;
+	hook(&w.srv);
+	hook(&w.cli);
+	/* A hang below ends the test instead of the run. */
+	alarm(20);
+	bufferevent_write(w.cli.bev, "question", 8);
+	RUN_UNTIL(w.base, evbuffer_get_length(w.srv.got) == 8);
+	check_int(evbuffer_get_length(w.srv.got), ==, 8);
+	bufferevent_write(w.srv.bev, "answer", 6);
+	RUN_UNTIL(w.base, evbuffer_get_length(w.cli.got) == 6);
+	check_int(evbuffer_get_length(w.cli.got), ==, 6);
+	for (i = 0; i < 5; i++)
+		event_base_loop(w.base, EVLOOP_NONBLOCK);
+	alarm(0);
+	check_int(w.srv.events, ==, 0);
+	check_int(w.cli.events, ==, 0);
+end:
+	alarm(0);
+	SSL_free(s);
+	SSL_free(c);
+	world_free(&w);
+}
+
 /* SSL-18: the filter variant resets the underlying's read watermarks. */
 static void
 filter_watermarks(void)
@@ -874,6 +942,7 @@ static const struct check_case cases[] = {
 	{ "handshake_timeout", handshake_timeout },
 	{ "open_timeout", open_timeout },
 	{ "open_state", open_state },
+	{ "blocking_fds", blocking_fds },
 	{ "filter_watermarks", filter_watermarks },
 	{ "ratelimit_raw_bytes", ratelimit_raw_bytes },
 	{ NULL, NULL },

@@ -345,6 +345,32 @@ fn bytes_to_read(bev: &Bufferevent) -> usize {
     want.min(bev.max_to_read())
 }
 
+/// Whether an SSL_read can go ahead without blocking the loop. On a
+/// nonblocking fd it always can (it answers WANT_READ when drained). A
+/// blocking fd, which 2.1.12 accepts and leaves blocking, is asked first
+/// unless OpenSSL holds decrypted bytes: the readiness we keep says only
+/// that the last read was not short, and a blocking read of a drained fd
+/// would stall the loop where libevent's level-triggered wait would not.
+fn more_to_read(bev: &Bufferevent) -> bool {
+    let s = state(bev);
+    if !s.blocking_fd.get() {
+        return true;
+    }
+    // SAFETY: asking the live SSL how many decrypted bytes it holds.
+    if unsafe { openssl_sys::SSL_pending(s.ssl) } > 0 {
+        return true;
+    }
+    let mut pfd = libc::pollfd {
+        fd: bev.ev_read().fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: polling one pollfd of ours without waiting.
+    let r = unsafe { libc::poll(&mut pfd, 1, 0) };
+    // An error, a hang-up or data: let SSL_read find out which.
+    r != 0
+}
+
 /// Reads and decrypts until OpenSSL blocks or reading should stop.
 pub(super) fn consider_reading(bev: &Bufferevent) {
     let s = state(bev);
@@ -362,6 +388,11 @@ pub(super) fn consider_reading(bev: &Bufferevent) {
     // the next loop pass.
     let mut allowance = bev.max_single_read().max(1) * 4;
     while n > 0 {
+        if !more_to_read(bev) {
+            bev.base().clear_ready(bev.ev_read().fd(), EV_READ);
+            all |= BLOCKED;
+            break;
+        }
         let r = do_read(bev, n);
         all |= r;
         if r & (BLOCKED | FAILED) != 0 || bev.read_suspended() {

@@ -84,6 +84,8 @@ pub struct SslState {
     init_state: c_int,
     /// The EVUTIL_EAI_* code of the last failed `connect_hostname` lookup.
     dns_error: Cell<c_int>,
+    /// The socket variant's fd was in blocking mode when it was bound.
+    blocking_fd: Cell<bool>,
     allow_dirty_shutdown: Cell<bool>,
     errors: Cell<[u32; MAX_ERRORS]>,
     n_errors: Cell<usize>,
@@ -132,6 +134,7 @@ impl SslState {
             underlying,
             init_state,
             dns_error: Cell::new(0),
+            blocking_fd: Cell::new(false),
             phase: Cell::new(Phase::Open),
             allow_dirty_shutdown: Cell::new(false),
             errors: Cell::new([0; MAX_ERRORS]),
@@ -487,6 +490,15 @@ fn assign_events(bev: &Bufferevent, fd: c_int) {
         ev.set_flags(ev.flags() | EVLIST_X_EDGE);
     }
     bev.base().own_fd(fd, true);
+    // SAFETY: fcntl(F_GETFL) only reads the fd's flags; -1 for a bad fd.
+    let flags = if fd >= 0 {
+        unsafe { libc::fcntl(fd, libc::F_GETFL) }
+    } else {
+        -1
+    };
+    state(bev)
+        .blocking_fd
+        .set(flags >= 0 && flags & libc::O_NONBLOCK == 0);
 }
 
 /// The fd under the bufferevent: its own or its underlying's.
