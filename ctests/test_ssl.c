@@ -762,6 +762,56 @@ end:
 	world_free(&w);
 }
 
+/*
+ * bufferevent_ssl_renegotiate on a TLS 1.2 client: a second handshake
+ * runs and reports a second CONNECTED, and data flows afterwards. A
+ * server that refuses (OpenSSL 3's default) fails it with ERROR|READING
+ * and its "no renegotiation" alert.
+ */
+static void
+renegotiate(int allowed)
+{
+	struct world w;
+
+	check_int(world_init(&w), ==, 0);
+	SSL_CTX_set_max_proto_version(w.sctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(w.cctx, TLS1_2_VERSION);
+	if (allowed)
+		SSL_CTX_set_options(w.sctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+	check_int(connect_pair(&w), ==, 0);
+	check_int(bufferevent_ssl_renegotiate(w.cli.bev), >=, 0);
+	RUN_UNTIL(w.base, w.cli.events);
+	check_int(w.cli.events, ==, 1);
+	if (!allowed) {
+		check_int(w.cli.what, ==, BEV_EVENT_ERROR | BEV_EVENT_READING);
+		check_int(ERR_GET_REASON(bufferevent_get_openssl_error(
+		    w.cli.bev)), ==, SSL_R_NO_RENEGOTIATION);
+		goto end;
+	}
+	check_int(w.cli.what, ==, BEV_EVENT_CONNECTED);
+	bufferevent_write(w.cli.bev, "again", 5);
+	bufferevent_write(w.srv.bev, "back", 4);
+	RUN_UNTIL(w.base, evbuffer_get_length(w.srv.got) == 5 &&
+	    evbuffer_get_length(w.cli.got) == 4);
+	check_int(evbuffer_get_length(w.srv.got), ==, 5);
+	check_int(evbuffer_get_length(w.cli.got), ==, 4);
+	check_int(w.srv.events, ==, 0);
+end:
+	world_free(&w);
+}
+
+static void
+renegotiate_allowed(void)
+{
+	renegotiate(1);
+}
+
+static void
+renegotiate_refused(void)
+{
+	renegotiate(0);
+}
+
 /* SSL-18: the filter variant resets the underlying's read watermarks. */
 static void
 filter_watermarks(void)
@@ -943,6 +993,8 @@ static const struct check_case cases[] = {
 	{ "open_timeout", open_timeout },
 	{ "open_state", open_state },
 	{ "blocking_fds", blocking_fds },
+	{ "renegotiate_allowed", renegotiate_allowed },
+	{ "renegotiate_refused", renegotiate_refused },
 	{ "filter_watermarks", filter_watermarks },
 	{ "ratelimit_raw_bytes", ratelimit_raw_bytes },
 	{ NULL, NULL },
