@@ -34,12 +34,17 @@ pub struct Mem {
 impl Mem {
     fn new(cap: usize) -> Mem {
         if cap == 0 {
-            return Mem { ptr: NonNull::dangling(), cap: 0 };
+            return Mem {
+                ptr: NonNull::dangling(),
+                cap: 0,
+            };
         }
         let layout = Layout::array::<u8>(cap).expect("chunk sizes fit a layout");
         // SAFETY: the layout has a nonzero size.
         let raw = unsafe { alloc(layout) };
-        let Some(ptr) = NonNull::new(raw) else { handle_alloc_error(layout) };
+        let Some(ptr) = NonNull::new(raw) else {
+            handle_alloc_error(layout)
+        };
         Mem { ptr, cap }
     }
 
@@ -243,10 +248,7 @@ impl Chunk {
                 _ => None,
             }
         });
-        let mem = reused
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| Mem::new(cap));
+        let mem = reused.ok().flatten().unwrap_or_else(|| Mem::new(cap));
         Chunk {
             storage: Storage::Owned(mem),
             start: 0,

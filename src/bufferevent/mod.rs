@@ -17,6 +17,7 @@ pub mod pair;
 pub mod public;
 pub mod ratelimit;
 pub mod socket;
+pub mod ssl;
 pub mod timers;
 
 pub use public::Callbacks;
@@ -47,8 +48,10 @@ pub const SUSPEND_WM: u16 = 0x01;
 pub enum Kind {
     Socket(socket::SocketState),
     Pair(pair::PairState),
-    /// Boxed: filters are rare, and every bufferevent pays for the largest kind.
+    /// Boxed, like the TLS state: these kinds are rarer, and every
+    /// bufferevent pays for the largest kind.
     Filter(Box<filter::FilterState>),
+    Ssl(Box<ssl::SslState>),
 }
 
 /// A bufferevent: the public prefix C programs read, then our state.
@@ -224,6 +227,7 @@ impl Bufferevent {
             Kind::Socket(_) => socket::enable(self, what),
             Kind::Pair(_) => pair::enable(self, what),
             Kind::Filter(_) => filter::enable(self, what),
+            Kind::Ssl(_) => ssl::enable(self, what),
         }
     }
 
@@ -232,6 +236,7 @@ impl Bufferevent {
             Kind::Socket(_) => socket::disable(self, what),
             Kind::Pair(_) => pair::disable(self, what),
             Kind::Filter(_) => filter::disable(self, what),
+            Kind::Ssl(_) => ssl::disable(self, what),
         }
     }
 
@@ -240,6 +245,7 @@ impl Bufferevent {
             Kind::Socket(_) => socket::unlink(self),
             Kind::Pair(_) => pair::unlink(self),
             Kind::Filter(_) => filter::unlink(self),
+            Kind::Ssl(_) => ssl::unlink(self),
         }
     }
 
@@ -248,6 +254,7 @@ impl Bufferevent {
             Kind::Socket(_) => socket::destruct(self),
             Kind::Pair(_) => {}
             Kind::Filter(_) => filter::destruct(self),
+            Kind::Ssl(_) => ssl::destruct(self),
         }
     }
 
@@ -258,14 +265,16 @@ impl Bufferevent {
             Kind::Socket(_) => socket::fd(self),
             Kind::Pair(_) => -1,
             Kind::Filter(_) => filter::underlying(self).map_or(-1, Bufferevent::fd),
+            Kind::Ssl(_) => ssl::fd(self),
         }
     }
 
-    /// `bufferevent_flush`: sockets have nothing to flush (0); a pair half
-    /// pushes its data to its partner.
+    /// `bufferevent_flush`: sockets and TLS bufferevents have nothing to
+    /// flush (0, as 2.1.12 answers); a pair half pushes its data to its
+    /// partner.
     pub fn flush(&self, iotype: c_short, mode: FlushMode) -> c_int {
         match &self.kind {
-            Kind::Socket(_) => 0,
+            Kind::Socket(_) | Kind::Ssl(_) => 0,
             Kind::Pair(_) => pair::flush(self, iotype, mode),
             Kind::Filter(_) => filter::flush(self, iotype, mode),
         }
@@ -360,6 +369,7 @@ impl Bufferevent {
         match &self.kind {
             Kind::Socket(_) => socket::adjust_timeouts(self),
             Kind::Pair(_) | Kind::Filter(_) => timers::adjust(self),
+            Kind::Ssl(_) => ssl::adjust_timeouts(self),
         }
     }
 
@@ -443,7 +453,7 @@ impl Bufferevent {
     pub fn set_base(&self, base: *mut Base) -> c_int {
         let r = match &self.kind {
             Kind::Socket(_) => socket::set_base(self, base),
-            Kind::Pair(_) | Kind::Filter(_) => -1,
+            Kind::Pair(_) | Kind::Filter(_) | Kind::Ssl(_) => -1,
         };
         if r == 0 {
             // Our own records keep their priority, as libevent's deferred
@@ -461,7 +471,9 @@ impl Bufferevent {
     /// `bufferevent_get_underlying`: the bufferevent a filter wraps, NULL
     /// for the other kinds.
     pub fn underlying(&self) -> *mut bufferevent {
-        filter::underlying(self).map_or(std::ptr::null_mut(), Bufferevent::as_c)
+        filter::underlying(self)
+            .or_else(|| ssl::underlying(self))
+            .map_or(std::ptr::null_mut(), Bufferevent::as_c)
     }
 
     /// `bufferevent_trigger_event`: runs the event callback with `what`,

@@ -636,7 +636,10 @@ unsafe extern "C" fn group_refill(_fd: i32, _what: c_short, arg: *mut c_void) {
     bucket.refill(&cfg, tick_now(g.base(), &cfg));
     g.bucket.set(bucket);
     for write in [false, true] {
-        if g.suspended(write) && bucket.get(write) >= g.min_share.get() {
+        // With a minimum share of 0 an empty bucket would pass; resuming
+        // then gives every member a share of 0, which reads nothing, and
+        // with edge-triggered readiness nothing would wake it again.
+        if g.suspended(write) && bucket.get(write) >= g.min_share.get().max(1) {
             g.resume_all(write);
         }
     }

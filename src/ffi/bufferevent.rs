@@ -10,7 +10,7 @@ use crate::bufferevent::ratelimit::{self, Group as RateLimitGroup, TokenBucketCf
 use crate::bufferevent::socket::EvdnsBase;
 use crate::bufferevent::{
     BEV_OPT_DEFER_CALLBACKS, BEV_OPT_THREADSAFE, BEV_OPT_UNLOCK_CALLBACKS, BEV_TRIG_ALL_OPTS,
-    Bufferevent, Callbacks, FlushMode, filter, pair, socket,
+    Bufferevent, Callbacks, FlushMode, filter, pair, socket, ssl,
 };
 use crate::reactor::{Base, EV_READ, EV_WRITE};
 
@@ -89,6 +89,9 @@ pub unsafe extern "C" fn bufferevent_socket_connect(
             // SAFETY: a non-NULL address points at socklen bytes (pointer contract).
             Some((unsafe { &*sa }, socklen as libc::socklen_t))
         };
+        if ssl::of(b).is_some() {
+            return Ok(ssl::connect(b, addr));
+        }
         if !socket::is_socket(b) {
             return Ok(-1);
         }
@@ -153,6 +156,8 @@ pub unsafe extern "C" fn bufferevent_setfd(bev: *mut bufferevent, fd: c_int) -> 
         let b = bev_arg("bufferevent_setfd", bev)?;
         Ok(if socket::is_socket(b) {
             socket::set_fd(b, fd)
+        } else if ssl::of(b).is_some() {
+            ssl::set_fd(b, fd)
         } else {
             -1
         })
@@ -453,7 +458,7 @@ pub unsafe extern "C" fn bufferevent_socket_connect_hostname(
     const NAME: &str = "bufferevent_socket_connect_hostname";
     enter(NAME, || {
         let b = bev_arg(NAME, bev)?;
-        if !socket::is_socket(b) {
+        if !socket::is_socket(b) && ssl::of(b).is_none() {
             return Ok(-1);
         }
         if ![libc::AF_INET, libc::AF_INET6, libc::AF_UNSPEC].contains(&family) {
@@ -478,6 +483,9 @@ pub unsafe extern "C" fn bufferevent_socket_connect_hostname(
             // SAFETY: a non-NULL hostname is a NUL-terminated string.
             Some(unsafe { CStr::from_ptr(hostname) })
         };
+        if ssl::of(b).is_some() {
+            return Ok(ssl::connect_hostname(b, family, host, port));
+        }
         Ok(socket::connect_hostname(b, family, host, port))
     })
 }
@@ -490,6 +498,8 @@ pub unsafe extern "C" fn bufferevent_socket_get_dns_error(bev: *mut bufferevent)
         let b = bev_arg("bufferevent_socket_get_dns_error", bev)?;
         Ok(if socket::is_socket(b) {
             socket::dns_error(b)
+        } else if ssl::of(b).is_some() {
+            ssl::dns_error(b)
         } else {
             0
         })

@@ -22,6 +22,7 @@ pub mod buffer;
 pub mod buffer_compat;
 pub mod bufferevent;
 pub mod bufferevent_compat;
+pub mod bufferevent_ssl;
 pub mod bufferevent_struct;
 pub mod event;
 pub mod event_compat;
