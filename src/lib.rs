@@ -15,6 +15,7 @@ mod variadic;
 
 mod buffer;
 mod bufferevent;
+mod dns;
 mod listener;
 mod reactor;
 mod util;

@@ -23,6 +23,7 @@ pub mod buffer_compat;
 pub mod bufferevent;
 pub mod bufferevent_compat;
 pub mod bufferevent_struct;
+pub mod dns;
 pub mod event;
 pub mod event_compat;
 pub mod event_struct;
