@@ -12,12 +12,12 @@ use std::cell::Cell;
 use std::ffi::{c_int, c_short, c_void};
 
 use crate::buffer::{Buffer, CbInfo, FrozenEnd};
+use crate::dns::{self, EvdnsBase, Lookup};
 use crate::ffi::event_struct::{
     EVLIST_ACTIVE, EVLIST_ACTIVE_LATER, EVLIST_INSERTED, EVLIST_TIMEOUT,
 };
 use crate::reactor::event_mem::{EVLIST_X_EDGE, EvPtr};
 use crate::reactor::{Base, EV_FINALIZE, EV_PERSIST, EV_READ, EV_TIMEOUT, EV_WRITE};
-use crate::dns::{self, EvdnsBase, Lookup};
 use crate::sys;
 
 use super::{

@@ -95,9 +95,13 @@ mod tests {
 
     #[test]
     fn resolv_conf_lines() {
-        let d = resolv_conf("# c\nnameserver 127.0.0.1:53\nsearch a.test b.test\noptions ndots:2 x");
+        let d =
+            resolv_conf("# c\nnameserver 127.0.0.1:53\nsearch a.test b.test\noptions ndots:2 x");
         assert_eq!(d[0], Directive::Nameserver("127.0.0.1:53".into()));
-        assert_eq!(d[1], Directive::Search(vec!["a.test".into(), "b.test".into()]));
+        assert_eq!(
+            d[1],
+            Directive::Search(vec!["a.test".into(), "b.test".into()])
+        );
         assert_eq!(d[2], Directive::Option("ndots".into(), "2".into()));
         assert_eq!(d[3], Directive::Option("x".into(), "".into()));
     }

@@ -287,7 +287,11 @@ impl EvdnsBase {
     /// in libevent.
     pub fn search_add(&self, domain: &str) {
         let domain = domain.trim_start_matches('.');
-        self.inner.st.borrow_mut().search.insert(0, domain.to_string());
+        self.inner
+            .st
+            .borrow_mut()
+            .search
+            .insert(0, domain.to_string());
     }
 
     pub fn search_ndots_set(&self, ndots: i32) {
@@ -546,9 +550,17 @@ fn service_port(service: Option<&CStr>, family: i32) -> Result<u16, i32> {
     }
     // SAFETY: addrinfo is integers and pointers; all-zero is valid.
     let mut h: libc::addrinfo = unsafe { std::mem::zeroed() };
-    h.ai_family = if family == libc::AF_INET6 { libc::AF_INET6 } else { libc::AF_INET };
+    h.ai_family = if family == libc::AF_INET6 {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
     h.ai_flags = AI_NUMERICHOST;
-    let host = if family == libc::AF_INET6 { c"::1" } else { c"127.0.0.1" };
+    let host = if family == libc::AF_INET6 {
+        c"::1"
+    } else {
+        c"127.0.0.1"
+    };
     let (err, list) = resolve::getaddrinfo(Some(host), Some(s), Some(&h));
     if err != 0 {
         return Err(err);
@@ -1159,7 +1171,10 @@ pub fn socket_addr_of(bytes: &[u8]) -> Option<SocketAddr> {
         // SAFETY: as above for sockaddr_in6.
         let sin6 = unsafe { bytes.as_ptr().cast::<libc::sockaddr_in6>().read_unaligned() };
         let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-        return Some(SocketAddr::new(IpAddr::V6(ip), u16::from_be(sin6.sin6_port)));
+        return Some(SocketAddr::new(
+            IpAddr::V6(ip),
+            u16::from_be(sin6.sin6_port),
+        ));
     }
     None
 }

@@ -172,22 +172,37 @@ mod tests {
         let r = parse(&p).expect("a valid reply");
         assert_eq!(r.id, 7);
         assert_eq!(r.qname, "host.test");
-        assert_eq!(r.outcome, Outcome::Addrs(vec!["10.0.0.1".parse().unwrap()], None));
+        assert_eq!(
+            r.outcome,
+            Outcome::Addrs(vec!["10.0.0.1".parse().unwrap()], None)
+        );
     }
 
     #[test]
     fn rcodes_and_truncation_map_to_dns_errors() {
         let nx = reply_to(1, "a.test", false, [0, 3], 0, &[]);
-        assert_eq!(parse(&nx).unwrap().outcome, Outcome::Error(DNS_ERR_NOTEXIST));
+        assert_eq!(
+            parse(&nx).unwrap().outcome,
+            Outcome::Error(DNS_ERR_NOTEXIST)
+        );
         let sf = reply_to(1, "a.test", false, [0, 2], 0, &[]);
         assert_eq!(parse(&sf).unwrap().outcome, Outcome::ServFail);
         let tc = reply_to(1, "a.test", false, [0x02, 0], 0, &[]);
-        assert_eq!(parse(&tc).unwrap().outcome, Outcome::Error(DNS_ERR_TRUNCATED));
+        assert_eq!(
+            parse(&tc).unwrap().outcome,
+            Outcome::Error(DNS_ERR_TRUNCATED)
+        );
         // Cut in the middle of a record it announces.
         let cut = reply_to(1, "a.test", false, [0x02, 0], 3, &[0xc0, 12, 0]);
-        assert_eq!(parse(&cut).unwrap().outcome, Outcome::Error(DNS_ERR_TRUNCATED));
+        assert_eq!(
+            parse(&cut).unwrap().outcome,
+            Outcome::Error(DNS_ERR_TRUNCATED)
+        );
         let empty = reply_to(1, "a.test", false, [0, 0], 0, &[]);
-        assert_eq!(parse(&empty).unwrap().outcome, Outcome::Error(DNS_ERR_NODATA));
+        assert_eq!(
+            parse(&empty).unwrap().outcome,
+            Outcome::Error(DNS_ERR_NODATA)
+        );
     }
 
     #[test]
@@ -227,7 +242,9 @@ mod tests {
     fn a_cname_chain_is_followed() {
         // host.test CNAME alias.test (written out), alias.test A 10.1.1.1
         let mut rest = vec![0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 12];
-        rest.extend_from_slice(&[5, b'a', b'l', b'i', b'a', b's', 4, b't', b'e', b's', b't', 0]);
+        rest.extend_from_slice(&[
+            5, b'a', b'l', b'i', b'a', b's', 4, b't', b'e', b's', b't', 0,
+        ]);
         let alias_at = (12 + 11 + 4 + 12) as u8;
         rest.extend_from_slice(&[0xc0, alias_at, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 1, 1, 1]);
         let p = reply_to(9, "host.test", false, [0, 0], 2, &rest);

@@ -24,10 +24,7 @@ fn opt_str<'a>(p: *const c_char) -> Option<&'a CStr> {
 /// EVDNS_BASE_NAMESERVERS_NO_DEFAULT adds no 127.0.0.1 when the file names
 /// no nameserver.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn evdns_base_new(
-    event_base: *mut Base,
-    flags: c_int,
-) -> *mut EvdnsBase {
+pub unsafe extern "C" fn evdns_base_new(event_base: *mut Base, flags: c_int) -> *mut EvdnsBase {
     enter("evdns_base_new", || {
         handle("evdns_base_new", event_base)?;
         Ok(Box::into_raw(EvdnsBase::new(event_base, flags)))
@@ -122,9 +119,7 @@ pub unsafe extern "C" fn evdns_base_count_nameservers(base: *mut EvdnsBase) -> c
 /// Forgets every nameserver and holds the lookups in progress until
 /// evdns_base_resume() and a new nameserver. @return 0
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn evdns_base_clear_nameservers_and_suspend(
-    base: *mut EvdnsBase,
-) -> c_int {
+pub unsafe extern "C" fn evdns_base_clear_nameservers_and_suspend(base: *mut EvdnsBase) -> c_int {
     enter("evdns_base_clear_nameservers_and_suspend", || {
         handle("evdns_base_clear_nameservers_and_suspend", base)?.clear_and_suspend();
         Ok(0)
@@ -208,7 +203,9 @@ pub unsafe extern "C" fn evdns_base_load_hosts(
 /// The text of a DNS_ERR_* code.
 #[unsafe(no_mangle)]
 pub extern "C" fn evdns_err_to_string(err: c_int) -> *const c_char {
-    enter("evdns_err_to_string", || Ok(dns::err_to_string(err).as_ptr()))
+    enter("evdns_err_to_string", || {
+        Ok(dns::err_to_string(err).as_ptr())
+    })
 }
 
 /// Looks @p nodename / @p servname up as getaddrinfo() does, without
