@@ -51,10 +51,14 @@ pub struct Reply {
 
 /// Decodes a reply; None for anything that is not a usable one.
 pub fn parse(packet: &[u8]) -> Option<Reply> {
-    let msg = match Message::from_vec(packet) {
-        Ok(m) => m,
-        Err(_) => return parse_cut(packet),
-    };
+    match Message::from_vec(packet) {
+        Ok(msg) => decode(&msg),
+        Err(_) => parse_cut(packet),
+    }
+}
+
+/// What a decoded message says, if it is a reply to one A or AAAA question.
+fn decode(msg: &Message) -> Option<Reply> {
     if msg.metadata.message_type != MessageType::Response || msg.queries.len() != 1 {
         return None;
     }
@@ -69,7 +73,7 @@ pub fn parse(packet: &[u8]) -> Option<Reply> {
         Outcome::Error(DNS_ERR_TRUNCATED)
     } else {
         match u16::from(msg.metadata.response_code) {
-            0 => answers(&msg, q.name(), v6),
+            0 => answers(msg, q.name(), v6),
             1 => Outcome::Error(DNS_ERR_FORMAT),
             2 => Outcome::ServFail,
             3 => Outcome::Error(DNS_ERR_NOTEXIST),
@@ -98,7 +102,8 @@ fn parse_cut(packet: &[u8]) -> Option<Reply> {
     // Keep the question count, drop the answer, authority and additional
     // counts; hickory ignores the bytes after the question then.
     head[6..12].fill(0);
-    let reply = parse(&head)?;
+    // No second fallback: a header that still does not decode is dropped.
+    let reply = decode(&Message::from_vec(&head).ok()?)?;
     (reply.outcome == Outcome::Error(DNS_ERR_TRUNCATED)).then_some(reply)
 }
 
