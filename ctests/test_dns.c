@@ -399,6 +399,36 @@ end:
 	stop_server();
 }
 
+/* Freeing the base with fail_requests answers the lookups still running
+ * from the loop, with EVUTIL_EAI_FAIL (the code of DNS_ERR_SHUTDOWN). */
+static void
+free_fails_requests(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct outcome o = { 0, 0, NULL };
+	struct evutil_addrinfo h;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	evdns_base_set_option(dns, "timeout:", "5");
+	hints_init(&h, AF_INET, SOCK_STREAM);
+	check(evdns_getaddrinfo(dns, "quiet.test", "80", &h, got, &o) != NULL);
+	evdns_base_free(dns, 1);
+	dns = NULL;
+	check_int(o.called, ==, 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(o.called, ==, 1);
+	check_int(o.result, ==, EVUTIL_EAI_FAIL);
+end:
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
 /* Numeric hosts are answered inside the call, which returns NULL. */
 static void
 numeric_host(void)
@@ -641,6 +671,7 @@ static const struct check_case cases[] = {
 	{ "resolve_unspec", resolve_unspec },
 	{ "answers_and_failures", answers_and_failures },
 	{ "cancel", cancel },
+	{ "free_fails_requests", free_fails_requests },
 	{ "numeric_host", numeric_host },
 	{ "search_domain", search_domain },
 	{ "resolv_conf", resolv_conf },

@@ -814,6 +814,12 @@ impl Inner {
             q.server = None;
             return;
         }
+        // LIMITATION: 2.1.12 marks a nameserver that times out (or answers
+        // REFUSED/NOTIMPL) as down, probes it until it answers and sends
+        // to the good ones only, and caps the questions in flight
+        // (max-inflight); we take the nameservers in turn whatever they
+        // did, so a dead one costs each question its timeout; health
+        // tracking per nameserver would lift it.
         let idx = st.next_server % st.servers.len();
         st.next_server = st.next_server.wrapping_add(1);
         if q.tx == 0 {
