@@ -666,6 +666,46 @@ end:
 	stop_server();
 }
 
+/* Giving the bufferevent a socket while its lookup runs cancels the
+ * lookup: EVUTIL_EAI_CANCEL is recorded and no event is reported (DNS-6). */
+static void
+connect_cancelled(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct bufferevent *bev = NULL;
+	struct conn c = { 0, 0 };
+	evutil_socket_t pair[2] = { -1, -1 };
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	evdns_base_set_option(dns, "timeout:", "5");
+	check(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+	bev = bufferevent_socket_new(base, -1, 0);
+	bufferevent_setcb(bev, NULL, NULL, conn_event, &c);
+	check_int(bufferevent_socket_connect_hostname(bev, dns, AF_INET,
+	    "quiet.test", 80), ==, 0);
+	check_int(bufferevent_socket_get_dns_error(bev), ==, 0);
+	bufferevent_setfd(bev, pair[0]);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(c.calls, ==, 0);
+	check_int(bufferevent_socket_get_dns_error(bev), ==,
+	    EVUTIL_EAI_CANCEL);
+end:
+	if (bev)
+		bufferevent_free(bev);
+	if (pair[0] >= 0) {
+		close(pair[0]);
+		close(pair[1]);
+	}
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
 static const struct check_case cases[] = {
 	{ "resolve_a", resolve_a },
 	{ "resolve_unspec", resolve_unspec },
@@ -678,6 +718,7 @@ static const struct check_case cases[] = {
 	{ "idle_bases", idle_bases },
 	{ "error_strings", error_strings },
 	{ "connect_by_name", connect_by_name },
+	{ "connect_cancelled", connect_cancelled },
 	{ NULL, NULL }
 };
 
