@@ -452,6 +452,44 @@ end:
 	event_base_free(base);
 }
 
+/* Names of a hosts file the test writes are answered inside the call,
+ * and nothing else is once the entries are cleared. */
+static void
+hosts_file(void)
+{
+	struct event_base *base = event_base_new();
+	struct evdns_base *dns = evdns_base_new(base, 0);
+	struct outcome o = { 0, 0, NULL };
+	struct evutil_addrinfo h;
+	char path[] = "/tmp/test_dns_hosts_XXXXXX";
+	FILE *f;
+	int fd = mkstemp(path);
+
+	check(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "# hosts\n10.0.0.42 mine.test other # comment\n");
+	fclose(f);
+	check_int(evdns_base_load_hosts(dns, path), ==, 0);
+	hints_init(&h, AF_INET, SOCK_STREAM);
+	check(evdns_getaddrinfo(dns, "MINE.test", "80", &h, got, &o) == NULL);
+	check_int(o.called, ==, 1);
+	check_int(o.result, ==, 0);
+	check(o.ai != NULL);
+	check_int(v4_of(o.ai), ==, 0x0a00002a);
+	evutil_freeaddrinfo(o.ai);
+	o.ai = NULL;
+	evdns_base_clear_host_addresses(dns);
+	memset(&o, 0, sizeof(o));
+	check(evdns_getaddrinfo(dns, "mine.test", "80", &h, got, &o) != NULL);
+	check_int(o.called, ==, 0);
+end:
+	unlink(path);
+	if (o.ai)
+		evutil_freeaddrinfo(o.ai);
+	evdns_base_free(dns, 0);
+	event_base_free(base);
+}
+
 /* A short name is tried with the search domain first. */
 static void
 search_domain(void)
@@ -531,6 +569,8 @@ idle_bases(void)
 	struct evdns_base *quiet = NULL;
 	struct outcome o = { 0, 0, NULL };
 	struct evutil_addrinfo h;
+	struct sockaddr_storage ss;
+	socklen_t len;
 
 	hints_init(&h, AF_INET, SOCK_STREAM);
 	check(evdns_getaddrinfo(dns, "a.test", "80", &h, got, &o) != NULL);
@@ -540,6 +580,14 @@ idle_bases(void)
 	check_int(evdns_base_nameserver_ip_add(quiet, "127.0.0.1:9"), ==, 0);
 	check_int(evdns_base_nameserver_ip_add(quiet, "127.0.0.1:9"), ==, 3);
 	check_int(evdns_base_count_nameservers(quiet), ==, 1);
+	len = sizeof(ss);
+	check_int(evdns_base_get_nameserver_addr(quiet, 0,
+	    (struct sockaddr *)&ss, len), ==, sizeof(struct sockaddr_in));
+	check_int(ntohs(((struct sockaddr_in *)&ss)->sin_port), ==, 9);
+	check_int(evdns_base_get_nameserver_addr(quiet, 0,
+	    (struct sockaddr *)&ss, 4), ==, sizeof(struct sockaddr_in));
+	check_int(evdns_base_get_nameserver_addr(quiet, 1,
+	    (struct sockaddr *)&ss, len), ==, -1);
 	check_int(event_base_loop(base, 0), ==, 1);
 	check_int(evdns_base_clear_nameservers_and_suspend(quiet), ==, 0);
 	check_int(evdns_base_count_nameservers(quiet), ==, 0);
@@ -713,6 +761,7 @@ static const struct check_case cases[] = {
 	{ "cancel", cancel },
 	{ "free_fails_requests", free_fails_requests },
 	{ "numeric_host", numeric_host },
+	{ "hosts_file", hosts_file },
 	{ "search_domain", search_domain },
 	{ "resolv_conf", resolv_conf },
 	{ "idle_bases", idle_bases },

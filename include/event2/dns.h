@@ -159,6 +159,31 @@ int evdns_base_nameserver_sockaddr_add(struct evdns_base *base,
                                        unsigned int flags);
 
 /**
+ * Adds the IPv4 nameserver @p address (network byte order), port 53.
+ * @return as evdns_base_nameserver_ip_add()
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_base_nameserver_add(struct evdns_base *base,
+                              unsigned long address);
+
+/**
+ * Copies the address of the @p idx th nameserver into @p sa.
+ * @return its length; a length larger than @p len (nothing copied) if it
+ * does not fit; -1 if there is no such nameserver
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_base_get_nameserver_addr(struct evdns_base *base,
+                                   int idx,
+                                   struct sockaddr *sa,
+                                   socklen_t len);
+
+/**
+ * Forgets every entry added by evdns_base_load_hosts().
+ */
+EVENT2_EXPORT_SYMBOL
+void evdns_base_clear_host_addresses(struct evdns_base *base);
+
+/**
  * How many nameservers the resolver has.
  */
 EVENT2_EXPORT_SYMBOL int evdns_base_count_nameservers(struct evdns_base *base);

@@ -210,6 +210,19 @@ impl EvdnsBase {
         }
     }
 
+    /// The address of nameserver `idx` as a `struct sockaddr_in` or
+    /// `sockaddr_in6`, in the order they were added.
+    pub fn nameserver_addr(&self, idx: usize) -> Option<Vec<u8>> {
+        let st = self.inner.st.borrow();
+        let a = st.servers.get(idx)?.addr;
+        Some(sockaddr_bytes(&a.ip(), a.port()))
+    }
+
+    /// `evdns_base_clear_host_addresses`: forgets every hosts entry.
+    pub fn clear_hosts(&self) {
+        self.inner.st.borrow_mut().hosts.clear();
+    }
+
     pub fn count_nameservers(&self) -> i32 {
         self.inner.st.borrow().servers.len() as i32
     }

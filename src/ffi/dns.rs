@@ -108,6 +108,54 @@ pub unsafe extern "C" fn evdns_base_nameserver_sockaddr_add(
     })
 }
 
+/// Adds the IPv4 nameserver @p address (network byte order), port 53.
+/// @return as evdns_base_nameserver_ip_add()
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_nameserver_add(
+    base: *mut EvdnsBase,
+    address: std::ffi::c_ulong,
+) -> c_int {
+    enter("evdns_base_nameserver_add", || {
+        let b = handle("evdns_base_nameserver_add", base)?;
+        let ip = std::net::Ipv4Addr::from((address as u32).to_ne_bytes());
+        Ok(b.add_nameserver(std::net::SocketAddr::from((ip, 53))))
+    })
+}
+
+/// Copies the address of the @p idx th nameserver into @p sa.
+/// @return its length; a length larger than @p len (nothing copied) if it
+/// does not fit; -1 if there is no such nameserver
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_get_nameserver_addr(
+    base: *mut EvdnsBase,
+    idx: c_int,
+    sa: *mut libc::sockaddr,
+    len: libc::socklen_t,
+) -> c_int {
+    const NAME: &str = "evdns_base_get_nameserver_addr";
+    enter(NAME, || {
+        let b = handle(NAME, base)?;
+        let Some(bytes) = usize::try_from(idx).ok().and_then(|i| b.nameserver_addr(i)) else {
+            return Ok(-1);
+        };
+        if bytes.len() > len as usize {
+            return Ok(bytes.len() as c_int);
+        }
+        let out = super::bytes_mut(NAME, sa.cast(), bytes.len())?;
+        out.copy_from_slice(&bytes);
+        Ok(bytes.len() as c_int)
+    })
+}
+
+/// Forgets every entry added by evdns_base_load_hosts().
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_clear_host_addresses(base: *mut EvdnsBase) {
+    enter("evdns_base_clear_host_addresses", || {
+        handle("evdns_base_clear_host_addresses", base)?.clear_hosts();
+        Ok(())
+    })
+}
+
 /// How many nameservers the resolver has.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evdns_base_count_nameservers(base: *mut EvdnsBase) -> c_int {
