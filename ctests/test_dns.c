@@ -572,6 +572,12 @@ idle_bases(void)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
+	check_int(evdns_base_set_option(dns, "timeout:", "0"), ==, -1);
+	check_int(evdns_base_set_option(dns, "timeout", "x"), ==, -1);
+	check_int(evdns_base_set_option(dns, "timeout:", "1.5"), ==, 0);
+	check_int(evdns_base_set_option(dns, "attempts:", "x"), ==, -1);
+	check_int(evdns_base_set_option(dns, "ndots:", "2"), ==, 0);
+	check_int(evdns_base_set_option(dns, "randomize-case:", "0"), ==, 0);
 	hints_init(&h, AF_INET, SOCK_STREAM);
 	check(evdns_getaddrinfo(dns, "a.test", "80", &h, got, &o) != NULL);
 	check_int(event_base_loop(base, 0), ==, 1);

@@ -78,10 +78,10 @@ pub fn nameserver_addr(text: &str) -> Option<std::net::SocketAddr> {
 }
 
 /// A number of seconds such as "5" or "0.2", as nanoseconds; None when
-/// negative or not a number.
+/// negative, under a millisecond (libevent refuses those) or not a number.
 pub fn seconds(text: &str) -> Option<u64> {
     let v: f64 = text.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0).then(|| (v * 1e9) as u64)
+    (v.is_finite() && v >= 0.001).then(|| (v * 1e9) as u64)
 }
 
 /// A whole number as libevent's strtol-based parsing reads it.
@@ -115,5 +115,7 @@ mod tests {
         assert_eq!(nameserver_addr("::1").unwrap().port(), 53);
         assert!(nameserver_addr("nonsense").is_none());
         assert_eq!(seconds("0.2"), Some(200_000_000));
+        assert_eq!(seconds("0"), None);
+        assert_eq!(seconds("-1"), None);
     }
 }

@@ -266,7 +266,7 @@ impl EvdnsBase {
                 _ => return -1,
             },
             "timeout" => match conf::seconds(value) {
-                Some(ns) if ns > 0 => st.timeout_ns = ns,
+                Some(ns) => st.timeout_ns = ns,
                 _ => return -1,
             },
             "getaddrinfo-allow-skew" => match conf::seconds(value) {
