@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -170,6 +171,9 @@ start_server(void)
 	server_port = ntohs(sin.sin_port);
 	server_pid = fork();
 	if (server_pid == 0) {
+		/* Never outlive the test, even if it crashes. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm(60);
 		serve(fd);
 		_exit(0);
 	}
