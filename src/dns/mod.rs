@@ -611,9 +611,11 @@ fn sockaddr_bytes(ip: &IpAddr, port: u16) -> Vec<u8> {
     }
 }
 
+/// The bytes of a socket address struct (only `sockaddr_in` and
+/// `sockaddr_in6`, which have no padding bytes, are passed here).
 fn as_bytes<T>(v: &T) -> Vec<u8> {
-    // SAFETY: v is a live plain-data struct of size_of::<T>() bytes with no
-    // padding that matters to the kernel (it was zeroed first).
+    // SAFETY: v is a live sockaddr_in or sockaddr_in6: size_of::<T>()
+    // initialized bytes, none of them padding.
     unsafe { std::slice::from_raw_parts(std::ptr::from_ref(v).cast::<u8>(), size_of::<T>()) }
         .to_vec()
 }
