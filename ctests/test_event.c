@@ -352,8 +352,8 @@ persist_timeout_repeats(void)
 	    event_self_cbarg());
 	check(ev != NULL);
 	check_set_ms(&tv, 15);
-	check_int(event_add(ev, &tv), ==, 0);
 	start = check_now_ms();
+	check_int(event_add(ev, &tv), ==, 0);
 	check_int(event_base_dispatch(base), ==, 1);
 	took = check_now_ms() - start;
 	check_int(calls, ==, 3);

@@ -203,7 +203,6 @@ socket_is_slowed(void)
 	check_int(bufferevent_set_rate_limit(bev, c), ==, 0);
 	g = bufferevent_rate_limit_group_new(base, c);
 	check(g != NULL);
-	check_int(bufferevent_rate_limit_group_set_min_share(g, 0), ==, 0);
 	check_int(bufferevent_add_to_rate_limit_group(bev, g), ==, 0);
 	r.base = base;
 	r.got = 0;

@@ -16,6 +16,7 @@ mod variadic;
 
 mod buffer;
 mod bufferevent;
+mod dns;
 mod listener;
 mod reactor;
 mod util;

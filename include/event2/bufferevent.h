@@ -311,7 +311,6 @@ struct bufferevent *bufferevent_pair_get_partner(struct bufferevent *bev);
  * event callback, and leaves its EVUTIL_EAI_* code for
  * bufferevent_socket_get_dns_error(). Returns -1 for a family other than
  * AF_INET, AF_INET6 or AF_UNSPEC, or a port outside 1..65535.
- * A non-NULL evdns base is not supported yet: the call fails (-1).
  */
 EVENT2_EXPORT_SYMBOL
 int bufferevent_socket_connect_hostname(struct bufferevent *bev,

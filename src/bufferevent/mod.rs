@@ -43,6 +43,8 @@ pub const DEFAULT_MAX_SINGLE: usize = 16384;
 
 /// Why reading or writing is held back although enabled.
 pub const SUSPEND_WM: u16 = 0x01;
+/// Reading and writing wait for the name lookup of `connect_hostname`.
+pub const SUSPEND_LOOKUP: u16 = 0x08;
 
 /// The kinds of bufferevent and their own state.
 pub enum Kind {

@@ -12,6 +12,7 @@ use std::cell::Cell;
 use std::ffi::{c_int, c_short, c_void};
 
 use crate::buffer::{Buffer, CbInfo, FrozenEnd};
+use crate::dns::{self, EvdnsBase, Lookup};
 use crate::ffi::event_struct::{
     EVLIST_ACTIVE, EVLIST_ACTIVE_LATER, EVLIST_INSERTED, EVLIST_TIMEOUT,
 };
@@ -22,12 +23,8 @@ use crate::sys;
 use super::{
     BEV_EVENT_CONNECTED, BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING, BEV_EVENT_TIMEOUT,
     BEV_EVENT_WRITING, BEV_OPT_CLOSE_ON_FREE, BEV_OPT_DEFER_CALLBACKS, Bufferevent, Kind,
-    SUSPEND_WM, ratelimit,
+    SUSPEND_LOOKUP, SUSPEND_WM, ratelimit,
 };
-
-/// An evdns base, as the program hands it to `connect_hostname`. We have no
-/// resolver of our own yet, so this is only the opaque pointer's target.
-pub enum EvdnsBase {}
 
 /// What a socket bufferevent knows beyond the common state.
 #[derive(Default)]
@@ -38,6 +35,8 @@ pub struct SocketState {
     connection_refused: Cell<bool>,
     /// The EVUTIL_EAI_* code of the last failed `connect_hostname` lookup.
     dns_error: Cell<c_int>,
+    /// The evdns lookup of `connect_hostname` while it runs.
+    dns_request: Cell<Option<std::ptr::NonNull<Lookup>>>,
 }
 
 fn state(bev: &Bufferevent) -> &SocketState {
@@ -129,6 +128,17 @@ pub fn destruct(bev: &Bufferevent) {
     if bev.options() & BEV_OPT_CLOSE_ON_FREE != 0 && fd >= 0 {
         sys::close(fd);
     }
+    cancel_lookup(bev);
+}
+
+/// Cancels the lookup of `connect_hostname` if one runs; its callback
+/// then only records EVUTIL_EAI_CANCEL.
+fn cancel_lookup(bev: &Bufferevent) {
+    if let Some(req) = state(bev).dns_request.take() {
+        // SAFETY: the request is live until its callback, which clears
+        // dns_request first.
+        unsafe { dns::cancel(req.as_ptr()) };
+    }
 }
 
 /// Re-arms the timeouts of the sides that are waiting, after
@@ -168,6 +178,7 @@ pub fn set_fd(bev: &Bufferevent, new_fd: c_int) -> c_int {
     if new_fd >= 0 {
         bev.enable(bev.enabled());
     }
+    cancel_lookup(bev);
     0
 }
 
@@ -186,34 +197,82 @@ pub fn set_base(bev: &Bufferevent, base: *mut Base) -> c_int {
     0
 }
 
-/// `bufferevent_socket_connect_hostname` without an evdns base: resolves
-/// `host` with a blocking getaddrinfo inside the call (as libevent does),
-/// then connects to the first address. A failed lookup is reported to the
-/// event callback as BEV_EVENT_ERROR at once and remembered for
-/// `get_dns_error`; the call itself still succeeds.
+/// `bufferevent_socket_connect_hostname`. Without an evdns base, `host` is
+/// resolved with a blocking getaddrinfo inside the call (as libevent
+/// does). With one, reading and writing wait (suspended, their enabled
+/// flags unchanged) until the asynchronous lookup answers; numeric hosts
+/// answer within the call. Either way only the first address is tried. A
+/// failed lookup is reported to the event callback as BEV_EVENT_ERROR and
+/// remembered for `get_dns_error`; the call itself still succeeds.
 pub fn connect_hostname(
     bev: &Bufferevent,
+    evdns: Option<&EvdnsBase>,
     family: c_int,
     host: Option<&std::ffi::CStr>,
     port: u16,
 ) -> c_int {
-    bev.incref();
     let st = state(bev);
     st.dns_error.set(0);
-    match sys::resolve_first(host, port, family) {
-        Ok(addr) => {
-            let sa = addr.as_sockaddr();
-            if connect(bev, Some((sa, addr.len()))) < 0 {
+    let Some(evdns) = evdns else {
+        bev.incref();
+        match sys::resolve_first(host, port, family) {
+            Ok(addr) => {
+                let sa = addr.as_sockaddr();
+                if connect(bev, Some((sa, addr.len()))) < 0 {
+                    bev.run_eventcb(BEV_EVENT_ERROR, 0);
+                }
+            }
+            Err(code) => {
+                st.dns_error.set(code);
                 bev.run_eventcb(BEV_EVENT_ERROR, 0);
             }
         }
-        Err(code) => {
-            st.dns_error.set(code);
+        bev.decref();
+        return 0;
+    };
+    bev.suspend_write(SUSPEND_LOOKUP);
+    bev.suspend_read(SUSPEND_LOOKUP);
+    // The lookup's callback owns this reference.
+    bev.incref();
+    // SAFETY: addrinfo is integers and pointers; all-zero is valid.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = family;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    hints.ai_protocol = libc::IPPROTO_TCP;
+    let service = std::ffi::CString::new(port.to_string()).expect("digits have no NUL");
+    let me = std::ptr::from_ref(bev).cast_mut().cast::<c_void>();
+    let req = evdns.getaddrinfo(host, Some(&service), Some(&hints), Some(looked_up), me);
+    st.dns_request.set(std::ptr::NonNull::new(req));
+    0
+}
+
+/// The evdns lookup of `connect_hostname` is over: connect to the first
+/// address, or report the failure (a cancellation is only recorded).
+unsafe extern "C" fn looked_up(result: c_int, ai: *mut libc::addrinfo, arg: *mut c_void) {
+    // SAFETY: arg is the bufferevent, kept alive by the reference taken
+    // for this lookup.
+    let bev = unsafe { &*arg.cast::<Bufferevent>() };
+    let st = state(bev);
+    bev.unsuspend_write(SUSPEND_LOOKUP);
+    bev.unsuspend_read(SUSPEND_LOOKUP);
+    st.dns_request.set(None);
+    if result != 0 {
+        st.dns_error.set(result);
+        if result != crate::util::resolve::EAI_CANCEL {
+            bev.run_eventcb(BEV_EVENT_ERROR, 0);
+        }
+    } else if !ai.is_null() {
+        // SAFETY: a successful lookup hands over a live list.
+        let (sa, len) = unsafe { (&*(*ai).ai_addr, (*ai).ai_addrlen) };
+        if connect(bev, Some((sa, len))) < 0 {
             bev.run_eventcb(BEV_EVENT_ERROR, 0);
         }
     }
+    if !ai.is_null() {
+        // SAFETY: the list is ours to free, once.
+        unsafe { crate::util::resolve::freeaddrinfo(ai) };
+    }
     bev.decref();
-    0
 }
 
 /// `bufferevent_socket_get_dns_error`.

@@ -7,11 +7,11 @@ use super::{EntryResult, SSize, enter, handle, refuse, timeval_arg, write_out};
 
 use crate::buffer::Buffer;
 use crate::bufferevent::ratelimit::{self, Group as RateLimitGroup, TokenBucketCfg};
-use crate::bufferevent::socket::EvdnsBase;
 use crate::bufferevent::{
     BEV_OPT_DEFER_CALLBACKS, BEV_OPT_THREADSAFE, BEV_OPT_UNLOCK_CALLBACKS, BEV_TRIG_ALL_OPTS,
     Bufferevent, Callbacks, FlushMode, filter, pair, socket, ssl,
 };
+use crate::dns::EvdnsBase;
 use crate::reactor::{Base, EV_READ, EV_WRITE};
 
 /// A read or write callback.
@@ -446,7 +446,6 @@ pub unsafe extern "C" fn bufferevent_pair_get_partner(bev: *mut bufferevent) -> 
 /// event callback, and leaves its EVUTIL_EAI_* code for
 /// bufferevent_socket_get_dns_error(). Returns -1 for a family other than
 /// AF_INET, AF_INET6 or AF_UNSPEC, or a port outside 1..65535.
-/// A non-NULL evdns base is not supported yet: the call fails (-1).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_socket_connect_hostname(
     bev: *mut bufferevent,
@@ -470,23 +469,25 @@ pub unsafe extern "C" fn bufferevent_socket_connect_hostname(
         if port == 0 {
             return Ok(-1);
         }
-        if !evdns_base.is_null() {
-            // LIMITATION: 2.1.12 resolves through the given evdns base
-            // asynchronously from the loop; we have no evdns yet, so the
-            // call fails with -1 and no event; an evdns implementation
-            // would lift it.
-            return refuse(NAME, "an evdns base is not supported yet");
-        }
         let host = if hostname.is_null() {
             None
         } else {
             // SAFETY: a non-NULL hostname is a NUL-terminated string.
             Some(unsafe { CStr::from_ptr(hostname) })
         };
+        // SAFETY: a non-NULL evdns base is a live one of ours (pointer contract).
+        let dns = (!evdns_base.is_null()).then(|| unsafe { &*evdns_base });
         if ssl::of(b).is_some() {
+            if dns.is_some() {
+                // LIMITATION: 2.1.12 resolves for a TLS bufferevent through the
+                // evdns base too; ours resolves TLS names only without one, so
+                // the call fails (-1) and no event comes; routing the TLS
+                // connect through the socket kind's lookup would lift it.
+                return refuse(NAME, "an evdns base is not supported for TLS yet");
+            }
             return Ok(ssl::connect_hostname(b, family, host, port));
         }
-        Ok(socket::connect_hostname(b, family, host, port))
+        Ok(socket::connect_hostname(b, dns, family, host, port))
     })
 }
 

@@ -24,6 +24,7 @@ pub mod bufferevent;
 pub mod bufferevent_compat;
 pub mod bufferevent_ssl;
 pub mod bufferevent_struct;
+pub mod dns;
 pub mod event;
 pub mod event_compat;
 pub mod event_struct;

@@ -1,0 +1,788 @@
+/*
+ * test_dns: the asynchronous resolver of event2/dns.h and connecting a
+ * bufferevent by name through it. Every question goes to a small DNS
+ * server this test forks on 127.0.0.1 (an ephemeral port), which answers
+ * from a fixed table; no other nameserver is ever configured.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "check.h"
+
+/* The forked server: its pid and port. */
+static pid_t server_pid = -1;
+static int server_port;
+
+static void
+put16(unsigned char *p, int v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+/* Appends a record whose owner is the name at offset 12 of the packet. */
+static int
+add_record(unsigned char *p, int n, int type, const void *data, int len)
+{
+	static const unsigned char head[] = { 0xc0, 12 };
+
+	memcpy(p + n, head, 2);
+	put16(p + n + 2, type);
+	put16(p + n + 4, 1);
+	memset(p + n + 6, 0, 4);
+	p[n + 9] = 60;
+	put16(p + n + 10, len);
+	memcpy(p + n + 12, data, len);
+	return n + 12 + len;
+}
+
+/* Answers one question q (a query of qlen bytes) into r; returns the
+ * length, 0 for no answer. The table is keyed by the lower-cased name. */
+static int
+answer(const unsigned char *q, int qlen, unsigned char *r)
+{
+	char name[256];
+	int i = 12, o = 0, n, type, an = 0;
+	static const unsigned char v4a[] = { 10, 0, 0, 1 };
+	static const unsigned char v4h[] = { 10, 0, 0, 7 };
+	static const unsigned char v4j[] = { 10, 0, 0, 9 };
+	static const unsigned char v4l[] = { 127, 0, 0, 1 };
+	static const unsigned char v6a[16] = { 0xfd, [15] = 1 };
+	static const unsigned char target[] = "\001a\004test";
+
+	while (i < qlen && q[i] && o < 200) {
+		int l = q[i++], k;
+
+		for (k = 0; k < l && i < qlen; k++)
+			name[o++] = (char)(q[i++] | 0x20);
+		name[o++] = '.';
+	}
+	if (o == 0 || i + 5 > qlen)
+		return 0;
+	name[o - 1] = '\0';
+	type = (q[i + 1] << 8) | q[i + 2];
+	n = i + 5;
+	memcpy(r, q, n);
+	r[2] = 0x81;
+	r[3] = 0x80;
+	memset(r + 6, 0, 6);
+	if (!strcmp(name, "a.test")) {
+		if (type == 1)
+			n = add_record(r, n, 1, v4a, 4), an = 1;
+		else
+			n = add_record(r, n, 28, v6a, 16), an = 1;
+	} else if (!strcmp(name, "loop.test") && type == 1) {
+		n = add_record(r, n, 1, v4l, 4), an = 1;
+	} else if (!strcmp(name, "host.corp.test") && type == 1) {
+		n = add_record(r, n, 1, v4h, 4), an = 1;
+	} else if (!strcmp(name, "junk.test") && type == 1) {
+		n = add_record(r, n, 1, v4j, 4), an = 1;
+	} else if (!strcmp(name, "alias.test")) {
+		n = add_record(r, n, 5, target, sizeof(target));
+		an = 1;
+		if (type == 1) {
+			/* The A record's owner is the CNAME's target. */
+			int at = n - (int)sizeof(target);
+
+			n = add_record(r, n, 1, v4a, 4);
+			r[n - 16] = (unsigned char)(0xc0 | (at >> 8));
+			r[n - 15] = (unsigned char)at;
+			an = 2;
+		}
+	} else if (!strcmp(name, "nx.test") ||
+	    !strcmp(name, "host")) {
+		r[3] = 0x83;
+	} else if (!strcmp(name, "fail.test")) {
+		r[3] = 0x82;
+	} else if (!strcmp(name, "tc.test")) {
+		r[2] |= 0x02;
+	} else if (!strcmp(name, "quiet.test") || type != 1) {
+		if (strcmp(name, "quiet.test"))
+			return n; /* no records of that type */
+		return 0;
+	} else {
+		r[3] = 0x83;
+	}
+	put16(r + 6, an);
+	return n;
+}
+
+/* The server's loop: answers until killed. For junk.test it first sends
+ * noise, a reply with the wrong id and a cut reply. */
+static void
+serve(int fd)
+{
+	unsigned char q[512], r[1024];
+	struct sockaddr_storage from;
+	socklen_t fl;
+	int n, m;
+
+	for (;;) {
+		fl = sizeof(from);
+		n = (int)recvfrom(fd, q, sizeof(q), 0,
+		    (struct sockaddr *)&from, &fl);
+		if (n < 12)
+			continue;
+		m = answer(q, n, r);
+		if (m <= 0)
+			continue;
+		if (n > 17 && !memcmp(q + 13, "junk", 4)) {
+			unsigned char bad[1024];
+
+			memset(bad, 0xc0, 40);
+			sendto(fd, bad, 40, 0, (struct sockaddr *)&from, fl);
+			memcpy(bad, r, m);
+			bad[0] ^= 0x55;
+			sendto(fd, bad, m, 0, (struct sockaddr *)&from, fl);
+			sendto(fd, r, m - 3, 0, (struct sockaddr *)&from, fl);
+		}
+		sendto(fd, r, m, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+static int
+start_server(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		close(fd);
+		return -1;
+	}
+	server_port = ntohs(sin.sin_port);
+	server_pid = fork();
+	if (server_pid == 0) {
+		/* Never outlive the test, even if it crashes. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm(60);
+		serve(fd);
+		_exit(0);
+	}
+	close(fd);
+	return server_pid > 0 ? 0 : -1;
+}
+
+static void
+stop_server(void)
+{
+	if (server_pid > 0) {
+		kill(server_pid, SIGKILL);
+		waitpid(server_pid, NULL, 0);
+	}
+	server_pid = -1;
+}
+
+/* A resolver on base that asks only our server, quickly. */
+static struct evdns_base *
+test_dns_base(struct event_base *base, int flags)
+{
+	char addr[64];
+	struct evdns_base *dns = evdns_base_new(base, flags);
+
+	if (!dns)
+		return NULL;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", server_port);
+	evdns_base_nameserver_ip_add(dns, addr);
+	evdns_base_set_option(dns, "timeout:", "0.2");
+	evdns_base_set_option(dns, "attempts:", "1");
+	evdns_base_set_option(dns, "getaddrinfo-allow-skew:", "0.3");
+	return dns;
+}
+
+struct outcome {
+	int called;
+	int result;
+	struct evutil_addrinfo *ai;
+};
+
+static void
+got(int result, struct evutil_addrinfo *ai, void *arg)
+{
+	struct outcome *o = arg;
+
+	o->called++;
+	o->result = result;
+	o->ai = ai;
+}
+
+static void
+hints_init(struct evutil_addrinfo *h, int family, int socktype)
+{
+	memset(h, 0, sizeof(*h));
+	h->ai_family = family;
+	h->ai_socktype = socktype;
+}
+
+static unsigned long
+v4_of(const struct evutil_addrinfo *ai)
+{
+	return ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr);
+}
+
+/* Looks name up for family (stream sockets) and runs the loop until the
+ * callback ran; the outcome is in *o. */
+static void
+lookup(struct event_base *base, struct evdns_base *dns, const char *name,
+    int family, struct outcome *o)
+{
+	struct evutil_addrinfo h;
+
+	memset(o, 0, sizeof(*o));
+	hints_init(&h, family, SOCK_STREAM);
+	evdns_getaddrinfo(dns, name, "80", &h, got, o);
+	while (!o->called && event_base_loop(base, EVLOOP_ONCE) == 0)
+		;
+}
+
+/* One name, one A record, the port from the service. */
+static void
+resolve_a(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct outcome o = { 0, 0, NULL };
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	check(dns != NULL);
+	check_int(evdns_base_count_nameservers(dns), ==, 1);
+	lookup(base, dns, "a.test", AF_INET, &o);
+	check_int(o.called, ==, 1);
+	check_int(o.result, ==, 0);
+	check(o.ai != NULL);
+	check_int(o.ai->ai_family, ==, AF_INET);
+	check_int(o.ai->ai_socktype, ==, SOCK_STREAM);
+	check_int(v4_of(o.ai), ==, 0x0a000001);
+	check_int(ntohs(((struct sockaddr_in *)o.ai->ai_addr)->sin_port), ==,
+	    80);
+	check(o.ai->ai_next == NULL);
+end:
+	if (o.ai)
+		evutil_freeaddrinfo(o.ai);
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* AF_UNSPEC asks A and AAAA; the IPv4 answers come first, and with no
+ * socket type each address comes as TCP and UDP. */
+static void
+resolve_unspec(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct outcome o = { 0, 0, NULL };
+	struct evutil_addrinfo *p;
+	int n = 0;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	evdns_getaddrinfo(dns, "a.test", NULL, NULL, got, &o);
+	while (!o.called && event_base_loop(base, EVLOOP_ONCE) == 0)
+		;
+	check_int(o.result, ==, 0);
+	for (p = o.ai; p; p = p->ai_next)
+		n++;
+	check_int(n, ==, 4);
+	check_int(o.ai->ai_family, ==, AF_INET);
+	check_int(o.ai->ai_socktype, ==, SOCK_STREAM);
+	check_int(o.ai->ai_next->ai_socktype, ==, SOCK_DGRAM);
+	check_int(o.ai->ai_next->ai_next->ai_family, ==, AF_INET6);
+end:
+	if (o.ai)
+		evutil_freeaddrinfo(o.ai);
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* A CNAME chain, NXDOMAIN, SERVFAIL, a truncated reply, silence, and a
+ * reply preceded by garbage. */
+static void
+answers_and_failures(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct outcome o = { 0, 0, NULL };
+	long long t0;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	lookup(base, dns, "alias.test", AF_INET, &o);
+	check_int(o.result, ==, 0);
+	check(o.ai != NULL);
+	check_int(v4_of(o.ai), ==, 0x0a000001);
+	evutil_freeaddrinfo(o.ai);
+	o.ai = NULL;
+
+	lookup(base, dns, "nx.test", AF_INET, &o);
+	check_int(o.result, ==, EVUTIL_EAI_NONAME);
+	check(o.ai == NULL);
+
+	lookup(base, dns, "fail.test", AF_INET, &o);
+	check_int(o.result, ==, EVUTIL_EAI_FAIL);
+
+	lookup(base, dns, "tc.test", AF_INET, &o);
+	check_int(o.result, ==, EVUTIL_EAI_FAIL);
+
+	t0 = check_now_ms();
+	lookup(base, dns, "quiet.test", AF_INET, &o);
+	check_int(o.result, ==, EVUTIL_EAI_FAIL);
+	check_int(check_now_ms() - t0, >=, 150);
+	check_int(check_now_ms() - t0, <, 2000 * check_time_scale());
+
+	lookup(base, dns, "junk.test", AF_INET, &o);
+	check_int(o.result, ==, 0);
+	check(o.ai != NULL);
+	check_int(v4_of(o.ai), ==, 0x0a000009);
+end:
+	if (o.ai)
+		evutil_freeaddrinfo(o.ai);
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* Cancelling still calls back, from the loop, with EVUTIL_EAI_CANCEL. */
+static void
+cancel(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct outcome o = { 0, 0, NULL };
+	struct evdns_getaddrinfo_request *req;
+	struct evutil_addrinfo h;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	evdns_base_set_option(dns, "timeout:", "5");
+	hints_init(&h, AF_UNSPEC, SOCK_STREAM);
+	req = evdns_getaddrinfo(dns, "quiet.test", "80", &h, got, &o);
+	check(req != NULL);
+	check_int(o.called, ==, 0);
+	evdns_getaddrinfo_cancel(req);
+	check_int(o.called, ==, 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(o.called, ==, 1);
+	check_int(o.result, ==, EVUTIL_EAI_CANCEL);
+	check(o.ai == NULL);
+end:
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* Freeing the base with fail_requests answers the lookups still running
+ * from the loop, with EVUTIL_EAI_FAIL (the code of DNS_ERR_SHUTDOWN). */
+static void
+free_fails_requests(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct outcome o = { 0, 0, NULL };
+	struct evutil_addrinfo h;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	evdns_base_set_option(dns, "timeout:", "5");
+	hints_init(&h, AF_INET, SOCK_STREAM);
+	check(evdns_getaddrinfo(dns, "quiet.test", "80", &h, got, &o) != NULL);
+	evdns_base_free(dns, 1);
+	dns = NULL;
+	check_int(o.called, ==, 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(o.called, ==, 1);
+	check_int(o.result, ==, EVUTIL_EAI_FAIL);
+end:
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* Numeric hosts are answered inside the call, which returns NULL. */
+static void
+numeric_host(void)
+{
+	struct event_base *base = event_base_new();
+	struct evdns_base *dns = evdns_base_new(base, 0);
+	struct outcome o = { 0, 0, NULL };
+	struct evutil_addrinfo h;
+
+	hints_init(&h, AF_INET, SOCK_STREAM);
+	check(evdns_getaddrinfo(dns, "127.0.0.1", "8080", &h, got, &o) ==
+	    NULL);
+	check_int(o.called, ==, 1);
+	check_int(o.result, ==, 0);
+	check(o.ai != NULL);
+	check_int(v4_of(o.ai), ==, 0x7f000001);
+end:
+	if (o.ai)
+		evutil_freeaddrinfo(o.ai);
+	evdns_base_free(dns, 0);
+	event_base_free(base);
+}
+
+/* Names of a hosts file the test writes are answered inside the call,
+ * and nothing else is once the entries are cleared. */
+static void
+hosts_file(void)
+{
+	struct event_base *base = event_base_new();
+	struct evdns_base *dns = evdns_base_new(base, 0);
+	struct outcome o = { 0, 0, NULL };
+	struct evutil_addrinfo h;
+	char path[] = "/tmp/test_dns_hosts_XXXXXX";
+	FILE *f;
+	int fd = mkstemp(path);
+
+	check(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "# hosts\n10.0.0.42 mine.test other # comment\n");
+	fclose(f);
+	check_int(evdns_base_load_hosts(dns, path), ==, 0);
+	hints_init(&h, AF_INET, SOCK_STREAM);
+	check(evdns_getaddrinfo(dns, "MINE.test", "80", &h, got, &o) == NULL);
+	check_int(o.called, ==, 1);
+	check_int(o.result, ==, 0);
+	check(o.ai != NULL);
+	check_int(v4_of(o.ai), ==, 0x0a00002a);
+	evutil_freeaddrinfo(o.ai);
+	o.ai = NULL;
+	evdns_base_clear_host_addresses(dns);
+	memset(&o, 0, sizeof(o));
+	check(evdns_getaddrinfo(dns, "mine.test", "80", &h, got, &o) != NULL);
+	check_int(o.called, ==, 0);
+end:
+	unlink(path);
+	if (o.ai)
+		evutil_freeaddrinfo(o.ai);
+	evdns_base_free(dns, 0);
+	event_base_free(base);
+}
+
+/* A short name is tried with the search domain first. */
+static void
+search_domain(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct outcome o = { 0, 0, NULL };
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	evdns_base_search_add(dns, "corp.test");
+	lookup(base, dns, "host", AF_INET, &o);
+	check_int(o.result, ==, 0);
+	check(o.ai != NULL);
+	check_int(v4_of(o.ai), ==, 0x0a000007);
+	evutil_freeaddrinfo(o.ai);
+	o.ai = NULL;
+	evdns_base_search_clear(dns);
+	lookup(base, dns, "host", AF_INET, &o);
+	check_int(o.result, ==, EVUTIL_EAI_NONAME);
+end:
+	if (o.ai)
+		evutil_freeaddrinfo(o.ai);
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* A resolv.conf the test writes: our server, a search list, options. */
+static void
+resolv_conf(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct outcome o = { 0, 0, NULL };
+	char path[] = "/tmp/test_dns_resolv_XXXXXX";
+	FILE *f;
+	int fd;
+
+	check(start_server() == 0);
+	fd = mkstemp(path);
+	check(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "# test\nnameserver 127.0.0.1:%d\nsearch corp.test\n"
+	    "options timeout:0.2 attempts:1\n", server_port);
+	fclose(f);
+	base = event_base_new();
+	dns = evdns_base_new(base, 0);
+	check_int(evdns_base_resolv_conf_parse(dns, DNS_OPTIONS_ALL &
+	    ~DNS_OPTION_HOSTSFILE, path), ==, 0);
+	check_int(evdns_base_count_nameservers(dns), ==, 1);
+	lookup(base, dns, "host", AF_INET, &o);
+	check_int(o.result, ==, 0);
+	check(o.ai != NULL);
+	check_int(v4_of(o.ai), ==, 0x0a000007);
+end:
+	unlink(path);
+	if (o.ai)
+		evutil_freeaddrinfo(o.ai);
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* Without nameservers a lookup waits and keeps nothing pending (DNS-3);
+ * an idle base with DISABLE_WHEN_INACTIVE does not hold the loop. */
+static void
+idle_bases(void)
+{
+	struct event_base *base = event_base_new();
+	struct evdns_base *dns = evdns_base_new(base, 0);
+	struct evdns_base *quiet = NULL;
+	struct outcome o = { 0, 0, NULL };
+	struct evutil_addrinfo h;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	check_int(evdns_base_set_option(dns, "timeout:", "0"), ==, -1);
+	check_int(evdns_base_set_option(dns, "timeout", "x"), ==, -1);
+	check_int(evdns_base_set_option(dns, "timeout:", "1.5"), ==, 0);
+	check_int(evdns_base_set_option(dns, "attempts:", "x"), ==, -1);
+	check_int(evdns_base_set_option(dns, "ndots:", "2"), ==, 0);
+	check_int(evdns_base_set_option(dns, "randomize-case:", "0"), ==, 0);
+	hints_init(&h, AF_INET, SOCK_STREAM);
+	check(evdns_getaddrinfo(dns, "a.test", "80", &h, got, &o) != NULL);
+	check_int(event_base_loop(base, 0), ==, 1);
+	check_int(o.called, ==, 0);
+	quiet = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	check_int(evdns_base_nameserver_ip_add(quiet, "127.0.0.1:9"), ==, 0);
+	check_int(evdns_base_nameserver_ip_add(quiet, "127.0.0.1:9"), ==, 3);
+	check_int(evdns_base_count_nameservers(quiet), ==, 1);
+	len = sizeof(ss);
+	check_int(evdns_base_get_nameserver_addr(quiet, 0,
+	    (struct sockaddr *)&ss, len), ==, sizeof(struct sockaddr_in));
+	check_int(ntohs(((struct sockaddr_in *)&ss)->sin_port), ==, 9);
+	check_int(evdns_base_get_nameserver_addr(quiet, 0,
+	    (struct sockaddr *)&ss, 4), ==, sizeof(struct sockaddr_in));
+	check_int(evdns_base_get_nameserver_addr(quiet, 1,
+	    (struct sockaddr *)&ss, len), ==, -1);
+	check_int(event_base_loop(base, 0), ==, 1);
+	check_int(evdns_base_clear_nameservers_and_suspend(quiet), ==, 0);
+	check_int(evdns_base_count_nameservers(quiet), ==, 0);
+	check_int(evdns_base_resume(quiet), ==, 0);
+end:
+	if (quiet)
+		evdns_base_free(quiet, 0);
+	evdns_base_free(dns, 0);
+	event_base_free(base);
+}
+
+static void
+error_strings(void)
+{
+	check_str(evdns_err_to_string(DNS_ERR_NONE), "no error");
+	check_str(evdns_err_to_string(DNS_ERR_NOTEXIST),
+	    "name does not exist");
+	check_str(evdns_err_to_string(DNS_ERR_TIMEOUT), "request timed out");
+	check_str(evdns_err_to_string(DNS_ERR_CANCEL),
+	    "dns request canceled");
+	check_str(evdns_err_to_string(12345), "[Unknown error code]");
+end:
+	;
+}
+
+struct conn {
+	int events;
+	int calls;
+};
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	c->events |= what;
+	c->calls++;
+	event_base_loopexit(bufferevent_get_base(bev), NULL);
+}
+
+static void
+accepted(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int len, void *arg)
+{
+	(void)l;
+	(void)sa;
+	(void)len;
+	(void)arg;
+	close(fd);
+}
+
+/* Connecting by name waits for the lookup with I/O suspended (DNS-4),
+ * then connects to the address found; a numeric host is connected within
+ * the call (DNS-1, DNS-2); a name that does not exist gives an error and
+ * its EVUTIL_EAI code. */
+static void
+connect_by_name(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct evconnlistener *lev = NULL;
+	struct bufferevent *bev = NULL;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	struct conn c = { 0, 0 };
+	int port;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lev = evconnlistener_new_bind(base, accepted, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
+	    (struct sockaddr *)&sin, sizeof(sin));
+	check(lev != NULL);
+	getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&sin, &len);
+	port = ntohs(sin.sin_port);
+
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(bev, NULL, NULL, conn_event, &c);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	check_int(bufferevent_socket_connect_hostname(bev, dns, AF_INET,
+	    "loop.test", port), ==, 0);
+	check_int(bufferevent_getfd(bev), ==, -1);
+	check_int(bufferevent_get_enabled(bev), ==, EV_READ | EV_WRITE);
+	check_int(c.calls, ==, 0);
+	event_base_dispatch(base);
+	check_int(c.events, ==, BEV_EVENT_CONNECTED);
+	check_int(bufferevent_socket_get_dns_error(bev), ==, 0);
+	check_int(bufferevent_getfd(bev), >=, 0);
+	bufferevent_free(bev);
+
+	memset(&c, 0, sizeof(c));
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(bev, NULL, NULL, conn_event, &c);
+	check_int(bufferevent_socket_connect_hostname(bev, dns, AF_INET,
+	    "127.0.0.1", port), ==, 0);
+	check_int(bufferevent_getfd(bev), >=, 0);
+	event_base_dispatch(base);
+	check_int(c.events, ==, BEV_EVENT_CONNECTED);
+	bufferevent_free(bev);
+
+	memset(&c, 0, sizeof(c));
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(bev, NULL, NULL, conn_event, &c);
+	check_int(bufferevent_socket_connect_hostname(bev, dns, AF_INET,
+	    "nx.test", port), ==, 0);
+	event_base_dispatch(base);
+	check_int(c.events, ==, BEV_EVENT_ERROR);
+	check_int(bufferevent_socket_get_dns_error(bev), ==,
+	    EVUTIL_EAI_NONAME);
+end:
+	if (bev)
+		bufferevent_free(bev);
+	if (lev)
+		evconnlistener_free(lev);
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* Giving the bufferevent a socket while its lookup runs cancels the
+ * lookup: EVUTIL_EAI_CANCEL is recorded and no event is reported (DNS-6). */
+static void
+connect_cancelled(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct bufferevent *bev = NULL;
+	struct conn c = { 0, 0 };
+	evutil_socket_t pair[2] = { -1, -1 };
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	evdns_base_set_option(dns, "timeout:", "5");
+	check(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+	bev = bufferevent_socket_new(base, -1, 0);
+	bufferevent_setcb(bev, NULL, NULL, conn_event, &c);
+	check_int(bufferevent_socket_connect_hostname(bev, dns, AF_INET,
+	    "quiet.test", 80), ==, 0);
+	check_int(bufferevent_socket_get_dns_error(bev), ==, 0);
+	bufferevent_setfd(bev, pair[0]);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(c.calls, ==, 0);
+	check_int(bufferevent_socket_get_dns_error(bev), ==,
+	    EVUTIL_EAI_CANCEL);
+end:
+	if (bev)
+		bufferevent_free(bev);
+	if (pair[0] >= 0) {
+		close(pair[0]);
+		close(pair[1]);
+	}
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+static const struct check_case cases[] = {
+	{ "resolve_a", resolve_a },
+	{ "resolve_unspec", resolve_unspec },
+	{ "answers_and_failures", answers_and_failures },
+	{ "cancel", cancel },
+	{ "free_fails_requests", free_fails_requests },
+	{ "numeric_host", numeric_host },
+	{ "hosts_file", hosts_file },
+	{ "search_domain", search_domain },
+	{ "resolv_conf", resolv_conf },
+	{ "idle_bases", idle_bases },
+	{ "error_strings", error_strings },
+	{ "connect_by_name", connect_by_name },
+	{ "connect_cancelled", connect_cancelled },
+	{ NULL, NULL }
+};
+
+int
+main(int argc, char **argv)
+{
+	return check_main(cases, argc, argv);
+}

@@ -1,0 +1,1201 @@
+//! evdns: an asynchronous stub resolver over our reactor, the part of
+//! `event2/dns.h` that `evdns_getaddrinfo` and bufferevents use.
+//!
+//! A base talks UDP to its nameservers, one connected socket each, and
+//! asks A and AAAA questions; the wire format is hickory-proto's (see
+//! [`wire`]). Everything runs on the loop's thread. A handler that calls a
+//! program's callback holds a strong reference to the resolver's state,
+//! so `evdns_base_free` from inside a callback tears the state down at
+//! once but frees its memory only when the handler is done with it.
+
+pub mod conf;
+mod wire;
+
+use std::cell::{Cell, RefCell};
+use std::ffi::{CStr, c_int, c_short, c_void};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+
+use crate::ffi::event_struct::event;
+use crate::reactor::event_mem::EvPtr;
+use crate::reactor::{Base, EV_PERSIST, EV_READ, EV_TIMEOUT};
+use crate::util::resolve::{self, EAI_CANCEL};
+use crate::{log, mem, util};
+
+pub const DNS_ERR_NONE: i32 = 0;
+pub const DNS_ERR_FORMAT: i32 = 1;
+pub const DNS_ERR_SERVERFAILED: i32 = 2;
+pub const DNS_ERR_NOTEXIST: i32 = 3;
+pub const DNS_ERR_NOTIMPL: i32 = 4;
+pub const DNS_ERR_REFUSED: i32 = 5;
+pub const DNS_ERR_TRUNCATED: i32 = 65;
+pub const DNS_ERR_UNKNOWN: i32 = 66;
+pub const DNS_ERR_TIMEOUT: i32 = 67;
+pub const DNS_ERR_SHUTDOWN: i32 = 68;
+pub const DNS_ERR_CANCEL: i32 = 69;
+pub const DNS_ERR_NODATA: i32 = 70;
+
+pub const DNS_OPTION_SEARCH: i32 = 1;
+pub const DNS_OPTION_NAMESERVERS: i32 = 2;
+pub const DNS_OPTION_MISC: i32 = 4;
+pub const DNS_OPTION_HOSTSFILE: i32 = 8;
+pub const DNS_OPTIONS_ALL: i32 = 15;
+pub const DNS_OPTION_NAMESERVERS_NO_DEFAULT: i32 = 16;
+
+pub const EVDNS_BASE_INITIALIZE_NAMESERVERS: i32 = 1;
+pub const EVDNS_BASE_DISABLE_WHEN_INACTIVE: i32 = 0x8000;
+pub const EVDNS_BASE_NAMESERVERS_NO_DEFAULT: i32 = 0x10000;
+
+/// `EVUTIL_AI_NUMERICHOST` and `EVUTIL_AI_CANONNAME` (glibc's values).
+const AI_NUMERICHOST: i32 = libc::AI_NUMERICHOST;
+const AI_CANONNAME: i32 = libc::AI_CANONNAME;
+
+/// `evdns_getaddrinfo_cb`.
+pub type GaiCallback = crate::ffi::dns::evdns_getaddrinfo_cb;
+
+/// `struct evdns_base`: what the program holds.
+pub struct EvdnsBase {
+    inner: Rc<Inner>,
+}
+
+/// `struct evdns_getaddrinfo_request`: one `evdns_getaddrinfo` in flight.
+pub struct Lookup {
+    inner: *const Inner,
+    cb: GaiCallback,
+    arg: *mut c_void,
+    port: u16,
+    socktype: i32,
+    protocol: i32,
+    want_cname: bool,
+    /// Whether the A (index 0) and AAAA (index 1) questions are still asked.
+    inflight: [bool; 2],
+    /// Answers that came while the other question was still out.
+    results: [Option<Vec<IpAddr>>; 2],
+    pending_error: i32,
+    cname: Option<String>,
+    canceled: bool,
+    /// Set once the program's callback has been (or is being) called.
+    done: bool,
+    /// How long to wait for the other question once one is answered; also
+    /// the deferred report of a cancellation.
+    skew: event,
+}
+
+/// One question to the nameservers (with its search-list candidates).
+struct Query {
+    ev: event,
+    inner: *const Inner,
+    lookup: *mut Lookup,
+    v6: bool,
+    id: u16,
+    /// The names to try in order, and which one is being asked.
+    names: Vec<String>,
+    at: usize,
+    /// The name as sent (its case randomized when that option is on).
+    sent: String,
+    tx: u32,
+    server: Option<usize>,
+}
+
+struct Server {
+    addr: SocketAddr,
+    sock: UdpSocket,
+    ev: Box<event>,
+    watching: bool,
+}
+
+struct Inner {
+    base: *mut Base,
+    disable_when_inactive: bool,
+    freed: Cell<bool>,
+    st: RefCell<State>,
+}
+
+struct State {
+    servers: Vec<Server>,
+    next_server: usize,
+    suspended: bool,
+    timeout_ns: u64,
+    skew_ns: u64,
+    attempts: u32,
+    ndots: usize,
+    randomize_case: bool,
+    search: Vec<String>,
+    hosts: Vec<(String, IpAddr)>,
+    queries: Vec<Box<Query>>,
+    lookups: Vec<Box<Lookup>>,
+}
+
+/// A program callback to call once no state is borrowed.
+struct Report {
+    cb: GaiCallback,
+    result: c_int,
+    list: *mut libc::addrinfo,
+    arg: *mut c_void,
+}
+
+impl Report {
+    fn call(self) {
+        if let Some(f) = self.cb {
+            // SAFETY: the program gave this callback for exactly this call.
+            unsafe { f(self.result, self.list, self.arg) };
+        }
+    }
+}
+
+fn zero_event() -> event {
+    // SAFETY: an all-zero struct event is a valid unassigned event.
+    unsafe { std::mem::zeroed() }
+}
+
+fn ev_ptr(ev: &event) -> EvPtr {
+    EvPtr::new(std::ptr::from_ref(ev).cast_mut()).expect("a reference is not null")
+}
+
+/// Takes a strong reference to the state from an event's argument.
+///
+/// # Safety
+/// `p` came from `Rc::as_ptr` of a live `Rc<Inner>`.
+unsafe fn hold(p: *const Inner) -> Rc<Inner> {
+    // SAFETY: p is a live Rc's pointer (caller's contract); we add one
+    // strong count and wrap it, so the count stays balanced.
+    unsafe {
+        Rc::increment_strong_count(p);
+        Rc::from_raw(p)
+    }
+}
+
+impl EvdnsBase {
+    /// `evdns_base_new`.
+    pub fn new(base: *mut Base, flags: i32) -> Box<EvdnsBase> {
+        let inner = Rc::new(Inner {
+            base,
+            disable_when_inactive: flags & EVDNS_BASE_DISABLE_WHEN_INACTIVE != 0,
+            freed: Cell::new(false),
+            st: RefCell::new(State {
+                servers: Vec::new(),
+                next_server: 0,
+                suspended: false,
+                timeout_ns: 5_000_000_000,
+                skew_ns: 3_000_000_000,
+                attempts: 3,
+                ndots: 1,
+                randomize_case: true,
+                search: Vec::new(),
+                hosts: Vec::new(),
+                queries: Vec::new(),
+                lookups: Vec::new(),
+            }),
+        });
+        let me = Box::new(EvdnsBase { inner });
+        if flags & EVDNS_BASE_INITIALIZE_NAMESERVERS != 0 {
+            let mut opts = DNS_OPTIONS_ALL;
+            if flags & EVDNS_BASE_NAMESERVERS_NO_DEFAULT != 0 {
+                opts |= DNS_OPTION_NAMESERVERS_NO_DEFAULT;
+            }
+            me.resolv_conf_parse(opts, Some(c"/etc/resolv.conf"));
+        }
+        me
+    }
+
+    /// `evdns_base_free`: with `fail_requests`, every lookup still running
+    /// is answered from the loop's next pass with EVUTIL_EAI_FAIL (the
+    /// getaddrinfo code of DNS_ERR_SHUTDOWN); otherwise nothing is called.
+    pub fn free(self: Box<Self>, fail_requests: bool) {
+        let reports = self.inner.shutdown(fail_requests);
+        let base = self.inner.base;
+        for r in reports {
+            defer_report(base, r);
+        }
+    }
+
+    /// The address of nameserver `idx` as a `struct sockaddr_in` or
+    /// `sockaddr_in6`, in the order they were added.
+    pub fn nameserver_addr(&self, idx: usize) -> Option<Vec<u8>> {
+        let st = self.inner.st.borrow();
+        let a = st.servers.get(idx)?.addr;
+        Some(sockaddr_bytes(&a.ip(), a.port()))
+    }
+
+    /// `evdns_base_clear_host_addresses`: forgets every hosts entry.
+    pub fn clear_hosts(&self) {
+        self.inner.st.borrow_mut().hosts.clear();
+    }
+
+    pub fn count_nameservers(&self) -> i32 {
+        self.inner.st.borrow().servers.len() as i32
+    }
+
+    /// `evdns_base_nameserver_sockaddr_add` and friends: 0, or 3 when the
+    /// nameserver was already there, or 1 when no socket could be made.
+    pub fn add_nameserver(&self, addr: SocketAddr) -> i32 {
+        let r = self.inner.add_server(addr);
+        self.inner.pump();
+        r
+    }
+
+    /// `evdns_base_clear_nameservers_and_suspend`: the questions being
+    /// asked wait until `resume` and a new nameserver.
+    pub fn clear_and_suspend(&self) {
+        let inner = &self.inner;
+        let mut st = inner.st.borrow_mut();
+        st.suspended = true;
+        for q in st.queries.iter_mut() {
+            inner.base().del(ev_ptr(&q.ev));
+            q.server = None;
+            q.tx = 0;
+        }
+        for s in st.servers.drain(..) {
+            inner.base().del(ev_ptr(&s.ev));
+        }
+    }
+
+    pub fn resume(&self) {
+        self.inner.st.borrow_mut().suspended = false;
+        self.inner.pump();
+    }
+
+    /// `evdns_base_set_option`: 0, or -1 for a value that does not parse.
+    pub fn set_option(&self, name: &str, value: &str) -> i32 {
+        let name = name.strip_suffix(':').unwrap_or(name);
+        let mut st = self.inner.st.borrow_mut();
+        match name {
+            "ndots" => match conf::integer(value) {
+                Some(n) if n >= 0 => st.ndots = n as usize,
+                _ => return -1,
+            },
+            "timeout" => match conf::seconds(value) {
+                Some(ns) => st.timeout_ns = ns,
+                _ => return -1,
+            },
+            "getaddrinfo-allow-skew" => match conf::seconds(value) {
+                Some(ns) => st.skew_ns = ns,
+                None => return -1,
+            },
+            "attempts" => match conf::integer(value) {
+                Some(n) if n >= 0 => st.attempts = n.min(255) as u32,
+                _ => return -1,
+            },
+            "randomize-case" => match conf::integer(value) {
+                Some(n) => st.randomize_case = n != 0,
+                None => return -1,
+            },
+            // LIMITATION: 2.1.12 also honours max-timeouts, max-inflight,
+            // bind-to, initial-probe-timeout, so-rcvbuf and so-sndbuf; we
+            // accept and ignore them, so a program setting them sees 0 and
+            // the defaults; wiring them into the resolver would lift it.
+            _ => {}
+        }
+        0
+    }
+
+    pub fn search_clear(&self) {
+        let mut st = self.inner.st.borrow_mut();
+        st.search.clear();
+        st.ndots = 1;
+    }
+
+    /// `evdns_base_search_add`: the domain added last is tried first, as
+    /// in libevent.
+    pub fn search_add(&self, domain: &str) {
+        let domain = domain.trim_start_matches('.');
+        self.inner
+            .st
+            .borrow_mut()
+            .search
+            .insert(0, domain.to_string());
+    }
+
+    pub fn search_ndots_set(&self, ndots: i32) {
+        self.inner.st.borrow_mut().ndots = ndots.max(0) as usize;
+    }
+
+    /// `evdns_base_load_hosts`: adds the file's entries; with no file (or
+    /// one that cannot be read) adds localhost's two addresses instead.
+    pub fn load_hosts(&self, path: Option<&CStr>) -> i32 {
+        let text = path.map(|p| std::fs::read(os_path(p)));
+        let mut st = self.inner.st.borrow_mut();
+        match text {
+            Some(Ok(bytes)) => {
+                for line in String::from_utf8_lossy(&bytes).lines() {
+                    st.hosts.extend(conf::hosts_line(line));
+                }
+                0
+            }
+            other => {
+                st.hosts.extend(conf::hosts_line("127.0.0.1 localhost"));
+                st.hosts.extend(conf::hosts_line("::1 localhost"));
+                if other.is_some() { -1 } else { 0 }
+            }
+        }
+    }
+
+    /// `evdns_base_resolv_conf_parse`: 0, 1 when the file could not be
+    /// opened, 6 when it named no nameserver (127.0.0.1 is then added
+    /// unless DNS_OPTION_NAMESERVERS_NO_DEFAULT).
+    pub fn resolv_conf_parse(&self, flags: i32, path: Option<&CStr>) -> i32 {
+        let mut add_default = flags & DNS_OPTION_NAMESERVERS != 0;
+        if flags & DNS_OPTION_NAMESERVERS_NO_DEFAULT != 0 {
+            add_default = false;
+        }
+        if flags & DNS_OPTION_HOSTSFILE != 0 {
+            self.load_hosts(Some(c"/etc/hosts"));
+        }
+        let text = match path.map(|p| std::fs::read(os_path(p))) {
+            Some(Ok(t)) => t,
+            _ => {
+                self.set_defaults(flags, add_default);
+                return 1;
+            }
+        };
+        let text = String::from_utf8_lossy(&text);
+        for d in conf::resolv_conf(&text) {
+            match d {
+                conf::Directive::Nameserver(a) if flags & DNS_OPTION_NAMESERVERS != 0 => {
+                    match conf::nameserver_addr(&a) {
+                        Some(sa) => {
+                            self.add_nameserver(sa);
+                        }
+                        None => log::warn(&format!("evdns: bad nameserver address {a}")),
+                    }
+                }
+                conf::Directive::Search(list) if flags & DNS_OPTION_SEARCH != 0 => {
+                    let mut st = self.inner.st.borrow_mut();
+                    st.search = list
+                        .iter()
+                        .map(|d| d.trim_start_matches('.').to_string())
+                        .collect();
+                }
+                conf::Directive::Option(name, value) => {
+                    let wanted = if name == "ndots" {
+                        DNS_OPTION_SEARCH
+                    } else {
+                        DNS_OPTION_MISC
+                    };
+                    if flags & wanted != 0 {
+                        self.set_option(&name, &value);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut err = 0;
+        if add_default && self.count_nameservers() == 0 {
+            self.add_nameserver(SocketAddr::from(([127, 0, 0, 1], 53)));
+            err = 6;
+        }
+        if flags & DNS_OPTION_SEARCH != 0 && self.inner.st.borrow().search.is_empty() {
+            self.search_from_hostname();
+        }
+        err
+    }
+
+    fn set_defaults(&self, flags: i32, add_default: bool) {
+        if flags & DNS_OPTION_SEARCH != 0 {
+            self.search_from_hostname();
+        }
+        if add_default {
+            self.add_nameserver(SocketAddr::from(([127, 0, 0, 1], 53)));
+        }
+    }
+
+    /// The search list libevent makes when none is configured: the
+    /// domain part of this host's name, if it has one.
+    fn search_from_hostname(&self) {
+        let mut buf = [0u8; 256];
+        // SAFETY: buf is writable for its length; gethostname NUL-terminates
+        // within it on success.
+        let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
+        if r != 0 {
+            return;
+        }
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        let host = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let mut st = self.inner.st.borrow_mut();
+        st.search.clear();
+        if let Some((_, domain)) = host.split_once('.')
+            && !domain.is_empty()
+        {
+            st.search.push(domain.to_string());
+        }
+    }
+
+    /// `evdns_getaddrinfo`: answers at once (returning NULL) when it can,
+    /// else starts the questions and returns the request.
+    pub fn getaddrinfo(
+        &self,
+        node: Option<&CStr>,
+        service: Option<&CStr>,
+        hints: Option<&libc::addrinfo>,
+        cb: GaiCallback,
+        arg: *mut c_void,
+    ) -> *mut Lookup {
+        let now = |result: i32, list: *mut libc::addrinfo| {
+            Report {
+                cb,
+                result,
+                list,
+                arg,
+            }
+            .call();
+            std::ptr::null_mut()
+        };
+        if hints.is_some_and(|h| h.ai_flags & AI_NUMERICHOST != 0) {
+            let (err, list) = resolve::getaddrinfo(node, service, hints);
+            return now(err, list);
+        }
+        // SAFETY: addrinfo is integers and pointers; all-zero is valid.
+        let mut h: libc::addrinfo = unsafe { std::mem::zeroed() };
+        match hints {
+            Some(given) => h = *given,
+            None => h.ai_family = libc::AF_UNSPEC,
+        }
+        let name = node.map(|n| n.to_string_lossy().into_owned());
+        let numeric = match &name {
+            None => true,
+            Some(n) => n.parse::<IpAddr>().is_ok() || n.contains('%'),
+        };
+        if numeric {
+            h.ai_flags |= AI_NUMERICHOST;
+            let (err, list) = resolve::getaddrinfo(node, service, Some(&h));
+            return now(err, list);
+        }
+        let name = name.expect("a non-numeric host has a name");
+        let port = match service_port(service, h.ai_family) {
+            Ok(p) => p,
+            Err(e) => return now(e, std::ptr::null_mut()),
+        };
+        let inner = &self.inner;
+        let hosts: Vec<IpAddr> = {
+            let st = inner.st.borrow();
+            st.hosts
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(&name))
+                .map(|(_, ip)| *ip)
+                .collect()
+        };
+        if !hosts.is_empty() {
+            let fit: Vec<IpAddr> = hosts
+                .into_iter()
+                .filter(|ip| family_fits(h.ai_family, ip))
+                .collect();
+            return match build_list(&fit, port, h.ai_socktype, h.ai_protocol, None) {
+                Some(list) => now(0, list),
+                None => now(libc::EAI_MEMORY, std::ptr::null_mut()),
+            };
+        }
+        let mut lookup = Box::new(Lookup {
+            inner: Rc::as_ptr(inner),
+            cb,
+            arg,
+            port,
+            socktype: h.ai_socktype,
+            protocol: h.ai_protocol,
+            want_cname: h.ai_flags & AI_CANONNAME != 0,
+            inflight: [false; 2],
+            results: [None, None],
+            pending_error: 0,
+            cname: None,
+            canceled: false,
+            done: false,
+            skew: zero_event(),
+        });
+        let lp: *mut Lookup = &mut *lookup;
+        let pri = inner.base().default_priority();
+        ev_ptr(&lookup.skew).assign(inner.base, -1, 0, Some(skew_cb), lp.cast(), pri);
+        inner.st.borrow_mut().lookups.push(lookup);
+        let mut started = false;
+        for v6 in [false, true] {
+            let skip = if v6 { libc::AF_INET } else { libc::AF_INET6 };
+            if h.ai_family != skip && inner.start_query(lp, v6, &name) {
+                started = true;
+            }
+        }
+        if !started {
+            inner.forget_lookup(lp);
+            return now(libc::EAI_FAIL, std::ptr::null_mut());
+        }
+        lp
+    }
+}
+
+/// `evdns_getaddrinfo_cancel`: the questions stop; the callback runs on
+/// the loop's next pass with EVUTIL_EAI_CANCEL. Nothing once answered.
+///
+/// # Safety
+/// `lp` is a request from [`EvdnsBase::getaddrinfo`] whose callback has
+/// not returned yet, and its base is alive.
+pub unsafe fn cancel(lp: *mut Lookup) {
+    // SAFETY: live request (caller's contract).
+    let l = unsafe { &mut *lp };
+    if l.done || l.canceled {
+        return;
+    }
+    // SAFETY: the base outlives its requests (caller's contract).
+    let inner = unsafe { hold(l.inner) };
+    l.canceled = true;
+    inner.drop_queries_of(lp);
+    l.inflight = [false; 2];
+    let skew = ev_ptr(&l.skew);
+    inner.base().del(skew);
+    inner.base().activate(skew, EV_TIMEOUT);
+}
+
+fn os_path(p: &CStr) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    std::path::PathBuf::from(std::ffi::OsStr::from_bytes(p.to_bytes()))
+}
+
+fn family_fits(family: i32, ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(_) => family != libc::AF_INET6,
+        IpAddr::V6(_) => family != libc::AF_INET,
+    }
+}
+
+/// The port of `service`: 0 for none, a number, or a service name looked
+/// up in the local services database through the C library.
+fn service_port(service: Option<&CStr>, family: i32) -> Result<u16, i32> {
+    let Some(s) = service else { return Ok(0) };
+    if let Ok(n) = s.to_string_lossy().parse::<u16>() {
+        return Ok(n);
+    }
+    // SAFETY: addrinfo is integers and pointers; all-zero is valid.
+    let mut h: libc::addrinfo = unsafe { std::mem::zeroed() };
+    h.ai_family = if family == libc::AF_INET6 {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
+    h.ai_flags = AI_NUMERICHOST;
+    let host = if family == libc::AF_INET6 {
+        c"::1"
+    } else {
+        c"127.0.0.1"
+    };
+    let (err, list) = resolve::getaddrinfo(Some(host), Some(s), Some(&h));
+    if err != 0 {
+        return Err(err);
+    }
+    // SAFETY: a successful lookup returns a live list with an address of
+    // the family asked for; the port sits at the same offset in both.
+    let port = unsafe {
+        let sin = (*list).ai_addr.cast::<libc::sockaddr_in>();
+        let p = u16::from_be((*sin).sin_port);
+        resolve::freeaddrinfo(list);
+        p
+    };
+    Ok(port)
+}
+
+/// The bytes of a `sockaddr_in` or `sockaddr_in6` for `ip` and `port`.
+fn sockaddr_bytes(ip: &IpAddr, port: u16) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => {
+            // SAFETY: sockaddr_in is plain integers; all-zero is valid.
+            let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = port.to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(v4.octets());
+            as_bytes(&sin)
+        }
+        IpAddr::V6(v6) => {
+            // SAFETY: as above for sockaddr_in6.
+            let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = port.to_be();
+            sin6.sin6_addr.s6_addr = v6.octets();
+            as_bytes(&sin6)
+        }
+    }
+}
+
+/// The bytes of a socket address struct (only `sockaddr_in` and
+/// `sockaddr_in6`, which have no padding bytes, are passed here).
+fn as_bytes<T>(v: &T) -> Vec<u8> {
+    // SAFETY: v is a live sockaddr_in or sockaddr_in6: size_of::<T>()
+    // initialized bytes, none of them padding.
+    unsafe { std::slice::from_raw_parts(std::ptr::from_ref(v).cast::<u8>(), size_of::<T>()) }
+        .to_vec()
+}
+
+/// Builds the addrinfo list for `addrs` as libevent does: with no socket
+/// type or protocol asked for, each address comes twice, TCP then UDP.
+/// None when memory runs out; NULL (Some) for no addresses.
+fn build_list(
+    addrs: &[IpAddr],
+    port: u16,
+    socktype: i32,
+    protocol: i32,
+    cname: Option<&str>,
+) -> Option<*mut libc::addrinfo> {
+    let kinds: Vec<(i32, i32)> = if socktype == 0 && protocol == 0 {
+        vec![
+            (libc::SOCK_STREAM, libc::IPPROTO_TCP),
+            (libc::SOCK_DGRAM, libc::IPPROTO_UDP),
+        ]
+    } else {
+        vec![(socktype, protocol)]
+    };
+    let mut head: *mut libc::addrinfo = std::ptr::null_mut();
+    let mut tail: *mut libc::addrinfo = std::ptr::null_mut();
+    for ip in addrs {
+        let sa = sockaddr_bytes(ip, port);
+        for &(t, p) in &kinds {
+            let e = resolve::new_entry(&sa, t, p);
+            if e.is_null() {
+                if !head.is_null() {
+                    // SAFETY: head is a list we built from new_entry.
+                    unsafe { resolve::freeaddrinfo(head) };
+                }
+                return None;
+            }
+            if tail.is_null() {
+                head = e;
+            } else {
+                // SAFETY: tail is the live last entry of our list.
+                unsafe { (*tail).ai_next = e };
+            }
+            tail = e;
+        }
+    }
+    if let (Some(name), false) = (cname, head.is_null()) {
+        let copy = mem::malloc(name.len() + 1).cast::<u8>();
+        if !copy.is_null() {
+            // SAFETY: copy holds name.len() + 1 bytes; head is our entry,
+            // whose canonname evutil_freeaddrinfo frees with mem::free.
+            unsafe {
+                std::ptr::copy_nonoverlapping(name.as_ptr(), copy, name.len());
+                *copy.add(name.len()) = 0;
+                (*head).ai_canonname = copy.cast();
+            }
+        }
+    }
+    Some(head)
+}
+
+/// Runs `r` from the loop's next pass (libevent reports failures of a
+/// freed base through deferred callbacks).
+fn defer_report(base: *mut Base, r: Report) {
+    let raw = Box::into_raw(Box::new(r));
+    // SAFETY: the base outlives its evdns bases (the program frees the
+    // evdns base first).
+    let ok = unsafe { &*base }.once(-1, EV_TIMEOUT, Some(deferred_cb), raw.cast(), None);
+    if ok != 0 {
+        // SAFETY: once failed, so the box was not handed on.
+        drop(unsafe { Box::from_raw(raw) });
+    }
+}
+
+unsafe extern "C" fn deferred_cb(_fd: c_int, _what: c_short, arg: *mut c_void) {
+    // SAFETY: arg is the box made by defer_report, handed to this one call.
+    let r = unsafe { Box::from_raw(arg.cast::<Report>()) };
+    r.call();
+}
+
+/// The candidates for `name` with the search list: as given first when it
+/// has at least `ndots` dots, else last.
+fn candidates(st: &State, name: &str) -> Vec<String> {
+    if st.search.is_empty() || name.ends_with('.') {
+        return vec![name.to_string()];
+    }
+    let mut out: Vec<String> = st.search.iter().map(|d| format!("{name}.{d}")).collect();
+    if name.matches('.').count() >= st.ndots {
+        out.insert(0, name.to_string());
+    } else {
+        out.push(name.to_string());
+    }
+    out
+}
+
+/// Flips the case of each letter at random (0x20 randomization, which
+/// makes forged replies harder to get accepted).
+fn randomize_case(name: &str) -> String {
+    let mut bits = vec![0u8; name.len()];
+    util::rng::fill(&mut bits);
+    name.bytes()
+        .zip(bits)
+        .map(|(c, r)| {
+            if c.is_ascii_alphabetic() && r & 1 == 1 {
+                (c ^ 0x20) as char
+            } else {
+                c as char
+            }
+        })
+        .collect()
+}
+
+impl Inner {
+    fn base(&self) -> &Base {
+        // SAFETY: the event base outlives the evdns bases made on it.
+        unsafe { &*self.base }
+    }
+
+    /// Opens a socket to `addr` and watches it; 3 if known, 1 on failure.
+    fn add_server(&self, addr: SocketAddr) -> i32 {
+        let mut st = self.st.borrow_mut();
+        if st.servers.iter().any(|s| s.addr == addr) {
+            return 3;
+        }
+        let local: SocketAddr = if addr.is_ipv4() {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            SocketAddr::from(([0u16; 8], 0))
+        };
+        let sock = match UdpSocket::bind(local).and_then(|s| {
+            s.connect(addr)?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        }) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn(&format!("evdns: cannot open a socket to {addr}: {e}"));
+                return 1;
+            }
+        };
+        let ev = Box::new(zero_event());
+        let me = std::ptr::from_ref(self).cast_mut().cast::<c_void>();
+        let pri = self.base().default_priority();
+        let fd = sock.as_raw_fd();
+        ev_ptr(&ev).assign(self.base, fd, EV_READ | EV_PERSIST, Some(read_cb), me, pri);
+        let mut server = Server {
+            addr,
+            sock,
+            ev,
+            watching: false,
+        };
+        if !self.disable_when_inactive {
+            server.watching = self.base().add(ev_ptr(&server.ev), None, false).is_ok();
+        }
+        st.servers.push(server);
+        st.suspended = false;
+        0
+    }
+
+    /// Sends every question that waits for a nameserver.
+    fn pump(&self) {
+        let waiting: Vec<*mut Query> = {
+            let mut st = self.st.borrow_mut();
+            if st.servers.is_empty() || st.suspended {
+                return;
+            }
+            st.queries
+                .iter_mut()
+                .filter(|q| q.server.is_none())
+                .map(|q| &mut **q as *mut Query)
+                .collect()
+        };
+        for q in waiting {
+            self.transmit(q);
+        }
+    }
+
+    /// Makes a question for `lookup`; false if the name cannot be asked.
+    fn start_query(&self, lookup: *mut Lookup, v6: bool, name: &str) -> bool {
+        let names = candidates(&self.st.borrow(), name);
+        if names.iter().any(|n| wire::query(0, n, v6).is_none()) {
+            return false;
+        }
+        let mut q = Box::new(Query {
+            ev: zero_event(),
+            inner: std::ptr::from_ref(self),
+            lookup,
+            v6,
+            id: 0,
+            sent: names[0].clone(),
+            names,
+            at: 0,
+            tx: 0,
+            server: None,
+        });
+        let qp: *mut Query = &mut *q;
+        let pri = self.base().default_priority();
+        ev_ptr(&q.ev).assign(self.base, -1, 0, Some(timeout_cb), qp.cast(), pri);
+        self.st.borrow_mut().queries.push(q);
+        // SAFETY: lookup is live; its queries are made right after it.
+        unsafe { (*lookup).inflight[usize::from(v6)] = true };
+        self.transmit(qp);
+        true
+    }
+
+    /// Sends (or re-sends) a question to the next nameserver and arms its
+    /// timeout; with no nameserver it waits, and nothing keeps the loop.
+    fn transmit(&self, qp: *mut Query) {
+        let mut st = self.st.borrow_mut();
+        // SAFETY: qp is one of st.queries, alive while listed there.
+        let q = unsafe { &mut *qp };
+        if st.servers.is_empty() || st.suspended {
+            q.server = None;
+            return;
+        }
+        // LIMITATION: 2.1.12 marks a nameserver that times out (or answers
+        // REFUSED/NOTIMPL) as down, probes it until it answers and sends
+        // to the good ones only, and caps the questions in flight
+        // (max-inflight); we take the nameservers in turn whatever they
+        // did, so a dead one costs each question its timeout; health
+        // tracking per nameserver would lift it.
+        let idx = st.next_server % st.servers.len();
+        st.next_server = st.next_server.wrapping_add(1);
+        if q.tx == 0 {
+            q.id = fresh_id(&st);
+            q.sent = if st.randomize_case {
+                randomize_case(&q.names[q.at])
+            } else {
+                q.names[q.at].clone()
+            };
+        }
+        let packet = wire::query(q.id, &q.sent, q.v6).expect("names are checked when made");
+        let server = &mut st.servers[idx];
+        if let Err(e) = server.sock.send(&packet) {
+            log::debug(|| format!("evdns: send to {} failed: {e}", server.addr));
+        }
+        if !server.watching {
+            server.watching = self.base().add(ev_ptr(&server.ev), None, false).is_ok();
+        }
+        q.tx += 1;
+        q.server = Some(idx);
+        let _ = self.base().add(ev_ptr(&q.ev), Some(st.timeout_ns), false);
+    }
+
+    /// Stops watching idle nameservers when asked to let the loop end.
+    fn idle_check(&self) {
+        if !self.disable_when_inactive {
+            return;
+        }
+        let mut st = self.st.borrow_mut();
+        let busy: Vec<usize> = st.queries.iter().filter_map(|q| q.server).collect();
+        for (i, s) in st.servers.iter_mut().enumerate() {
+            if s.watching && !busy.contains(&i) {
+                self.base().del(ev_ptr(&s.ev));
+                s.watching = false;
+            }
+        }
+    }
+
+    /// Takes the question off the lists and frees it.
+    fn remove_query(&self, qp: *mut Query) {
+        let mut st = self.st.borrow_mut();
+        if let Some(pos) = st.queries.iter().position(|q| std::ptr::eq(&**q, qp)) {
+            let q = st.queries.remove(pos);
+            self.base().del(ev_ptr(&q.ev));
+        }
+        drop(st);
+        self.idle_check();
+    }
+
+    fn drop_queries_of(&self, lp: *mut Lookup) {
+        let mine: Vec<*mut Query> = self
+            .st
+            .borrow_mut()
+            .queries
+            .iter_mut()
+            .filter(|q| q.lookup == lp)
+            .map(|q| &mut **q as *mut Query)
+            .collect();
+        for q in mine {
+            self.remove_query(q);
+        }
+    }
+
+    fn forget_lookup(&self, lp: *mut Lookup) {
+        self.drop_queries_of(lp);
+        let mut st = self.st.borrow_mut();
+        if let Some(pos) = st.lookups.iter().position(|l| std::ptr::eq(&**l, lp)) {
+            let l = st.lookups.remove(pos);
+            self.base().del(ev_ptr(&l.skew));
+        }
+    }
+
+    /// A question is over: updates its lookup and says what to report.
+    fn finish(&self, qp: *mut Query, result: Result<(Vec<IpAddr>, Option<String>), i32>) {
+        // SAFETY: qp is listed, so alive until remove_query below.
+        let (lp, v6) = unsafe { ((*qp).lookup, (*qp).v6) };
+        self.remove_query(qp);
+        // SAFETY: a listed question's lookup is alive.
+        let l = unsafe { &mut *lp };
+        let side = usize::from(v6);
+        l.inflight[side] = false;
+        let other = l.inflight[1 - side];
+        let report = match result {
+            Err(e) => {
+                let err = if e == DNS_ERR_NOTEXIST {
+                    libc::EAI_NONAME
+                } else {
+                    libc::EAI_FAIL
+                };
+                if other {
+                    l.pending_error = err;
+                    self.arm_skew(l);
+                    return;
+                }
+                if l.results.iter().any(Option::is_some) {
+                    self.result_list(l)
+                } else {
+                    (err, std::ptr::null_mut())
+                }
+            }
+            Ok((addrs, cname)) => {
+                if l.want_cname && l.cname.is_none() {
+                    l.cname = cname;
+                }
+                l.results[side] = Some(addrs);
+                if other {
+                    self.arm_skew(l);
+                    return;
+                }
+                self.result_list(l)
+            }
+        };
+        self.report(lp, report.0, report.1);
+    }
+
+    fn arm_skew(&self, l: &Lookup) {
+        let skew = self.st.borrow().skew_ns;
+        let _ = self.base().add(ev_ptr(&l.skew), Some(skew), false);
+    }
+
+    /// The list of the answers kept so far, IPv4 first.
+    fn result_list(&self, l: &mut Lookup) -> (i32, *mut libc::addrinfo) {
+        let mut all = Vec::new();
+        for r in l.results.iter_mut() {
+            all.extend(r.take().unwrap_or_default());
+        }
+        let cname = l.cname.take();
+        match build_list(&all, l.port, l.socktype, l.protocol, cname.as_deref()) {
+            Some(list) => (0, list),
+            None => (libc::EAI_MEMORY, std::ptr::null_mut()),
+        }
+    }
+
+    /// Calls the program's callback for the lookup, then frees it.
+    fn report(&self, lp: *mut Lookup, result: i32, list: *mut libc::addrinfo) {
+        // SAFETY: lp is listed in st.lookups until forget_lookup.
+        let l = unsafe { &mut *lp };
+        l.done = true;
+        self.drop_queries_of(lp);
+        self.base().del(ev_ptr(&l.skew));
+        Report {
+            cb: l.cb,
+            result,
+            list,
+            arg: l.arg,
+        }
+        .call();
+        if !self.freed.get() {
+            self.forget_lookup(lp);
+        }
+    }
+
+    /// A reply arrived on nameserver `idx`.
+    fn on_packet(&self, idx: usize, packet: &[u8]) {
+        let Some(reply) = wire::parse(packet) else {
+            log::debug(|| "evdns: dropped a malformed reply".to_string());
+            return;
+        };
+        let qp = {
+            let mut st = self.st.borrow_mut();
+            let exact = st.randomize_case;
+            st.queries
+                .iter_mut()
+                .find(|q| {
+                    q.server == Some(idx)
+                        && q.id == reply.id
+                        && q.v6 == reply.v6
+                        && if exact {
+                            q.sent == reply.qname
+                        } else {
+                            q.sent.eq_ignore_ascii_case(&reply.qname)
+                        }
+                })
+                .map(|q| &mut **q as *mut Query)
+        };
+        let Some(qp) = qp else {
+            log::debug(|| "evdns: dropped a reply that answers no question of ours".to_string());
+            return;
+        };
+        match reply.outcome {
+            wire::Outcome::Addrs(addrs, cname) => self.finish(qp, Ok((addrs, cname))),
+            wire::Outcome::ServFail => self.timed_out(qp),
+            wire::Outcome::Error(e) => {
+                // SAFETY: qp is listed and alive.
+                let q = unsafe { &mut *qp };
+                if q.at + 1 < q.names.len() {
+                    q.at += 1;
+                    q.tx = 0;
+                    self.base().del(ev_ptr(&q.ev));
+                    self.transmit(qp);
+                } else {
+                    self.finish(qp, Err(e));
+                }
+            }
+        }
+    }
+
+    /// No usable reply in time: ask again, or give up after `attempts`.
+    fn timed_out(&self, qp: *mut Query) {
+        let attempts = self.st.borrow().attempts;
+        // SAFETY: qp is listed and alive.
+        let q = unsafe { &mut *qp };
+        if q.tx >= attempts {
+            self.finish(qp, Err(DNS_ERR_TIMEOUT));
+        } else {
+            self.base().del(ev_ptr(&q.ev));
+            self.transmit(qp);
+        }
+    }
+
+    /// Tears everything down; with `fail`, returns the reports owed.
+    fn shutdown(&self, fail: bool) -> Vec<Report> {
+        if self.freed.replace(true) {
+            return Vec::new();
+        }
+        let mut st = self.st.borrow_mut();
+        for q in st.queries.drain(..) {
+            self.base().del(ev_ptr(&q.ev));
+        }
+        for s in st.servers.drain(..) {
+            self.base().del(ev_ptr(&s.ev));
+        }
+        let mut out = Vec::new();
+        for l in st.lookups.drain(..) {
+            self.base().del(ev_ptr(&l.skew));
+            if fail && !l.done {
+                let result = if l.canceled {
+                    EAI_CANCEL
+                } else {
+                    libc::EAI_FAIL
+                };
+                out.push(Report {
+                    cb: l.cb,
+                    result,
+                    list: std::ptr::null_mut(),
+                    arg: l.arg,
+                });
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.shutdown(false);
+    }
+}
+
+/// A random transaction id no question in flight uses.
+fn fresh_id(st: &State) -> u16 {
+    loop {
+        let mut b = [0u8; 2];
+        util::rng::fill(&mut b);
+        let id = u16::from_ne_bytes(b);
+        if !st.queries.iter().any(|q| q.tx > 0 && q.id == id) {
+            return id;
+        }
+    }
+}
+
+/// A nameserver's socket is readable.
+unsafe extern "C" fn read_cb(fd: c_int, _what: c_short, arg: *mut c_void) {
+    // SAFETY: arg is the Inner this event was assigned for; its events
+    // are deleted before it is dropped.
+    let inner = unsafe { hold(arg.cast::<Inner>()) };
+    let mut buf = [0u8; 1500];
+    loop {
+        if inner.freed.get() {
+            return;
+        }
+        let got = {
+            let st = inner.st.borrow();
+            let Some(idx) = st.servers.iter().position(|s| s.sock.as_raw_fd() == fd) else {
+                return;
+            };
+            st.servers[idx].sock.recv(&mut buf).map(|n| (idx, n))
+        };
+        match got {
+            Ok((idx, n)) => inner.on_packet(idx, &buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            // An ICMP error (nothing listens there) shows up here; the
+            // question then times out as libevent's would.
+            Err(_) => {}
+        }
+    }
+}
+
+/// A question's timeout.
+unsafe extern "C" fn timeout_cb(_fd: c_int, _what: c_short, arg: *mut c_void) {
+    let qp = arg.cast::<Query>();
+    // SAFETY: a pending timeout belongs to a listed question, whose Inner
+    // is alive.
+    let inner = unsafe { hold((*qp).inner) };
+    inner.timed_out(qp);
+}
+
+/// The wait for the second question is over, or a cancellation is due.
+unsafe extern "C" fn skew_cb(_fd: c_int, _what: c_short, arg: *mut c_void) {
+    let lp = arg.cast::<Lookup>();
+    // SAFETY: a pending or active skew event belongs to a listed lookup.
+    let l = unsafe { &mut *lp };
+    // SAFETY: the lookup's Inner is alive while it is listed.
+    let inner = unsafe { hold(l.inner) };
+    if l.canceled {
+        inner.report(lp, EAI_CANCEL, std::ptr::null_mut());
+        return;
+    }
+    inner.drop_queries_of(lp);
+    l.inflight = [false; 2];
+    let (err, list) = if l.results.iter().any(Option::is_some) {
+        inner.result_list(l)
+    } else if l.pending_error != 0 {
+        (l.pending_error, std::ptr::null_mut())
+    } else {
+        (libc::EAI_AGAIN, std::ptr::null_mut())
+    };
+    inner.report(lp, err, list);
+}
+
+/// `evdns_err_to_string`.
+pub fn err_to_string(err: i32) -> &'static CStr {
+    match err {
+        DNS_ERR_NONE => c"no error",
+        DNS_ERR_FORMAT => c"misformatted query",
+        DNS_ERR_SERVERFAILED => c"server failed",
+        DNS_ERR_NOTEXIST => c"name does not exist",
+        DNS_ERR_NOTIMPL => c"query not implemented",
+        DNS_ERR_REFUSED => c"refused",
+        DNS_ERR_TRUNCATED => c"reply truncated or ill-formed",
+        DNS_ERR_UNKNOWN => c"unknown",
+        DNS_ERR_TIMEOUT => c"request timed out",
+        DNS_ERR_SHUTDOWN => c"dns subsystem shut down",
+        DNS_ERR_CANCEL => c"dns request canceled",
+        DNS_ERR_NODATA => c"no records in the reply",
+        _ => c"[Unknown error code]",
+    }
+}
+
+/// A `struct sockaddr_in` or `sockaddr_in6` given as bytes, as a Rust
+/// address; None for another family or a short buffer.
+pub fn socket_addr_of(bytes: &[u8]) -> Option<SocketAddr> {
+    if bytes.len() < 2 {
+        return None;
+    }
+    let family = i32::from(u16::from_ne_bytes([bytes[0], bytes[1]]));
+    if family == libc::AF_INET && bytes.len() >= size_of::<libc::sockaddr_in>() {
+        // SAFETY: the buffer holds a whole sockaddr_in (checked above);
+        // read_unaligned copes with any alignment.
+        let sin = unsafe { bytes.as_ptr().cast::<libc::sockaddr_in>().read_unaligned() };
+        let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+        return Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(sin.sin_port)));
+    }
+    if family == libc::AF_INET6 && bytes.len() >= size_of::<libc::sockaddr_in6>() {
+        // SAFETY: as above for sockaddr_in6.
+        let sin6 = unsafe { bytes.as_ptr().cast::<libc::sockaddr_in6>().read_unaligned() };
+        let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+        return Some(SocketAddr::new(
+            IpAddr::V6(ip),
+            u16::from_be(sin6.sin6_port),
+        ));
+    }
+    None
+}

@@ -1,0 +1,299 @@
+//! `event2/dns.h`: the asynchronous resolver a program (or a bufferevent
+//! connecting by name) uses.
+
+use std::ffi::{CStr, c_char, c_int, c_void};
+
+use super::{enter, handle, refuse};
+use crate::dns::{self, EvdnsBase, Lookup};
+use crate::reactor::Base;
+
+/// Called once with the outcome of evdns_getaddrinfo(): 0 and a list the
+/// callback owns (free it with evutil_freeaddrinfo()), or an EVUTIL_EAI_*
+/// error and NULL; EVUTIL_EAI_CANCEL after evdns_getaddrinfo_cancel().
+pub type evdns_getaddrinfo_cb =
+    Option<unsafe extern "C" fn(result: c_int, res: *mut libc::addrinfo, arg: *mut c_void)>;
+
+fn opt_str<'a>(p: *const c_char) -> Option<&'a CStr> {
+    // SAFETY: a non-NULL string argument is NUL-terminated (pointer contract).
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })
+}
+
+/// Makes a resolver on @p event_base. @p flags: EVDNS_BASE_INITIALIZE_NAMESERVERS
+/// reads /etc/resolv.conf; EVDNS_BASE_DISABLE_WHEN_INACTIVE keeps the
+/// resolver's sockets from holding the loop open while nothing is asked;
+/// EVDNS_BASE_NAMESERVERS_NO_DEFAULT adds no 127.0.0.1 when the file names
+/// no nameserver.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_new(event_base: *mut Base, flags: c_int) -> *mut EvdnsBase {
+    enter("evdns_base_new", || {
+        handle("evdns_base_new", event_base)?;
+        Ok(Box::into_raw(EvdnsBase::new(event_base, flags)))
+    })
+}
+
+/// Frees the resolver. With @p fail_requests, the callbacks of lookups
+/// still running are called from the loop with an error; otherwise they
+/// are never called.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_free(base: *mut EvdnsBase, fail_requests: c_int) {
+    enter("evdns_base_free", || {
+        handle("evdns_base_free", base)?;
+        // SAFETY: a live base of ours, freed once (pointer contract).
+        unsafe { Box::from_raw(base) }.free(fail_requests != 0);
+        Ok(())
+    })
+}
+
+/// Reads the nameservers, search list and options (as selected by the
+/// DNS_OPTION_* @p flags) from the resolv.conf file @p filename.
+/// @return 0; 1 if the file could not be read; 6 if it named no nameserver
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_resolv_conf_parse(
+    base: *mut EvdnsBase,
+    flags: c_int,
+    filename: *const c_char,
+) -> c_int {
+    enter("evdns_base_resolv_conf_parse", || {
+        let b = handle("evdns_base_resolv_conf_parse", base)?;
+        Ok(b.resolv_conf_parse(flags, opt_str(filename)))
+    })
+}
+
+/// Adds the nameserver written as "1.2.3.4", "1.2.3.4:5353", "::1" or
+/// "[::1]:5353".
+/// @return 0; 3 if it was already added; 4 if the text does not parse;
+/// 1 if no socket could be opened
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_nameserver_ip_add(
+    base: *mut EvdnsBase,
+    ip_as_string: *const c_char,
+) -> c_int {
+    const NAME: &str = "evdns_base_nameserver_ip_add";
+    enter(NAME, || {
+        let b = handle(NAME, base)?;
+        let Some(text) = opt_str(ip_as_string) else {
+            return refuse(NAME, "called with a NULL address");
+        };
+        match dns::conf::nameserver_addr(&text.to_string_lossy()) {
+            Some(sa) => Ok(b.add_nameserver(sa)),
+            None => Ok(4),
+        }
+    })
+}
+
+/// Adds the nameserver at @p sa (a struct sockaddr_in or sockaddr_in6 of
+/// @p len bytes; port 0 means 53). @p flags must be 0.
+/// @return 0; 3 if it was already added; -1 or 1 on failure
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_nameserver_sockaddr_add(
+    base: *mut EvdnsBase,
+    sa: *const libc::sockaddr,
+    len: libc::socklen_t,
+    flags: std::ffi::c_uint,
+) -> c_int {
+    const NAME: &str = "evdns_base_nameserver_sockaddr_add";
+    let _ = flags;
+    enter(NAME, || {
+        let b = handle(NAME, base)?;
+        let bytes = super::bytes(NAME, sa.cast(), len as usize)?;
+        match dns::socket_addr_of(bytes) {
+            Some(mut a) => {
+                if a.port() == 0 {
+                    a.set_port(53);
+                }
+                Ok(b.add_nameserver(a))
+            }
+            None => Ok(-1),
+        }
+    })
+}
+
+/// Adds the IPv4 nameserver @p address (network byte order), port 53.
+/// @return as evdns_base_nameserver_ip_add()
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_nameserver_add(
+    base: *mut EvdnsBase,
+    address: std::ffi::c_ulong,
+) -> c_int {
+    enter("evdns_base_nameserver_add", || {
+        let b = handle("evdns_base_nameserver_add", base)?;
+        let ip = std::net::Ipv4Addr::from((address as u32).to_ne_bytes());
+        Ok(b.add_nameserver(std::net::SocketAddr::from((ip, 53))))
+    })
+}
+
+/// Copies the address of the @p idx th nameserver into @p sa.
+/// @return its length; a length larger than @p len (nothing copied) if it
+/// does not fit; -1 if there is no such nameserver
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_get_nameserver_addr(
+    base: *mut EvdnsBase,
+    idx: c_int,
+    sa: *mut libc::sockaddr,
+    len: libc::socklen_t,
+) -> c_int {
+    const NAME: &str = "evdns_base_get_nameserver_addr";
+    enter(NAME, || {
+        let b = handle(NAME, base)?;
+        let Some(bytes) = usize::try_from(idx).ok().and_then(|i| b.nameserver_addr(i)) else {
+            return Ok(-1);
+        };
+        if bytes.len() > len as usize {
+            return Ok(bytes.len() as c_int);
+        }
+        let out = super::bytes_mut(NAME, sa.cast(), bytes.len())?;
+        out.copy_from_slice(&bytes);
+        Ok(bytes.len() as c_int)
+    })
+}
+
+/// Forgets every entry added by evdns_base_load_hosts().
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_clear_host_addresses(base: *mut EvdnsBase) {
+    enter("evdns_base_clear_host_addresses", || {
+        handle("evdns_base_clear_host_addresses", base)?.clear_hosts();
+        Ok(())
+    })
+}
+
+/// How many nameservers the resolver has.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_count_nameservers(base: *mut EvdnsBase) -> c_int {
+    enter("evdns_base_count_nameservers", || {
+        Ok(handle("evdns_base_count_nameservers", base)?.count_nameservers())
+    })
+}
+
+/// Forgets every nameserver and holds the lookups in progress until
+/// evdns_base_resume() and a new nameserver. @return 0
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_clear_nameservers_and_suspend(base: *mut EvdnsBase) -> c_int {
+    enter("evdns_base_clear_nameservers_and_suspend", || {
+        handle("evdns_base_clear_nameservers_and_suspend", base)?.clear_and_suspend();
+        Ok(0)
+    })
+}
+
+/// Sends the held lookups again. @return 0
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_resume(base: *mut EvdnsBase) -> c_int {
+    enter("evdns_base_resume", || {
+        handle("evdns_base_resume", base)?.resume();
+        Ok(0)
+    })
+}
+
+/// Sets one option, as written in resolv.conf: "ndots:", "timeout:"
+/// (seconds, fractions allowed), "attempts:", "randomize-case:",
+/// "getaddrinfo-allow-skew:". Other options of libevent are accepted and
+/// have no effect. @return 0, or -1 if the value does not parse
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_set_option(
+    base: *mut EvdnsBase,
+    option: *const c_char,
+    val: *const c_char,
+) -> c_int {
+    const NAME: &str = "evdns_base_set_option";
+    enter(NAME, || {
+        let b = handle(NAME, base)?;
+        let (Some(o), Some(v)) = (opt_str(option), opt_str(val)) else {
+            return refuse(NAME, "called with a NULL string");
+        };
+        Ok(b.set_option(&o.to_string_lossy(), &v.to_string_lossy()))
+    })
+}
+
+/// Empties the search list (and sets ndots back to 1).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_search_clear(base: *mut EvdnsBase) {
+    enter("evdns_base_search_clear", || {
+        handle("evdns_base_search_clear", base)?.search_clear();
+        Ok(())
+    })
+}
+
+/// Adds @p domain to the search list; the domain added last is tried first.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_search_add(base: *mut EvdnsBase, domain: *const c_char) {
+    enter("evdns_base_search_add", || {
+        let b = handle("evdns_base_search_add", base)?;
+        let Some(d) = opt_str(domain) else {
+            return refuse("evdns_base_search_add", "called with a NULL domain");
+        };
+        b.search_add(&d.to_string_lossy());
+        Ok(())
+    })
+}
+
+/// Names with at least @p ndots dots are tried as given before the search
+/// list.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_search_ndots_set(base: *mut EvdnsBase, ndots: c_int) {
+    enter("evdns_base_search_ndots_set", || {
+        handle("evdns_base_search_ndots_set", base)?.search_ndots_set(ndots);
+        Ok(())
+    })
+}
+
+/// Adds the entries of the hosts file @p hosts_fname; with NULL (or a file
+/// that cannot be read) adds localhost as 127.0.0.1 and ::1.
+/// @return 0, or -1 if the file could not be read
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_load_hosts(
+    base: *mut EvdnsBase,
+    hosts_fname: *const c_char,
+) -> c_int {
+    enter("evdns_base_load_hosts", || {
+        Ok(handle("evdns_base_load_hosts", base)?.load_hosts(opt_str(hosts_fname)))
+    })
+}
+
+/// The text of a DNS_ERR_* code.
+#[unsafe(no_mangle)]
+pub extern "C" fn evdns_err_to_string(err: c_int) -> *const c_char {
+    enter("evdns_err_to_string", || {
+        Ok(dns::err_to_string(err).as_ptr())
+    })
+}
+
+/// Looks @p nodename / @p servname up as getaddrinfo() does, without
+/// blocking. Numeric hosts, hosts-file names and failures found at once
+/// are reported by calling @p cb before returning, and NULL is returned;
+/// otherwise @p cb runs from the loop later, and the returned request may
+/// be cancelled until then.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_getaddrinfo(
+    dns_base: *mut EvdnsBase,
+    nodename: *const c_char,
+    servname: *const c_char,
+    hints_in: *const libc::addrinfo,
+    cb: evdns_getaddrinfo_cb,
+    arg: *mut c_void,
+) -> *mut Lookup {
+    const NAME: &str = "evdns_getaddrinfo";
+    enter(NAME, || {
+        if dns_base.is_null() {
+            if let Some(f) = cb {
+                // SAFETY: the program's callback, called as documented.
+                unsafe { f(libc::EAI_FAIL, std::ptr::null_mut(), arg) };
+            }
+            return refuse(NAME, "called with no evdns base");
+        }
+        let b = handle(NAME, dns_base)?;
+        // SAFETY: non-NULL hints point at a readable addrinfo.
+        let hints = (!hints_in.is_null()).then(|| unsafe { &*hints_in });
+        Ok(b.getaddrinfo(opt_str(nodename), opt_str(servname), hints, cb, arg))
+    })
+}
+
+/// Cancels a lookup whose callback has not run yet: the callback then runs
+/// from the loop with EVUTIL_EAI_CANCEL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_getaddrinfo_cancel(req: *mut Lookup) {
+    enter("evdns_getaddrinfo_cancel", || {
+        handle("evdns_getaddrinfo_cancel", req)?;
+        // SAFETY: a live request of ours (pointer contract).
+        unsafe { dns::cancel(req) };
+        Ok(())
+    })
+}
