@@ -309,7 +309,15 @@ pub fn flush(bev: &Bufferevent, iotype: c_short, mode: c_int) -> c_int {
 /// At the last reference: frees the underlying with BEV_OPT_CLOSE_ON_FREE,
 /// else hands it back quiet and reading as before.
 pub fn unlink(bev: &Bufferevent) {
-    let Some(under) = underlying(bev) else { return };
+    if let Some(under) = underlying(bev) {
+        release_underlying(bev, under);
+    }
+}
+
+/// What any bufferevent over another does when it goes (filters and TLS
+/// filters alike): frees the underlying with BEV_OPT_CLOSE_ON_FREE, else
+/// clears the callbacks it set there and lets the underlying read again.
+pub fn release_underlying(bev: &Bufferevent, under: &Bufferevent) {
     if bev.options() & BEV_OPT_CLOSE_ON_FREE != 0 {
         if under.refcount() < 2 {
             log::warn("BEV_OPT_CLOSE_ON_FREE set on an bufferevent with too few references");

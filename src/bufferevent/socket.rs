@@ -288,29 +288,39 @@ pub fn connect(bev: &Bufferevent, addr: Option<(&libc::sockaddr, libc::socklen_t
     result
 }
 
-fn connect_inner(bev: &Bufferevent, addr: Option<(&libc::sockaddr, libc::socklen_t)>) -> c_int {
-    let mut fd = fd(bev);
+/// The first half of `bufferevent_socket_connect`, shared by the kinds
+/// that connect a socket: makes a nonblocking socket when there is no fd
+/// yet, and starts connecting it to `addr` if given. None when that fails
+/// at once (a socket made here is closed again; the caller's is not).
+pub(super) fn open_and_connect(
+    fd: c_int,
+    addr: Option<(&libc::sockaddr, libc::socklen_t)>,
+) -> Option<(c_int, sys::Connect)> {
+    let mut fd = fd;
     let mut own_fd = false;
     if fd < 0 {
-        let Some((sa, _)) = addr else { return -1 };
-        fd = match sys::socket_nonblocking(sa.sa_family.into()) {
-            Ok(fd) => fd,
-            Err(_) => return -1,
-        };
+        let (sa, _) = addr?;
+        fd = sys::socket_nonblocking(sa.sa_family.into()).ok()?;
         own_fd = true;
     }
-    let mut outcome = sys::Connect::InProgress;
-    if let Some((sa, len)) = addr {
-        outcome = match sys::connect(fd, sa, len) {
-            Ok(o) => o,
-            Err(_) => {
-                if own_fd {
-                    sys::close(fd);
-                }
-                return -1;
+    let Some((sa, len)) = addr else {
+        return Some((fd, sys::Connect::InProgress));
+    };
+    match sys::connect(fd, sa, len) {
+        Ok(outcome) => Some((fd, outcome)),
+        Err(_) => {
+            if own_fd {
+                sys::close(fd);
             }
-        };
+            None
+        }
     }
+}
+
+fn connect_inner(bev: &Bufferevent, addr: Option<(&libc::sockaddr, libc::socklen_t)>) -> c_int {
+    let Some((fd, outcome)) = open_and_connect(fd(bev), addr) else {
+        return -1;
+    };
     set_fd(bev, fd);
     let st = state(bev);
     match outcome {

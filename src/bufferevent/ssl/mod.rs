@@ -397,28 +397,9 @@ pub fn connect(bev: &Bufferevent, addr: Option<(&libc::sockaddr, libc::socklen_t
 }
 
 fn connect_inner(bev: &Bufferevent, addr: Option<(&libc::sockaddr, libc::socklen_t)>) -> c_int {
-    let mut fd = fd(bev);
-    let mut own_fd = false;
-    if fd < 0 {
-        let Some((sa, _)) = addr else { return -1 };
-        fd = match sys::socket_nonblocking(sa.sa_family.into()) {
-            Ok(fd) => fd,
-            Err(_) => return -1,
-        };
-        own_fd = true;
-    }
-    let mut outcome = sys::Connect::InProgress;
-    if let Some((sa, len)) = addr {
-        outcome = match sys::connect(fd, sa, len) {
-            Ok(o) => o,
-            Err(_) => {
-                if own_fd {
-                    sys::close(fd);
-                }
-                return -1;
-            }
-        };
-    }
+    let Some((fd, outcome)) = super::socket::open_and_connect(fd(bev), addr) else {
+        return -1;
+    };
     set_fd(bev, fd);
     match outcome {
         sys::Connect::InProgress | sys::Connect::Done => {
@@ -490,8 +471,8 @@ fn assign_events(bev: &Bufferevent, fd: c_int) {
         ev.set_flags(ev.flags() | EVLIST_X_EDGE);
     }
     bev.base().own_fd(fd, true);
-    // SAFETY: fcntl(F_GETFL) only reads the fd's flags; -1 for a bad fd.
     let flags = if fd >= 0 {
+        // SAFETY: fcntl(F_GETFL) only reads the fd's flags; -1 for a bad fd.
         unsafe { libc::fcntl(fd, libc::F_GETFL) }
     } else {
         -1
@@ -685,23 +666,7 @@ pub fn unlink(bev: &Bufferevent) {
         bev.base().own_fd(fd(bev), false);
         return;
     };
-    if bev.options() & BEV_OPT_CLOSE_ON_FREE != 0 {
-        if under.refcount() < 2 {
-            log::warn("BEV_OPT_CLOSE_ON_FREE set on an bufferevent with too few references");
-        } else {
-            under.free();
-        }
-    } else {
-        if under.callbacks().arg == std::ptr::from_ref(bev).cast_mut().cast() {
-            under.set_callbacks(Callbacks {
-                read: None,
-                write: None,
-                event: None,
-                arg: std::ptr::null_mut(),
-            });
-        }
-        under.unsuspend_read(SUSPEND_FILTER_READ);
-    }
+    super::filter::release_underlying(bev, under);
 }
 
 /// On the loop after the last reference: with CLOSE_ON_FREE the socket
