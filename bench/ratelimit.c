@@ -196,9 +196,7 @@ link_start(struct link *l)
 static double
 pct_err(double got, double want)
 {
-	double e = (got - want) / want * 100.0;
-
-	return e;
+	return (got - want) / want * 100.0;
 }
 
 static double
@@ -331,8 +329,8 @@ main(int argc, char **argv)
 	share = (double)least / fair;
 
 	for (i = 0; i < members; i++) {
-		/* Members leave the group before it goes: 2.1.12 frees a
-		 * bufferevent (and leaves its group) only later, in the loop. */
+		/* Members leave the group before it goes: 2.1.12 frees
+		 * a bufferevent (and leaves its group) later, in the loop. */
 		if (bufferevent_remove_from_rate_limit_group(grp[i].lim) != 0)
 			bench_fail("bufferevent_remove_from_rate_limit_group "
 			    "failed");
