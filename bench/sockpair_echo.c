@@ -6,10 +6,6 @@
  * Every byte that comes back is checked against the pattern it was sent
  * with.
  *
- * Also serves as the "pair ping-pong" benchmark (label=pair_pingpong
- * size=64): bufferevent_pair_new is not in our library yet, so the pair is
- * a socketpair with a socket bufferevent on each end.
- *
  * Arguments: pairs=64 size=4096 msgs=500 label=socketpair_echo
  *            timeout=60 (seconds before a stuck run fails)
  */

@@ -7,8 +7,9 @@ BUILD_DIR=${BUILD_DIR:-$root/build}
 
 # Debian packages the build and the tests need besides the Rust toolchain.
 # tmux and memcached are the real programs the tests run on our library.
+# zlib1g-dev: the compression filter tests (ctests/test_filter_zlib*.c).
 deps_packages=(build-essential cmake pkg-config libevent-dev libssl-dev
-	valgrind tmux memcached python3)
+	valgrind tmux memcached python3 zlib1g-dev)
 
 # Prints what is missing, one word per item; nothing when all is there.
 deps_missing() {
@@ -20,6 +21,7 @@ deps_missing() {
 		pkg-config --exists libevent libevent_core libevent_pthreads \
 		    libevent_openssl || echo libevent-dev
 		pkg-config --exists openssl || echo libssl-dev
+		pkg-config --exists zlib || echo zlib1g-dev
 	fi
 }
 
