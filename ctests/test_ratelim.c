@@ -267,7 +267,51 @@ end:
 		event_base_free(base);
 }
 
+/* Freeing a member leaves the group consistent: once the loop has torn the
+ * member down, the group counts one member less and can be freed. */
+static void
+freed_member_leaves_group(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *a = NULL, *b = NULL;
+	struct ev_token_bucket_cfg *c = NULL;
+	struct bufferevent_rate_limit_group *g = NULL;
+	struct timeval tick = { 10, 0 };
+
+	check(base != NULL);
+	a = bufferevent_socket_new(base, -1, 0);
+	b = bufferevent_socket_new(base, -1, 0);
+	check(a != NULL && b != NULL);
+	c = ev_token_bucket_cfg_new(1000, 2000, 1000, 2000, &tick);
+	check(c != NULL);
+	g = bufferevent_rate_limit_group_new(base, c);
+	check(g != NULL);
+	check_int(bufferevent_add_to_rate_limit_group(a, g), ==, 0);
+	check_int(bufferevent_add_to_rate_limit_group(b, g), ==, 0);
+	check_int(bufferevent_get_max_to_read(b), ==, 500);
+	bufferevent_free(a);
+	a = NULL;
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	/* b is alone now and may use the whole bucket. */
+	check_int(bufferevent_get_max_to_read(b), ==, 1000);
+	bufferevent_free(b);
+	b = NULL;
+	event_base_loop(base, EVLOOP_NONBLOCK);
+end:
+	if (a)
+		bufferevent_free(a);
+	if (b)
+		bufferevent_free(b);
+	if (g)
+		bufferevent_rate_limit_group_free(g);
+	if (c)
+		ev_token_bucket_cfg_free(c);
+	if (base)
+		event_base_free(base);
+}
+
 static const struct check_case cases[] = {
+	{ "freed_member_leaves_group", freed_member_leaves_group },
 	{ "cfg_checks", cfg_checks },
 	{ "bev_buckets", bev_buckets },
 	{ "group_basics", group_basics },
