@@ -14,6 +14,13 @@
 
 #include "check.h"
 
+/*
+ * How early a timer may seem to fire, in ms: 2.1.12 reads a coarse
+ * monotonic clock (a tick of a few ms), so its deadlines can fall that much
+ * before the precise clock this test measures with.
+ */
+#define CLOCK_SLACK 5
+
 static int calls;
 static int last_what;
 static long long fired_at;
@@ -75,7 +82,7 @@ common_timeout_fires(void)
 	check_int(event_base_dispatch(base), ==, 1);
 	check_int(calls, ==, 1);
 	check_int(last_what, ==, EV_TIMEOUT);
-	check_int(fired_at - start, >=, ms - 2);
+	check_int(fired_at - start, >=, ms - CLOCK_SLACK);
 	check_int(fired_at - start, <, ms + 500 * check_time_scale());
 end:
 	if (ev)
@@ -142,7 +149,7 @@ loopexit_timers_are_one_shot(void)
 	check_int(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED),
 	    ==, 1);
 	check_int(event_base_dispatch(base), ==, 0);
-	check_int(check_now_ms() - start, >=, 3 * unit - 2);
+	check_int(check_now_ms() - start, >=, 3 * unit - CLOCK_SLACK);
 	check_int(event_base_dispatch(base), ==, 1);
 end:
 	if (base)
@@ -191,7 +198,7 @@ no_exit_on_empty_waits_for_exit(void)
 	start = check_now_ms();
 	check_int(event_base_loopexit(base, &tv), ==, 0);
 	check_int(event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY), ==, 0);
-	check_int(check_now_ms() - start, >=, ms - 2);
+	check_int(check_now_ms() - start, >=, ms - CLOCK_SLACK);
 	check(event_base_got_exit(base));
 end:
 	if (base)
