@@ -65,7 +65,9 @@ pub struct Bufferevent {
     pub(crate) kind: Kind,
     read_suspended: Cell<u16>,
     write_suspended: Cell<u16>,
-    /// Our record in the active queues for deferred callbacks.
+    /// Our record in the active queues: for deferred callbacks while the
+    /// bufferevent lives, then for its teardown once the last reference is
+    /// gone (a deferred run holds a reference, so it is idle by then).
     deferred: UnsafeCell<event_callback>,
     readcb_pending: Cell<bool>,
     writecb_pending: Cell<bool>,
@@ -73,9 +75,6 @@ pub struct Bufferevent {
     errno_pending: Cell<c_int>,
     max_single_read: Cell<usize>,
     max_single_write: Cell<usize>,
-    /// Our record for the teardown that runs on the loop after the last
-    /// reference is gone.
-    finalizer: UnsafeCell<event_callback>,
     /// Token buckets and group membership, made on first use.
     rate: OnceCell<Box<ratelimit::BevLimit>>,
     /// Whether the input's watermark callback is registered: only once a
@@ -105,8 +104,6 @@ impl Bufferevent {
             errno_pending: Cell::new(0),
             max_single_read: Cell::new(DEFAULT_MAX_SINGLE),
             max_single_write: Cell::new(DEFAULT_MAX_SINGLE),
-            // SAFETY: as for `deferred`.
-            finalizer: UnsafeCell::new(unsafe { std::mem::zeroed() }),
             rate: OnceCell::new(),
             wm_watch: Cell::new(false),
         });
@@ -123,10 +120,6 @@ impl Bufferevent {
             .init_self(Some(run_deferred), raw.cast(), pri);
         me.deferred_cb()
             .set_flags(me.deferred_cb().flags() | EVLIST_X_RELEASE);
-        me.finalizer_cb()
-            .init_self(Some(run_finalizer), raw.cast(), pri);
-        me.finalizer_cb()
-            .set_flags(me.finalizer_cb().flags() | EVLIST_FINALIZING);
         raw
     }
 
@@ -144,9 +137,6 @@ impl Bufferevent {
         CbPtr::new(self.deferred.get()).expect("field of a live struct")
     }
 
-    fn finalizer_cb(&self) -> CbPtr {
-        CbPtr::new(self.finalizer.get()).expect("field of a live struct")
-    }
 
     pub fn options(&self) -> c_int {
         self.options
@@ -175,7 +165,11 @@ impl Bufferevent {
         base.unschedule(self.deferred_cb());
         self.kind_unlink();
         ratelimit::unlink(self);
-        base.schedule(self.finalizer_cb());
+        let record = self.deferred_cb();
+        let me = std::ptr::from_ref(self).cast_mut().cast::<c_void>();
+        record.init_self(Some(run_finalizer), me, record.pri() as u8);
+        record.set_flags(record.flags() | EVLIST_FINALIZING);
+        base.schedule(record);
         true
     }
 
@@ -461,10 +455,9 @@ impl Bufferevent {
             // Our own records keep their priority, as libevent's deferred
             // callback does, but must fit the new base's queues.
             let last = self.base().priorities().saturating_sub(1);
-            for cb in [self.deferred_cb(), self.finalizer_cb()] {
-                if cb.pri() > last {
-                    cb.set_pri(last as u8);
-                }
+            let cb = self.deferred_cb();
+            if cb.pri() > last {
+                cb.set_pri(last as u8);
             }
         }
         r
