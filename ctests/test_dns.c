@@ -456,6 +456,43 @@ end:
 	event_base_free(base);
 }
 
+/*
+ * The entries of a numeric answer: with no socket type asked for, one TCP
+ * and one UDP entry (no raw one, unlike getaddrinfo); a socket type alone
+ * gets its protocol filled in.
+ */
+static void
+numeric_entries(void)
+{
+	struct event_base *base = event_base_new();
+	struct evdns_base *dns = evdns_base_new(base, 0);
+	struct outcome o = { 0, 0, NULL };
+	struct evutil_addrinfo h, *ai;
+	int n = 0;
+
+	hints_init(&h, AF_INET, 0);
+	check(evdns_getaddrinfo(dns, "127.0.0.1", "80", &h, got, &o) == NULL);
+	check_int(o.result, ==, 0);
+	for (ai = o.ai; ai; ai = ai->ai_next, n++) {
+		check_int(ai->ai_socktype, ==, n == 0 ? SOCK_STREAM : SOCK_DGRAM);
+		check_int(ai->ai_protocol, ==, n == 0 ? IPPROTO_TCP : IPPROTO_UDP);
+	}
+	check_int(n, ==, 2);
+	evutil_freeaddrinfo(o.ai);
+	o.ai = NULL;
+	o.called = 0;
+	hints_init(&h, AF_INET, SOCK_DGRAM);
+	check(evdns_getaddrinfo(dns, "127.0.0.1", "53", &h, got, &o) == NULL);
+	check(o.ai != NULL);
+	check_int(o.ai->ai_protocol, ==, IPPROTO_UDP);
+	check_ptr(o.ai->ai_next, ==, NULL);
+end:
+	if (o.ai)
+		evutil_freeaddrinfo(o.ai);
+	evdns_base_free(dns, 0);
+	event_base_free(base);
+}
+
 /* Names of a hosts file the test writes are answered inside the call,
  * and nothing else is once the entries are cleared. */
 static void
@@ -771,6 +808,7 @@ static const struct check_case cases[] = {
 	{ "cancel", cancel },
 	{ "free_fails_requests", free_fails_requests },
 	{ "numeric_host", numeric_host },
+	{ "numeric_entries", numeric_entries },
 	{ "hosts_file", hosts_file },
 	{ "search_domain", search_domain },
 	{ "resolv_conf", resolv_conf },

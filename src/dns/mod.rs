@@ -457,6 +457,24 @@ impl EvdnsBase {
             Some(n) => n.parse::<IpAddr>().is_ok() || n.contains('%'),
         };
         if numeric {
+            // An address in the family asked for is answered as libevent's
+            // evdns answers it (TCP and UDP entries only); anything else
+            // (no host, a scope, a family mismatch) as getaddrinfo would.
+            let ip = name.as_deref().and_then(|n| n.parse::<IpAddr>().ok());
+            let fits = |ip: &IpAddr| match h.ai_family {
+                libc::AF_INET => ip.is_ipv4(),
+                libc::AF_INET6 => ip.is_ipv6(),
+                _ => true,
+            };
+            if let Some(ip) = ip.filter(fits) {
+                if let Ok(port) = service_port(service, h.ai_family) {
+                    let list = build_list(&[ip], port, h.ai_socktype, h.ai_protocol, None);
+                    return match list {
+                        Some(list) => now(0, list),
+                        None => now(libc::EAI_MEMORY, std::ptr::null_mut()),
+                    };
+                }
+            }
             h.ai_flags |= AI_NUMERICHOST;
             let (err, list) = resolve::getaddrinfo(node, service, Some(&h));
             return now(err, list);
@@ -630,13 +648,18 @@ fn build_list(
     protocol: i32,
     cname: Option<&str>,
 ) -> Option<*mut libc::addrinfo> {
-    let kinds: Vec<(i32, i32)> = if socktype == 0 && protocol == 0 {
-        vec![
+    // As libevent infers them: a socket type implies its protocol and
+    // the other way round; neither means both TCP and UDP.
+    let kinds: Vec<(i32, i32)> = match (socktype, protocol) {
+        (0, 0) => vec![
             (libc::SOCK_STREAM, libc::IPPROTO_TCP),
             (libc::SOCK_DGRAM, libc::IPPROTO_UDP),
-        ]
-    } else {
-        vec![(socktype, protocol)]
+        ],
+        (libc::SOCK_STREAM, 0) => vec![(socktype, libc::IPPROTO_TCP)],
+        (libc::SOCK_DGRAM, 0) => vec![(socktype, libc::IPPROTO_UDP)],
+        (0, libc::IPPROTO_TCP) => vec![(libc::SOCK_STREAM, protocol)],
+        (0, libc::IPPROTO_UDP) => vec![(libc::SOCK_DGRAM, protocol)],
+        _ => vec![(socktype, protocol)],
     };
     let mut head: *mut libc::addrinfo = std::ptr::null_mut();
     let mut tail: *mut libc::addrinfo = std::ptr::null_mut();
@@ -681,10 +704,30 @@ fn defer_report(base: *mut Base, r: Report) {
     let raw = Box::into_raw(Box::new(r));
     // SAFETY: the base outlives its evdns bases (the program frees the
     // evdns base first).
-    let ok = unsafe { &*base }.once(-1, EV_TIMEOUT, Some(deferred_cb), raw.cast(), None);
+    let ok = unsafe { &*base }.once_releasing(
+        -1,
+        EV_TIMEOUT,
+        Some(deferred_cb),
+        raw.cast(),
+        None,
+        Some(drop_report),
+    );
     if ok != 0 {
         // SAFETY: once failed, so the box was not handed on.
         drop(unsafe { Box::from_raw(raw) });
+    }
+}
+
+/// Frees a report whose base went before it was delivered.
+///
+/// # Safety
+/// `arg` is a box made by defer_report that was never handed on.
+unsafe fn drop_report(arg: *mut c_void) {
+    // SAFETY: the caller's promise.
+    let report = unsafe { Box::from_raw(arg.cast::<Report>()) };
+    if !report.list.is_null() {
+        // SAFETY: the list was built for this report and never handed on.
+        unsafe { resolve::freeaddrinfo(report.list) };
     }
 }
 

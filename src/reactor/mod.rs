@@ -126,6 +126,9 @@ struct OnceEvent {
     ev: event,
     cb: event_callback_fn,
     arg: *mut c_void,
+    /// For the library's own one-shot callbacks: frees `arg` when the base
+    /// is freed before the callback ran.
+    release: Option<unsafe fn(*mut c_void)>,
 }
 
 impl Base {
@@ -627,6 +630,20 @@ impl Base {
         arg: *mut c_void,
         tv: Option<u64>,
     ) -> i32 {
+        self.once_releasing(fd, events, cb, arg, tv, None)
+    }
+
+    /// `once` for the library's own callbacks: if the base is freed first,
+    /// `release(arg)` frees what the callback would have consumed.
+    pub fn once_releasing(
+        &self,
+        fd: i32,
+        events: c_short,
+        cb: event_callback_fn,
+        arg: *mut c_void,
+        tv: Option<u64>,
+        release: Option<unsafe fn(*mut c_void)>,
+    ) -> i32 {
         if events & (EV_SIGNAL | EV_PERSIST) != 0 {
             return -1;
         }
@@ -639,6 +656,7 @@ impl Base {
             ev: unsafe { std::mem::zeroed() },
             cb,
             arg,
+            release,
         });
         let raw = Box::into_raw(storage);
         // SAFETY: raw is our own fresh allocation.
@@ -957,7 +975,12 @@ impl Base {
             let ev = EvPtr::new(unsafe { &raw mut (*raw).ev }).expect("boxed pointer");
             st.unlink(ev);
             // SAFETY: as above; nothing refers to the box any more.
-            drop(unsafe { Box::from_raw(raw) });
+            let once = unsafe { Box::from_raw(raw) };
+            if let Some(release) = once.release {
+                // SAFETY: the callback never ran, so its argument is still
+                // the caller's to free, with the function it gave for that.
+                unsafe { release(once.arg) };
+            }
         }
     }
 }
