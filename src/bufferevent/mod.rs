@@ -137,7 +137,6 @@ impl Bufferevent {
         CbPtr::new(self.deferred.get()).expect("field of a live struct")
     }
 
-
     pub fn options(&self) -> c_int {
         self.options
     }

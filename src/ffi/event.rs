@@ -213,16 +213,20 @@ pub(crate) fn method_name(method: &str) -> *const c_char {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_base_free(base: *mut Base) {
     enter("event_base_free", || {
-        let b = base_arg("event_base_free", base)?;
-        b.shutdown(true);
-        if crate::reactor::current_base() == base {
-            crate::reactor::set_current_base(std::ptr::null_mut());
-        }
-        // SAFETY: the base came from Box::into_raw in new_base and the
-        // program gives up its pointer by freeing it.
-        drop(unsafe { Box::from_raw(base) });
-        Ok(())
+        free_base("event_base_free", base, true)
     })
+}
+
+/// Tears `base` down (running finalizers or not) and frees it.
+fn free_base(name: &str, base: *mut Base, run_finalizers: bool) -> EntryResult<()> {
+    base_arg(name, base)?.shutdown(run_finalizers);
+    if crate::reactor::current_base() == base {
+        crate::reactor::set_current_base(std::ptr::null_mut());
+    }
+    // SAFETY: the base came from Box::into_raw in new_base and the program
+    // gives up its pointer by freeing it.
+    drop(unsafe { Box::from_raw(base) });
+    Ok(())
 }
 
 /// Frees a base like event_base_free() but without running the
@@ -230,14 +234,7 @@ pub unsafe extern "C" fn event_base_free(base: *mut Base) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_base_free_nofinalize(base: *mut Base) {
     enter("event_base_free_nofinalize", || {
-        let b = base_arg("event_base_free_nofinalize", base)?;
-        b.shutdown(false);
-        if crate::reactor::current_base() == base {
-            crate::reactor::set_current_base(std::ptr::null_mut());
-        }
-        // SAFETY: as in event_base_free.
-        drop(unsafe { Box::from_raw(base) });
-        Ok(())
+        free_base("event_base_free_nofinalize", base, false)
     })
 }
 

@@ -637,24 +637,8 @@ pub fn adjust_timeouts(bev: &Bufferevent) -> c_int {
     if !state(bev).underlying.is_null() {
         return timers::adjust(bev);
     }
-    let mut r = 0;
-    for (ev, tv, what) in [
-        (bev.ev_read(), bev.timeout_read(), EV_READ),
-        (bev.ev_write(), bev.timeout_write(), EV_WRITE),
-    ] {
-        if bev.base().pending(ev, what).0 == 0 {
-            continue;
-        }
-        match Bufferevent::timeout_ns(tv) {
-            Some(ns) => {
-                if bev.base().add(ev, Some(ns), false).is_err() {
-                    r = -1;
-                }
-            }
-            None => bev.base().remove_timer(ev),
-        }
-    }
-    r
+    // The socket variant's events wait on its fd as a socket kind's do.
+    super::socket::adjust_timeouts(bev)
 }
 
 /// At the last reference: a socket variant lets its fd go; a filter
