@@ -4,6 +4,7 @@
 set(BEVRS_INCLUDE_DIR ${CMAKE_SOURCE_DIR}/include)
 set(BEVRS_RUN_LOADED ${CMAKE_SOURCE_DIR}/cmake/run-loaded)
 set(BEVRS_VALGRIND_SUPP ${CMAKE_SOURCE_DIR}/cmake/valgrind.supp)
+set(BEVRS_HELGRIND_SUPP ${CMAKE_SOURCE_DIR}/cmake/helgrind.supp)
 set(BEVRS_VALGRIND_ARGS
 	--error-exitcode=1 --leak-check=full
 	--errors-for-leak-kinds=definite --show-leak-kinds=definite
@@ -112,6 +113,18 @@ function(bevrs_add_ctest name src)
 				$<TARGET_FILE:${name}__rs>)
 		set_tests_properties(${name}__valgrind PROPERTIES
 			LABELS valgrind TIMEOUT 600
+			ENVIRONMENT "${BEVRS_VALGRIND_ENV}")
+	endif()
+
+	# Programs that share objects between threads also run under helgrind,
+	# which must report no data race (label helgrind).
+	if(VALGRIND AND name MATCHES "^test_thread")
+		add_test(NAME ${name}__helgrind
+			COMMAND ${VALGRIND} --tool=helgrind --error-exitcode=1
+				--suppressions=${BEVRS_HELGRIND_SUPP}
+				$<TARGET_FILE:${name}__rs>)
+		set_tests_properties(${name}__helgrind PROPERTIES
+			LABELS helgrind TIMEOUT 600
 			ENVIRONMENT "${BEVRS_VALGRIND_ENV}")
 	endif()
 

@@ -19,4 +19,5 @@ mod bufferevent;
 mod dns;
 mod listener;
 mod reactor;
+mod thread;
 mod util;

@@ -3,16 +3,19 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_int, c_short, c_void};
+use std::sync::Arc;
 
 use crate::ffi::event_struct::event;
 use crate::reactor::event_mem::EvPtr;
 use crate::reactor::{Base, EV_PERSIST, EV_READ};
+use crate::thread::{HeldShared, Lock};
 use crate::{log, sys};
 
 pub const LEV_OPT_LEAVE_SOCKETS_BLOCKING: u32 = 1 << 0;
 pub const LEV_OPT_CLOSE_ON_FREE: u32 = 1 << 1;
 pub const LEV_OPT_CLOSE_ON_EXEC: u32 = 1 << 2;
 pub const LEV_OPT_REUSEABLE: u32 = 1 << 3;
+pub const LEV_OPT_THREADSAFE: u32 = 1 << 4;
 pub const LEV_OPT_DISABLED: u32 = 1 << 5;
 pub const LEV_OPT_DEFERRED_ACCEPT: u32 = 1 << 6;
 pub const LEV_OPT_REUSEABLE_PORT: u32 = 1 << 7;
@@ -44,6 +47,9 @@ pub struct Listener {
     user_data: Cell<*mut c_void>,
     enabled: Cell<bool>,
     refcnt: Cell<usize>,
+    /// LEV_OPT_THREADSAFE's recursive lock, released around the program's
+    /// callbacks as libevent does.
+    lock: Option<Arc<Lock>>,
 }
 
 impl Listener {
@@ -66,10 +72,6 @@ impl Listener {
             log::warn(&format!("evconnlistener_new: listen: {e}"));
             return None;
         }
-        // LIMITATION: 2.1.12 gives a LEV_OPT_THREADSAFE listener a recursive
-        // lock once a lock implementation is installed; we accept the flag
-        // but take no lock, so calls from another thread than the loop's
-        // race; the lock abstraction of the thread layer would lift it.
         let lev = Box::into_raw(Box::new(Listener {
             // SAFETY: all-zero is a valid unassigned event; assigned below.
             ev: UnsafeCell::new(unsafe { std::mem::zeroed() }),
@@ -81,6 +83,13 @@ impl Listener {
             user_data: Cell::new(ptr),
             enabled: Cell::new(false),
             refcnt: Cell::new(1),
+            // Without lock functions installed the flag is ignored, as in
+            // libevent.
+            lock: if flags & LEV_OPT_THREADSAFE != 0 {
+                Lock::new()
+            } else {
+                None
+            },
         }));
         // SAFETY: lev is the allocation just made.
         let me = unsafe { &*lev };
@@ -117,8 +126,27 @@ impl Listener {
         self.fd
     }
 
+    /// Takes the listener's lock (if any); the guard keeps the lock alive
+    /// should the listener be freed meanwhile.
+    fn hold(&self) -> HeldShared {
+        HeldShared::new(self.lock.clone())
+    }
+
+    /// Runs the program's callback `f` with the listener unlocked.
+    fn unlocked(&self, f: impl FnOnce()) {
+        match &self.lock {
+            Some(l) => {
+                l.unlock();
+                f();
+                l.lock();
+            }
+            None => f(),
+        }
+    }
+
     /// Starts accepting; only waits on the socket while a callback is set.
     pub fn enable(&self) -> c_int {
+        let _held = self.hold();
         self.enabled.set(true);
         if self.cb.get().is_some() && self.base().add(self.event(), None, false).is_err() {
             return -1;
@@ -127,12 +155,14 @@ impl Listener {
     }
 
     pub fn disable(&self) -> c_int {
+        let _held = self.hold();
         self.enabled.set(false);
         self.base().del(self.event());
         0
     }
 
     pub fn set_cb(&self, cb: evconnlistener_cb, ptr: *mut c_void) {
+        let _held = self.hold();
         let had = self.cb.get().is_some();
         self.cb.set(cb);
         self.user_data.set(ptr);
@@ -142,6 +172,7 @@ impl Listener {
     }
 
     pub fn set_error_cb(&self, cb: evconnlistener_errorcb) {
+        let _held = self.hold();
         self.errorcb.set(cb);
     }
 
@@ -153,6 +184,7 @@ impl Listener {
     pub unsafe fn free(lev: *mut Listener) {
         // SAFETY: caller's promise.
         let me = unsafe { &*lev };
+        let _held = me.hold();
         me.base().del(me.event());
         if me.flags & LEV_OPT_CLOSE_ON_FREE != 0 {
             sys::close(me.fd);
@@ -205,7 +237,7 @@ impl Listener {
                     let arg = me.user_data.get();
                     let sa = (&raw mut addr).cast::<libc::sockaddr>();
                     // SAFETY: calling the program's callback with the new fd.
-                    unsafe { cb(lev, fd, sa, len as c_int, arg) };
+                    me.unlocked(|| unsafe { cb(lev, fd, sa, len as c_int, arg) });
                     if me.refcnt.get() == 1 || !me.enabled.get() || me.cb.get().is_none() {
                         return;
                     }
@@ -218,8 +250,9 @@ impl Listener {
                     match me.errorcb.get() {
                         Some(errorcb) => {
                             sys::set_errno(code);
+                            let arg = me.user_data.get();
                             // SAFETY: calling the program's error callback.
-                            unsafe { errorcb(lev, me.user_data.get()) };
+                            me.unlocked(|| unsafe { errorcb(lev, arg) });
                         }
                         None => log::warn(&format!("Error from accept() call: {e}")),
                     }
@@ -233,6 +266,8 @@ impl Listener {
 unsafe extern "C" fn on_accept(_fd: c_int, _what: c_short, arg: *mut c_void) {
     let lev = arg.cast::<Listener>();
     // SAFETY: arg is the listener whose event fired; it is live.
+    let _held = unsafe { (*lev).hold() };
+    // SAFETY: as above.
     unsafe { (*lev).refcnt.set((*lev).refcnt.get() + 1) };
     Listener::accept_all(lev);
     // SAFETY: we took a reference above.

@@ -50,10 +50,6 @@ stubs! {
         evdns_server_request_get_requesting_addr,
         evdns_server_request_respond,
         evdns_set_option,
-        evthread_make_base_notifiable,
-        evthread_set_condition_callbacks,
-        evthread_set_lock_callbacks,
-        evthread_use_pthreads,
     ];
     *mut std::ffi::c_void = std::ptr::null_mut() => [
         evdns_add_server_port,
@@ -75,8 +71,5 @@ stubs! {
         evdns_set_random_bytes_fn,
         evdns_set_transaction_id_fn,
         evdns_shutdown,
-        evthread_enable_lock_debugging,
-        evthread_enable_lock_debuging,
-        evthread_set_id_callback,
     ];
 }

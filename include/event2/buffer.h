@@ -161,9 +161,10 @@ EVENT2_EXPORT_SYMBOL struct evbuffer *evbuffer_new(void);
 EVENT2_EXPORT_SYMBOL void evbuffer_free(struct evbuffer *buf);
 
 /**
- * Enables locking with lock, or with a new lock if lock is NULL; returns
- * 0, or -1. Without a thread implementation set up (evthread.h) no lock
- * can be made, so lock == NULL fails, as in libevent.
+ * Enables locking with lock (made with the installed lock functions), or
+ * with a new recursive lock if lock is NULL; returns 0, or -1 when the
+ * buffer has a lock already or no thread implementation is installed
+ * (evthread_use_pthreads and friends).
  */
 EVENT2_EXPORT_SYMBOL
 int evbuffer_enable_locking(struct evbuffer *buf,

@@ -526,8 +526,8 @@ void event_base_active_by_signal(struct event_base *base,
                                  int sig);
 
 /**
- * event_del(), waiting for a callback running in another thread (there
- * is none here: a base is used by one thread).
+ * event_del(), always waiting for the event's callback to return when it
+ * runs in another thread.
  */
 EVENT2_EXPORT_SYMBOL int event_del_block(struct event *ev);
 

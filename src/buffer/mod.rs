@@ -47,6 +47,9 @@ pub use segment::{FS_CLOSE_ON_FREE, FileSegment, file_size};
 
 use chunk::{Chunk, Keeper};
 use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::thread::{HeldShared, Lock, LockSlot};
 
 /// Why a buffer refused a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +86,9 @@ pub struct Buffer {
     defer: RefCell<Option<deferred::Deferral>>,
     /// Bytes added and removed since the deferred callbacks last ran.
     pend: Cell<(usize, usize)>,
+    /// Taken by every entry point once set (evbuffer_enable_locking, or
+    /// the lock of the bufferevent owning the buffer).
+    lock: LockSlot,
 }
 
 struct Inner {
@@ -149,6 +155,7 @@ impl Buffer {
             cbs: RefCell::new(callbacks::List::default()),
             busy: Cell::new(0),
             freed: Cell::new(false),
+            lock: LockSlot::empty(),
             defer: RefCell::new(None),
             pend: Cell::new((0, 0)),
         }
@@ -189,8 +196,10 @@ impl Buffer {
     /// # Safety
     /// `ptr` is a live buffer from [`Buffer::into_raw`].
     pub unsafe fn enter_raw<R>(ptr: *mut Buffer, f: impl FnOnce(&Buffer) -> R) -> R {
+        // SAFETY: a live buffer of ours (caller's contract).
+        let held = HeldShared::new(unsafe { (*ptr).lock.shared() });
         let (result, dead) = {
-            // SAFETY: a live buffer of ours (caller's contract).
+            // SAFETY: as above.
             let buf = unsafe { &*ptr };
             buf.busy.set(buf.busy.get() + 1);
             let result = f(buf);
@@ -201,7 +210,28 @@ impl Buffer {
             // SAFETY: freed by a callback, and this was the outermost user.
             drop(unsafe { Box::from_raw(ptr) });
         }
+        // Released only now: the guard's own count kept the lock alive
+        // through the free above.
+        drop(held);
         result
+    }
+
+    /// `evbuffer_enable_locking`: from now on every entry point takes
+    /// `lock`, or a new lock when None. False when the buffer has a lock
+    /// already or none can be made (no thread implementation installed).
+    pub fn enable_locking(&self, lock: Option<Arc<Lock>>) -> bool {
+        if self.lock.get().is_some() {
+            return false;
+        }
+        match lock.or_else(Lock::new) {
+            Some(lock) => self.lock.set(lock),
+            None => false,
+        }
+    }
+
+    /// The buffer's lock, if it has one (`evbuffer_lock` and `_unlock`).
+    pub fn lock(&self) -> Option<&Lock> {
+        self.lock.get()
     }
 
     /// Whether `evbuffer_free` has been called on the buffer.

@@ -73,6 +73,9 @@ pub fn new(
         inbuf_cb: Cell::new(None),
         outbuf_cb: Cell::new(None),
     }));
+    // With BEV_OPT_THREADSAFE a filter gets a lock of its own and leaves
+    // the underlying bufferevent's alone: 2.1.12 makes the lock before it
+    // knows the underlying one (a TLS filter shares it).
     let raw = Bufferevent::create(under.base_ptr(), options, kind);
     // SAFETY: raw is the live bufferevent just made.
     let bev = unsafe { &*raw };

@@ -5,12 +5,14 @@
 
 use std::cell::{Cell, OnceCell, UnsafeCell};
 use std::ffi::{c_int, c_short, c_void};
+use std::sync::Arc;
 
 use crate::buffer::Buffer;
 use crate::ffi::bufferevent_struct::{bufferevent, event_watermark};
 use crate::ffi::event_struct::{EVLIST_ACTIVE, EVLIST_FINALIZING, event_callback};
 use crate::reactor::event_mem::{CbPtr, EVLIST_X_RELEASE};
 use crate::reactor::{Base, EV_READ, EV_WRITE, clock};
+use crate::thread::{HeldShared, Lock, LockSlot};
 
 pub mod filter;
 pub mod pair;
@@ -81,12 +83,27 @@ pub struct Bufferevent {
     /// read high watermark is first set, as libevent does, so that idle
     /// bufferevents without one carry no callback.
     wm_watch: Cell<bool>,
+    /// The recursive lock of BEV_OPT_THREADSAFE, shared with the buffers
+    /// (and with a pair's partner, a filter's underlying bufferevent).
+    lock: LockSlot,
 }
 
 impl Bufferevent {
     /// Allocates a bufferevent of `kind` on `base` with fresh buffers,
-    /// enabled for writing only (as libevent starts them).
+    /// enabled for writing only (as libevent starts them), with a lock of
+    /// its own if `options` asks for BEV_OPT_THREADSAFE.
     pub fn create(base: *mut Base, options: c_int, kind: Kind) -> *mut Bufferevent {
+        Bufferevent::create_sharing(base, options, kind, None)
+    }
+
+    /// [`Bufferevent::create`], using `lock` for BEV_OPT_THREADSAFE when
+    /// given (a pair's halves, a filter and what it wraps share one).
+    pub fn create_sharing(
+        base: *mut Base,
+        options: c_int,
+        kind: Kind,
+        lock: Option<Arc<Lock>>,
+    ) -> *mut Bufferevent {
         let bev = Box::new(Bufferevent {
             // SAFETY: all-zero is a valid prefix (NULL pointers, no callbacks);
             // init_public fills it below.
@@ -106,6 +123,7 @@ impl Bufferevent {
             max_single_write: Cell::new(DEFAULT_MAX_SINGLE),
             rate: OnceCell::new(),
             wm_watch: Cell::new(false),
+            lock: LockSlot::empty(),
         });
         let raw = Box::into_raw(bev);
         // SAFETY: raw is the allocation just made; nothing else refers to it.
@@ -120,7 +138,71 @@ impl Bufferevent {
             .init_self(Some(run_deferred), raw.cast(), pri);
         me.deferred_cb()
             .set_flags(me.deferred_cb().flags() | EVLIST_X_RELEASE);
+        if options & BEV_OPT_THREADSAFE != 0 {
+            me.enable_locking(lock);
+        }
         raw
+    }
+
+    /// Gives the bufferevent and its buffers `lock`, or a new one; false
+    /// if it has one already or none can be made.
+    pub fn enable_locking(&self, lock: Option<Arc<Lock>>) -> bool {
+        if self.lock.get().is_some() {
+            return false;
+        }
+        let Some(lock) = lock.or_else(Lock::new) else {
+            return false;
+        };
+        self.input().enable_locking(Some(lock.clone()));
+        self.output().enable_locking(Some(lock.clone()));
+        self.lock.set(lock)
+    }
+
+    /// The lock a bufferevent wrapping `under` (a filter) gets with
+    /// `options`: with BEV_OPT_THREADSAFE, the one of `under`, or a new one
+    /// that `under` then shares, since the wrapper works on both.
+    pub fn wrapper_lock(under: &Bufferevent, options: c_int) -> Option<Arc<Lock>> {
+        if options & BEV_OPT_THREADSAFE == 0 {
+            return None;
+        }
+        if let Some(lock) = under.shared_lock() {
+            return Some(lock);
+        }
+        let lock = Lock::new()?;
+        under.enable_locking(Some(lock.clone()));
+        Some(lock)
+    }
+
+    /// The bufferevent's lock, to share with another bufferevent.
+    pub fn shared_lock(&self) -> Option<Arc<Lock>> {
+        self.lock.shared()
+    }
+
+    /// Takes the bufferevent's lock (if any) for an entry point; the
+    /// guard keeps the lock alive even if the bufferevent is torn down
+    /// by another thread meanwhile.
+    pub fn hold(&self) -> HeldShared {
+        HeldShared::new(self.lock.shared())
+    }
+
+    /// [`Bufferevent::hold`] for work the loop does on the bufferevent's
+    /// behalf (I/O readiness, timeouts): None when the last reference was
+    /// dropped, by another thread, after the loop picked the work up; the
+    /// teardown is queued then and nothing else may happen.
+    pub fn hold_live(&self) -> Option<HeldShared> {
+        let held = self.hold();
+        (self.refcnt.get() > 0).then_some(held)
+    }
+
+    /// Does work the loop picked up for the bufferevent, holding its lock
+    /// and a reference throughout (see [`Bufferevent::hold_live`]).
+    pub fn loop_work(&self, f: impl FnOnce(&Bufferevent)) {
+        let Some(_held) = self.hold_live() else {
+            return;
+        };
+        self.incref();
+        f(self);
+        self.decref();
     }
 
     /// The bufferevent behind a C pointer.
@@ -396,20 +478,25 @@ impl Bufferevent {
         }
     }
 
-    /// `bufferevent_lock`: there are no bufferevent locks yet, but the
-    /// lock also holds a reference, so a free done while "locked" finishes
-    /// at the unlock.
-    // LIMITATION: 2.1.12 takes the bufferevent's recursive lock here when it
-    // has one (BEV_OPT_THREADSAFE); we refuse THREADSAFE at creation, so no
-    // bufferevent has a lock and this only takes a reference; lifting it
-    // needs the lock abstraction of the thread layer.
+    /// `bufferevent_lock`: takes the recursive lock (if the bufferevent
+    /// has one) and a reference, so a free done while locked finishes at
+    /// the unlock.
     pub fn lock(&self) {
+        if let Some(l) = self.lock.get() {
+            l.lock();
+        }
         self.incref();
     }
 
-    /// `bufferevent_unlock`: drops the reference `lock` took.
+    /// `bufferevent_unlock`: drops the reference `lock` took, then the lock.
     pub fn unlock(&self) {
+        // The teardown the decref may queue takes the lock before freeing
+        // it, so it is still ours to release here.
+        let lock = self.lock.shared();
         self.decref();
+        if let Some(l) = lock {
+            l.unlock();
+        }
     }
 
     /// `bufferevent_get_priority`: the priority of the bufferevent's events.
@@ -550,6 +637,19 @@ impl Bufferevent {
         self.trigger(EV_READ, BEV_OPT_DEFER_CALLBACKS);
     }
 
+    /// Calls a deferred user callback, with the lock released around it
+    /// for BEV_OPT_UNLOCK_CALLBACKS.
+    fn deferred_call(&self, f: impl FnOnce()) {
+        match self.lock.get() {
+            Some(l) if self.options & BEV_OPT_UNLOCK_CALLBACKS != 0 => {
+                l.unlock();
+                f();
+                l.lock();
+            }
+            _ => f(),
+        }
+    }
+
     /// Runs the callbacks that were deferred, in libevent's order: a
     /// pending CONNECTED alone first, then read, write, and all other
     /// event flags in one call with the saved errno.
@@ -558,23 +658,26 @@ impl Bufferevent {
             if let Some(cb) = self.callbacks().event {
                 self.eventcb_pending
                     .set(self.eventcb_pending.get() & !BEV_EVENT_CONNECTED);
+                let arg = self.callbacks().arg;
                 // SAFETY: calling the program's event callback.
-                unsafe { cb(self.as_c(), BEV_EVENT_CONNECTED, self.callbacks().arg) };
+                self.deferred_call(|| unsafe { cb(self.as_c(), BEV_EVENT_CONNECTED, arg) });
             }
         }
         if self.readcb_pending.get() {
             if let Some(cb) = self.callbacks().read {
                 self.readcb_pending.set(false);
+                let arg = self.callbacks().arg;
                 // SAFETY: calling the program's read callback.
-                unsafe { cb(self.as_c(), self.callbacks().arg) };
+                self.deferred_call(|| unsafe { cb(self.as_c(), arg) });
                 self.input_watermark_check();
             }
         }
         if self.writecb_pending.get() {
             if let Some(cb) = self.callbacks().write {
                 self.writecb_pending.set(false);
+                let arg = self.callbacks().arg;
                 // SAFETY: calling the program's write callback.
-                unsafe { cb(self.as_c(), self.callbacks().arg) };
+                self.deferred_call(|| unsafe { cb(self.as_c(), arg) });
             }
         }
         let what = self.eventcb_pending.get();
@@ -584,8 +687,9 @@ impl Bufferevent {
                 self.eventcb_pending.set(0);
                 self.errno_pending.set(0);
                 crate::sys::set_errno(err);
+                let arg = self.callbacks().arg;
                 // SAFETY: calling the program's event callback.
-                unsafe { cb(self.as_c(), what, self.callbacks().arg) };
+                self.deferred_call(|| unsafe { cb(self.as_c(), what, arg) });
             }
         }
     }
@@ -603,6 +707,7 @@ unsafe extern "C" fn run_deferred(_cb: *mut event_callback, arg: *mut c_void) {
     // SAFETY: arg is the bufferevent that owns this record; the reference
     // taken when it was scheduled keeps it alive.
     let bev = unsafe { &*arg.cast::<Bufferevent>() };
+    let _held = bev.hold();
     if !bev.base().shutting_down() {
         bev.run_pending();
     }
@@ -617,6 +722,9 @@ unsafe extern "C" fn run_finalizer(_cb: *mut event_callback, arg: *mut c_void) {
         // SAFETY: arg is the bufferevent whose last reference is gone; only
         // this record still refers to it.
         let bev = unsafe { &*raw };
+        // Another thread may still be between its last decref and its
+        // unlock: wait for it before taking the bufferevent apart.
+        drop(bev.hold());
         bev.kind_destruct();
         // SAFETY: the buffers were made in `create` and nothing else frees them.
         unsafe {

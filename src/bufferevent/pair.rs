@@ -5,9 +5,11 @@
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_short, c_void};
+use std::sync::Arc;
 
 use crate::buffer::{Buffer, CbInfo, FrozenEnd};
 use crate::reactor::{Base, EV_READ, EV_WRITE};
+use crate::thread::Lock;
 
 use super::{
     BEV_EVENT_EOF, BEV_EVENT_READING, BEV_EVENT_WRITING, BEV_OPT_DEFER_CALLBACKS, Bufferevent,
@@ -42,7 +44,10 @@ pub fn partner(bev: &Bufferevent) -> Option<&Bufferevent> {
 /// `bufferevent_pair_new`: both halves, linked, with deferred callbacks.
 pub fn new(base: *mut Base, options: c_int) -> [*mut Bufferevent; 2] {
     let options = options | BEV_OPT_DEFER_CALLBACKS;
-    let halves = [half(base, options), half(base, options)];
+    let first = half(base, options, None);
+    // SAFETY: first is the live bufferevent just made.
+    let shared = unsafe { (*first).shared_lock() };
+    let halves = [first, half(base, options, shared)];
     // SAFETY: both are live bufferevents just made.
     let (a, b) = unsafe { (&*halves[0], &*halves[1]) };
     state(a).expect("a pair half").partner.set(b);
@@ -50,8 +55,11 @@ pub fn new(base: *mut Base, options: c_int) -> [*mut Bufferevent; 2] {
     halves
 }
 
-fn half(base: *mut Base, options: c_int) -> *mut Bufferevent {
-    let raw = Bufferevent::create(base, options, Kind::Pair(PairState::default()));
+/// One half; with BEV_OPT_THREADSAFE the second shares the first's lock,
+/// since moving data between them touches both.
+fn half(base: *mut Base, options: c_int, lock: Option<Arc<Lock>>) -> *mut Bufferevent {
+    let kind = Kind::Pair(PairState::default());
+    let raw = Bufferevent::create_sharing(base, options, kind, lock);
     // SAFETY: raw is the live bufferevent just made.
     let bev = unsafe { &*raw };
     timers::assign(bev);

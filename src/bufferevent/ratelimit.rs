@@ -418,6 +418,9 @@ unsafe extern "C" fn bev_refill(_fd: i32, _what: c_short, arg: *mut c_void) {
     // SAFETY: arg is the bufferevent owning this timer, which is deleted
     // before the bufferevent goes.
     let bev = unsafe { &*arg.cast::<Bufferevent>() };
+    let Some(_held) = bev.hold_live() else {
+        return;
+    };
     let Some(lim) = bev.rate_slot().get() else {
         return;
     };

@@ -252,6 +252,7 @@ unsafe extern "C" fn looked_up(result: c_int, ai: *mut libc::addrinfo, arg: *mut
     // SAFETY: arg is the bufferevent, kept alive by the reference taken
     // for this lookup.
     let bev = unsafe { &*arg.cast::<Bufferevent>() };
+    let _held = bev.hold();
     let st = state(bev);
     bev.unsuspend_write(SUSPEND_LOOKUP);
     bev.unsuspend_read(SUSPEND_LOOKUP);
@@ -355,9 +356,7 @@ unsafe extern "C" fn on_read(fd: c_int, what: c_short, arg: *mut c_void) {
     // SAFETY: arg is the bufferevent these events were assigned for; its
     // events are deleted before its memory goes away.
     let bev = unsafe { &*arg.cast::<Bufferevent>() };
-    bev.incref();
-    readable(bev, fd, what);
-    bev.decref();
+    bev.loop_work(|bev| readable(bev, fd, what));
 }
 
 fn readable(bev: &Bufferevent, fd: c_int, what: c_short) {
@@ -418,9 +417,7 @@ fn readable(bev: &Bufferevent, fd: c_int, what: c_short) {
 unsafe extern "C" fn on_write(fd: c_int, what: c_short, arg: *mut c_void) {
     // SAFETY: as in on_read.
     let bev = unsafe { &*arg.cast::<Bufferevent>() };
-    bev.incref();
-    writable(bev, fd, what);
-    bev.decref();
+    bev.loop_work(|bev| writable(bev, fd, what));
 }
 
 fn writable(bev: &Bufferevent, fd: c_int, what: c_short) {

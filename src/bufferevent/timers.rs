@@ -70,17 +70,17 @@ unsafe extern "C" fn read_timed_out(_fd: c_int, _what: c_short, arg: *mut c_void
     // SAFETY: arg is the bufferevent these timers were assigned for; its
     // events are deleted before its memory goes away.
     let bev = unsafe { &*arg.cast::<Bufferevent>() };
-    bev.incref();
-    bev.disable(EV_READ);
-    bev.run_eventcb(BEV_EVENT_TIMEOUT | BEV_EVENT_READING, 0);
-    bev.decref();
+    bev.loop_work(|bev| {
+        bev.disable(EV_READ);
+        bev.run_eventcb(BEV_EVENT_TIMEOUT | BEV_EVENT_READING, 0);
+    });
 }
 
 unsafe extern "C" fn write_timed_out(_fd: c_int, _what: c_short, arg: *mut c_void) {
     // SAFETY: as in read_timed_out.
     let bev = unsafe { &*arg.cast::<Bufferevent>() };
-    bev.incref();
-    bev.disable(EV_WRITE);
-    bev.run_eventcb(BEV_EVENT_TIMEOUT | BEV_EVENT_WRITING, 0);
-    bev.decref();
+    bev.loop_work(|bev| {
+        bev.disable(EV_WRITE);
+        bev.run_eventcb(BEV_EVENT_TIMEOUT | BEV_EVENT_WRITING, 0);
+    });
 }

@@ -18,6 +18,7 @@ use crate::buffer::{
     FileSegment, Foreign, FrozenEnd,
 };
 use crate::reactor::Base;
+use crate::thread::Lock;
 use crate::{log, mem};
 
 /// A position in a buffer (`struct evbuffer_ptr`). Only `pos` is read back;
@@ -125,7 +126,17 @@ fn with2<R: FailValue>(
     enter(name, || {
         handle(name, a)?;
         handle(name, b)?;
+        // Two threads moving data between the same two buffers in opposite
+        // directions must take their locks in one order: by address.
+        let (first, second) = if a < b { (a, b) } else { (b, a) };
         // SAFETY: non-NULL handles are live buffers of ours (pointer contract).
+        let _held = unsafe {
+            (
+                (*first).lock().map(Lock::hold),
+                (*second).lock().map(Lock::hold),
+            )
+        };
+        // SAFETY: as above.
         unsafe { Buffer::enter_raw(a, |a| Buffer::enter_raw(b, |b| f(a, b))) }
     })
 }
@@ -189,33 +200,42 @@ pub unsafe extern "C" fn evbuffer_free(buf: *mut Buffer) {
     })
 }
 
-/// Enables locking with lock, or with a new lock if lock is NULL; returns
-/// 0, or -1. Without a thread implementation set up (evthread.h) no lock
-/// can be made, so lock == NULL fails, as in libevent.
+/// Enables locking with lock (made with the installed lock functions), or
+/// with a new recursive lock if lock is NULL; returns 0, or -1 when the
+/// buffer has a lock already or no thread implementation is installed
+/// (evthread_use_pthreads and friends).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_enable_locking(buf: *mut Buffer, lock: *mut c_void) -> c_int {
-    with("evbuffer_enable_locking", buf, |_| {
-        if lock.is_null() {
-            // 2.1.12 answers -1 here too until evthread_use_pthreads().
-            return Err(Failure);
-        }
-        // LIMITATION: 2.1.12 adopts a caller's lock and locks the buffer with
-        // it; we refuse it (-1); lifting it needs the lock abstraction of
-        // thread.h.
-        refuse("evbuffer_enable_locking", "no lock support")
+    with("evbuffer_enable_locking", buf, |b| {
+        let given = if lock.is_null() {
+            None
+        } else {
+            Some(Lock::adopt(lock).ok_or(Failure)?)
+        };
+        Ok(if b.enable_locking(given) { 0 } else { -1 })
     })
 }
 
 /// Acquires the buffer's lock; a no-op on a buffer without one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_lock(buf: *mut Buffer) {
-    with("evbuffer_lock", buf, |_| Ok(()))
+    with("evbuffer_lock", buf, |b| {
+        if let Some(l) = b.lock() {
+            l.lock();
+        }
+        Ok(())
+    })
 }
 
 /// Releases the buffer's lock; a no-op on a buffer without one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_unlock(buf: *mut Buffer) {
-    with("evbuffer_unlock", buf, |_| Ok(()))
+    with("evbuffer_unlock", buf, |b| {
+        if let Some(l) = b.lock() {
+            l.unlock();
+        }
+        Ok(())
+    })
 }
 
 /// Sets flags (EVBUFFER_FLAG_DRAINS_TO_FD); returns 0.

@@ -13,6 +13,7 @@ use crate::bufferevent::{
 };
 use crate::dns::EvdnsBase;
 use crate::reactor::{Base, EV_READ, EV_WRITE};
+use crate::thread::HeldShared;
 
 /// A read or write callback.
 pub type bufferevent_data_cb =
@@ -38,11 +39,29 @@ pub type bufferevent_filter_cb = Option<
     ) -> FilterResult,
 >;
 
-/// The bufferevent behind a C pointer, refusing NULL.
-pub(crate) fn bev_arg<'a>(name: &str, bev: *mut bufferevent) -> EntryResult<&'a Bufferevent> {
+/// A bufferevent argument, locked (if it has a lock) until the entry
+/// returns, as every bufferevent function of libevent locks it.
+pub(crate) struct BevArg<'a> {
+    bev: &'a Bufferevent,
+    _held: HeldShared,
+}
+
+impl std::ops::Deref for BevArg<'_> {
+    type Target = Bufferevent;
+    fn deref(&self) -> &Bufferevent {
+        self.bev
+    }
+}
+
+/// The bufferevent behind a C pointer, refusing NULL, locked.
+pub(crate) fn bev_arg<'a>(name: &str, bev: *mut bufferevent) -> EntryResult<BevArg<'a>> {
     handle(name, bev.cast_const())?;
     // SAFETY: non-NULL bufferevent pointers are live bufferevents of ours.
-    Ok(unsafe { Bufferevent::from_c(bev) })
+    let bev = unsafe { Bufferevent::from_c(bev) };
+    Ok(BevArg {
+        bev,
+        _held: bev.hold(),
+    })
 }
 
 /// Makes a socket bufferevent on `fd` (or -1 for none yet). The fd's
@@ -61,7 +80,7 @@ pub unsafe extern "C" fn bufferevent_socket_new(
                 "UNLOCK_CALLBACKS requires DEFER_CALLBACKS",
             );
         }
-        if options & BEV_OPT_THREADSAFE != 0 {
+        if options & BEV_OPT_THREADSAFE != 0 && !crate::thread::locking_enabled() {
             return refuse(
                 "bufferevent_socket_new",
                 "BEV_OPT_THREADSAFE needs a lock implementation (evthread_use_pthreads)",
@@ -89,13 +108,13 @@ pub unsafe extern "C" fn bufferevent_socket_connect(
             // SAFETY: a non-NULL address points at socklen bytes (pointer contract).
             Some((unsafe { &*sa }, socklen as libc::socklen_t))
         };
-        if ssl::of(b).is_some() {
-            return Ok(ssl::connect(b, addr));
+        if ssl::of(&b).is_some() {
+            return Ok(ssl::connect(&b, addr));
         }
-        if !socket::is_socket(b) {
+        if !socket::is_socket(&b) {
             return Ok(-1);
         }
-        Ok(socket::connect(b, addr))
+        Ok(socket::connect(&b, addr))
     })
 }
 
@@ -154,10 +173,10 @@ pub unsafe extern "C" fn bufferevent_getcb(
 pub unsafe extern "C" fn bufferevent_setfd(bev: *mut bufferevent, fd: c_int) -> c_int {
     enter("bufferevent_setfd", || {
         let b = bev_arg("bufferevent_setfd", bev)?;
-        Ok(if socket::is_socket(b) {
-            socket::set_fd(b, fd)
-        } else if ssl::of(b).is_some() {
-            ssl::set_fd(b, fd)
+        Ok(if socket::is_socket(&b) {
+            socket::set_fd(&b, fd)
+        } else if ssl::of(&b).is_some() {
+            ssl::set_fd(&b, fd)
         } else {
             -1
         })
@@ -416,7 +435,7 @@ pub unsafe extern "C" fn bufferevent_pair_new(
         if pair.is_null() {
             return refuse("bufferevent_pair_new", "called with a NULL array");
         }
-        if options & BEV_OPT_THREADSAFE != 0 {
+        if options & BEV_OPT_THREADSAFE != 0 && !crate::thread::locking_enabled() {
             return refuse(
                 "bufferevent_pair_new",
                 "BEV_OPT_THREADSAFE needs a lock implementation (evthread_use_pthreads)",
@@ -436,7 +455,7 @@ pub unsafe extern "C" fn bufferevent_pair_new(
 pub unsafe extern "C" fn bufferevent_pair_get_partner(bev: *mut bufferevent) -> *mut bufferevent {
     enter("bufferevent_pair_get_partner", || {
         let b = bev_arg("bufferevent_pair_get_partner", bev)?;
-        Ok(pair::partner(b).map_or(std::ptr::null_mut(), |p| p.as_c()))
+        Ok(pair::partner(&b).map_or(std::ptr::null_mut(), |p| p.as_c()))
     })
 }
 
@@ -457,7 +476,7 @@ pub unsafe extern "C" fn bufferevent_socket_connect_hostname(
     const NAME: &str = "bufferevent_socket_connect_hostname";
     enter(NAME, || {
         let b = bev_arg(NAME, bev)?;
-        if !socket::is_socket(b) && ssl::of(b).is_none() {
+        if !socket::is_socket(&b) && ssl::of(&b).is_none() {
             return Ok(-1);
         }
         if ![libc::AF_INET, libc::AF_INET6, libc::AF_UNSPEC].contains(&family) {
@@ -477,7 +496,7 @@ pub unsafe extern "C" fn bufferevent_socket_connect_hostname(
         };
         // SAFETY: a non-NULL evdns base is a live one of ours (pointer contract).
         let dns = (!evdns_base.is_null()).then(|| unsafe { &*evdns_base });
-        if ssl::of(b).is_some() {
+        if ssl::of(&b).is_some() {
             if dns.is_some() {
                 // LIMITATION: 2.1.12 resolves for a TLS bufferevent through the
                 // evdns base too; ours resolves TLS names only without one, so
@@ -485,9 +504,9 @@ pub unsafe extern "C" fn bufferevent_socket_connect_hostname(
                 // connect through the socket kind's lookup would lift it.
                 return refuse(NAME, "an evdns base is not supported for TLS yet");
             }
-            return Ok(ssl::connect_hostname(b, family, host, port));
+            return Ok(ssl::connect_hostname(&b, family, host, port));
         }
-        Ok(socket::connect_hostname(b, dns, family, host, port))
+        Ok(socket::connect_hostname(&b, dns, family, host, port))
     })
 }
 
@@ -497,10 +516,10 @@ pub unsafe extern "C" fn bufferevent_socket_connect_hostname(
 pub unsafe extern "C" fn bufferevent_socket_get_dns_error(bev: *mut bufferevent) -> c_int {
     enter("bufferevent_socket_get_dns_error", || {
         let b = bev_arg("bufferevent_socket_get_dns_error", bev)?;
-        Ok(if socket::is_socket(b) {
-            socket::dns_error(b)
-        } else if ssl::of(b).is_some() {
-            ssl::dns_error(b)
+        Ok(if socket::is_socket(&b) {
+            socket::dns_error(&b)
+        } else if ssl::of(&b).is_some() {
+            ssl::dns_error(&b)
         } else {
             0
         })
@@ -607,14 +626,14 @@ pub unsafe extern "C" fn bufferevent_filter_new(
             return Ok(std::ptr::null_mut());
         }
         let under = bev_arg("bufferevent_filter_new", underlying)?;
-        if options & BEV_OPT_THREADSAFE != 0 {
+        if options & BEV_OPT_THREADSAFE != 0 && !crate::thread::locking_enabled() {
             return refuse(
                 "bufferevent_filter_new",
                 "BEV_OPT_THREADSAFE needs a lock implementation (evthread_use_pthreads)",
             );
         }
         let bev = filter::new(
-            under,
+            &under,
             input_filter,
             output_filter,
             options,
@@ -670,7 +689,7 @@ pub unsafe extern "C" fn bufferevent_set_rate_limit(
     cfg: *mut TokenBucketCfg,
 ) -> c_int {
     enter("bufferevent_set_rate_limit", || {
-        ratelimit::set(bev_arg("bufferevent_set_rate_limit", bev)?, cfg);
+        ratelimit::set(&*bev_arg("bufferevent_set_rate_limit", bev)?, cfg);
         Ok(0)
     })
 }
@@ -681,7 +700,7 @@ pub unsafe extern "C" fn bufferevent_get_token_bucket_cfg(
     bev: *const bufferevent,
 ) -> *const TokenBucketCfg {
     enter("bufferevent_get_token_bucket_cfg", || {
-        Ok(ratelimit::cfg_of(bev_arg(
+        Ok(ratelimit::cfg_of(&*bev_arg(
             "bufferevent_get_token_bucket_cfg",
             bev.cast_mut(),
         )?))
@@ -694,7 +713,7 @@ pub unsafe extern "C" fn bufferevent_get_token_bucket_cfg(
 pub unsafe extern "C" fn bufferevent_get_read_limit(bev: *mut bufferevent) -> SSize {
     enter("bufferevent_get_read_limit", || {
         Ok(ratelimit::limit(
-            bev_arg("bufferevent_get_read_limit", bev)?,
+            &*bev_arg("bufferevent_get_read_limit", bev)?,
             false,
         ))
     })
@@ -705,7 +724,7 @@ pub unsafe extern "C" fn bufferevent_get_read_limit(bev: *mut bufferevent) -> SS
 pub unsafe extern "C" fn bufferevent_get_write_limit(bev: *mut bufferevent) -> SSize {
     enter("bufferevent_get_write_limit", || {
         Ok(ratelimit::limit(
-            bev_arg("bufferevent_get_write_limit", bev)?,
+            &*bev_arg("bufferevent_get_write_limit", bev)?,
             true,
         ))
     })
@@ -737,7 +756,7 @@ pub unsafe extern "C" fn bufferevent_decrement_read_limit(
 ) -> c_int {
     enter("bufferevent_decrement_read_limit", || {
         Ok(ratelimit::decrement(
-            bev_arg("bufferevent_decrement_read_limit", bev)?,
+            &*bev_arg("bufferevent_decrement_read_limit", bev)?,
             false,
             decr,
         ))
@@ -752,7 +771,7 @@ pub unsafe extern "C" fn bufferevent_decrement_write_limit(
 ) -> c_int {
     enter("bufferevent_decrement_write_limit", || {
         Ok(ratelimit::decrement(
-            bev_arg("bufferevent_decrement_write_limit", bev)?,
+            &*bev_arg("bufferevent_decrement_write_limit", bev)?,
             true,
             decr,
         ))
@@ -821,7 +840,7 @@ pub unsafe extern "C" fn bufferevent_add_to_rate_limit_group(
 ) -> c_int {
     enter("bufferevent_add_to_rate_limit_group", || {
         let b = bev_arg("bufferevent_add_to_rate_limit_group", bev)?;
-        ratelimit::add_to_group(b, group_arg("bufferevent_add_to_rate_limit_group", g)?);
+        ratelimit::add_to_group(&b, group_arg("bufferevent_add_to_rate_limit_group", g)?);
         Ok(0)
     })
 }
@@ -831,7 +850,7 @@ pub unsafe extern "C" fn bufferevent_add_to_rate_limit_group(
 pub unsafe extern "C" fn bufferevent_remove_from_rate_limit_group(bev: *mut bufferevent) -> c_int {
     enter("bufferevent_remove_from_rate_limit_group", || {
         ratelimit::remove_from_group(
-            bev_arg("bufferevent_remove_from_rate_limit_group", bev)?,
+            &*bev_arg("bufferevent_remove_from_rate_limit_group", bev)?,
             true,
         );
         Ok(0)

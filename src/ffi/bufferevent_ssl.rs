@@ -48,11 +48,11 @@ pub unsafe extern "C" fn bufferevent_openssl_filter_new(
         }
         let under = bev_arg(name, underlying)?;
         handle(name, base.cast_const())?;
-        if options & BEV_OPT_THREADSAFE != 0 {
+        if options & BEV_OPT_THREADSAFE != 0 && !crate::thread::locking_enabled() {
             let why = "BEV_OPT_THREADSAFE needs a lock implementation (evthread_use_pthreads)";
             return refuse_ssl(name, why, ssl, options);
         }
-        let bev = ssl::filter_new(under, ssl, state, options);
+        let bev = ssl::filter_new(&under, ssl, state, options);
         if bev.is_null() {
             return Ok(std::ptr::null_mut());
         }
@@ -82,7 +82,7 @@ pub unsafe extern "C" fn bufferevent_openssl_socket_new(
         if base.is_null() {
             return refuse_ssl(name, "called with a NULL base", ssl, options);
         }
-        if options & BEV_OPT_THREADSAFE != 0 {
+        if options & BEV_OPT_THREADSAFE != 0 && !crate::thread::locking_enabled() {
             let why = "BEV_OPT_THREADSAFE needs a lock implementation (evthread_use_pthreads)";
             return refuse_ssl(name, why, ssl, options);
         }
@@ -105,7 +105,7 @@ pub unsafe extern "C" fn bufferevent_openssl_get_allow_dirty_shutdown(
 ) -> c_int {
     let name = "bufferevent_openssl_get_allow_dirty_shutdown";
     enter(name, || {
-        Ok(ssl::of(bev_arg(name, bev)?).map_or(-1, |s| s.allow_dirty_shutdown().into()))
+        Ok(ssl::of(&*bev_arg(name, bev)?).map_or(-1, |s| s.allow_dirty_shutdown().into()))
     })
 }
 
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn bufferevent_openssl_set_allow_dirty_shutdown(
 ) {
     let name = "bufferevent_openssl_set_allow_dirty_shutdown";
     enter(name, || {
-        if let Some(s) = ssl::of(bev_arg(name, bev)?) {
+        if let Some(s) = ssl::of(&*bev_arg(name, bev)?) {
             s.set_allow_dirty_shutdown(allow_dirty_shutdown != 0);
         }
         Ok(())
@@ -130,7 +130,7 @@ pub unsafe extern "C" fn bufferevent_openssl_set_allow_dirty_shutdown(
 pub unsafe extern "C" fn bufferevent_openssl_get_ssl(bufev: *mut bufferevent) -> *mut SSL {
     let name = "bufferevent_openssl_get_ssl";
     enter(name, || {
-        Ok(ssl::of(bev_arg(name, bufev)?).map_or(std::ptr::null_mut(), |s| s.ssl()))
+        Ok(ssl::of(&*bev_arg(name, bufev)?).map_or(std::ptr::null_mut(), |s| s.ssl()))
     })
 }
 
@@ -141,11 +141,11 @@ pub unsafe extern "C" fn bufferevent_ssl_renegotiate(bev: *mut bufferevent) -> c
     let name = "bufferevent_ssl_renegotiate";
     enter(name, || {
         let b = bev_arg(name, bev)?;
-        if ssl::of(b).is_none() {
+        if ssl::of(&b).is_none() {
             log::debug(|| format!("{name}: not a TLS bufferevent"));
             return Ok(-1);
         }
-        Ok(ssl::renegotiate(b))
+        Ok(ssl::renegotiate(&b))
     })
 }
 
@@ -156,6 +156,6 @@ pub unsafe extern "C" fn bufferevent_ssl_renegotiate(bev: *mut bufferevent) -> c
 pub unsafe extern "C" fn bufferevent_get_openssl_error(bev: *mut bufferevent) -> c_ulong {
     let name = "bufferevent_get_openssl_error";
     enter(name, || {
-        Ok(ssl::of(bev_arg(name, bev)?).map_or(0, |s| s.pop_error()))
+        Ok(ssl::of(&*bev_arg(name, bev)?).map_or(0, |s| s.pop_error()))
     })
 }

@@ -5,9 +5,11 @@ use std::ffi::{c_char, c_int, c_short, c_uint, c_void};
 use super::event_struct::{EVLIST_ACTIVE, EVLIST_INIT, event};
 use super::{EntryResult, Failure, enter, handle, refuse, timeval_arg, write_out};
 use crate::log;
-use crate::reactor::config::{Config, EVENT_BASE_FLAG_NO_CACHE_TIME};
+use crate::reactor::config::{Config, EVENT_BASE_FLAG_NO_CACHE_TIME, EVENT_BASE_FLAG_NOLOCK};
 use crate::reactor::event_mem::EvPtr;
-use crate::reactor::{AddError, Base, EV_CLOSED, EV_ET, EV_READ, EV_SIGNAL, EV_WRITE, clock};
+use crate::reactor::{
+    AddError, Base, DelWait, EV_CLOSED, EV_ET, EV_READ, EV_SIGNAL, EV_WRITE, clock,
+};
 
 /// The callback of an fd, signal or timer event.
 pub type event_callback_fn =
@@ -51,7 +53,8 @@ fn new_base(name: &str, config: &Config) -> EntryResult<*mut Base> {
         return refuse(name, "no event mechanism available");
     };
     let no_cache = config.flags & EVENT_BASE_FLAG_NO_CACHE_TIME != 0;
-    match Base::new(method, features, no_cache) {
+    let nolock = config.flags & EVENT_BASE_FLAG_NOLOCK != 0;
+    match Base::new(method, features, no_cache, nolock) {
         Ok(base) => {
             base.set_dispatch_limit(config.limit);
             Ok(Box::into_raw(Box::new(base)))
@@ -458,7 +461,7 @@ pub unsafe extern "C" fn event_new(
 pub unsafe extern "C" fn event_free(ev: *mut event) {
     enter("event_free", || {
         let ev = event_arg("event_free", ev)?;
-        del(ev, "event_free")?;
+        del(ev, "event_free", DelWait::Auto)?;
         // SAFETY: events given to event_free come from event_new's
         // crate::mem::malloc and are no longer linked anywhere after `del`.
         unsafe { crate::mem::free(ev.as_raw().cast()) };
@@ -487,18 +490,20 @@ pub unsafe extern "C" fn event_add(ev: *mut event, tv: *const libc::timeval) -> 
     })
 }
 
-pub(crate) fn del(ev: EvPtr, name: &str) -> EntryResult<()> {
+pub(crate) fn del(ev: EvPtr, name: &str, wait: DelWait) -> EntryResult<()> {
     crate::reactor::stop_repeats(ev.as_raw());
-    // An event that was never added (or whose base is gone) has nothing to undo.
+    if ev.base().is_null() {
+        return refuse(name, "event has no event_base set.");
+    }
+    // An event that was never added has nothing to undo, and its base may
+    // be gone already; with threads, its callback may still be running in
+    // the loop's thread, and event_del waits for it.
     use crate::ffi::event_struct::{EVLIST_ACTIVE_LATER, EVLIST_INSERTED, EVLIST_TIMEOUT};
     let linked = EVLIST_ACTIVE | EVLIST_ACTIVE_LATER | EVLIST_INSERTED | EVLIST_TIMEOUT;
-    if ev.flags() & linked == 0 {
-        if ev.base().is_null() {
-            return refuse(name, "event has no event_base set.");
-        }
+    if !crate::thread::locking_enabled() && ev.flags() & linked == 0 {
         return Ok(());
     }
-    event_base_of(name, ev)?.del(ev);
+    event_base_of(name, ev)?.del_waiting(ev, wait);
     Ok(())
 }
 
@@ -506,7 +511,7 @@ pub(crate) fn del(ev: EvPtr, name: &str) -> EntryResult<()> {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_del(ev: *mut event) -> c_int {
     enter("event_del", || {
-        del(event_arg("event_del", ev)?, "event_del")?;
+        del(event_arg("event_del", ev)?, "event_del", DelWait::Auto)?;
         Ok(0)
     })
 }
@@ -817,12 +822,16 @@ pub unsafe extern "C" fn event_base_active_by_signal(base: *mut Base, sig: c_int
     })
 }
 
-/// event_del(), waiting for a callback running in another thread (there
-/// is none here: a base is used by one thread).
+/// event_del(), always waiting for the event's callback to return when it
+/// runs in another thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_del_block(ev: *mut event) -> c_int {
     enter("event_del_block", || {
-        del(event_arg("event_del_block", ev)?, "event_del_block")?;
+        del(
+            event_arg("event_del_block", ev)?,
+            "event_del_block",
+            DelWait::Always,
+        )?;
         Ok(0)
     })
 }
@@ -831,7 +840,11 @@ pub unsafe extern "C" fn event_del_block(ev: *mut event) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_del_noblock(ev: *mut event) -> c_int {
     enter("event_del_noblock", || {
-        del(event_arg("event_del_noblock", ev)?, "event_del_noblock")?;
+        del(
+            event_arg("event_del_noblock", ev)?,
+            "event_del_noblock",
+            DelWait::Never,
+        )?;
         Ok(0)
     })
 }

@@ -28,7 +28,7 @@ pub extern "C" fn event_init() -> *mut Base {
         let Some((method, features)) = config.choose() else {
             return refuse("event_init", "no event mechanism available");
         };
-        match Base::new(method, features, false) {
+        match Base::new(method, features, false, false) {
             Ok(base) => {
                 let raw = Box::into_raw(Box::new(base));
                 set_current_base(raw);

@@ -29,6 +29,7 @@ pub mod event;
 pub mod event_compat;
 pub mod event_struct;
 pub mod listener;
+pub mod thread;
 pub mod util;
 
 /// `ev_ssize_t` as it crosses the ABI.

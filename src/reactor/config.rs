@@ -13,6 +13,7 @@ pub const EV_FEATURE_O1: c_int = 0x02;
 pub const EV_FEATURE_FDS: c_int = 0x04;
 pub const EV_FEATURE_EARLY_CLOSE: c_int = 0x08;
 
+pub const EVENT_BASE_FLAG_NOLOCK: c_int = 0x01;
 pub const EVENT_BASE_FLAG_IGNORE_ENV: c_int = 0x02;
 pub const EVENT_BASE_FLAG_NO_CACHE_TIME: c_int = 0x08;
 

@@ -8,13 +8,16 @@
 //! mio's epoll descriptor with exactly the union of its events' interests,
 //! as libevent does. An fd that epoll refuses (a regular file, /dev/null) is
 //! always ready, as on libevent's poll backend.
+//!
+//! Waiting is apart from the table: the loop waits in [`Waiter`] with the
+//! base unlocked, while other threads may change registrations in [`Io`]
+//! (epoll_ctl on the same instance is safe during epoll_wait).
 
 use std::ffi::c_short;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 
 use super::event_mem::{EVLIST_X_EDGE, EvPtr};
 use super::{EV_CLOSED, EV_ET, EV_READ, EV_WRITE};
@@ -44,10 +47,46 @@ struct FdEntry {
 }
 
 pub struct Io {
-    poll: Poll,
-    events: Events,
+    /// The epoll instance of the base's [`Waiter`].
+    epfd: RawFd,
     fds: Vec<FdEntry>,
     always_ready: Vec<RawFd>,
+}
+
+/// The epoll instance and the buffer it reports into; used only by the
+/// thread running the loop.
+pub struct Waiter {
+    poll: Poll,
+    events: Events,
+}
+
+/// The token of the base's waker, which no fd can have.
+const WAKER: Token = Token(usize::MAX);
+
+impl Waiter {
+    pub fn new() -> std::io::Result<Waiter> {
+        Ok(Waiter {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+        })
+    }
+
+    pub fn epfd(&self) -> RawFd {
+        self.poll.as_raw_fd()
+    }
+
+    /// Waits up to `timeout` (None: forever). An interrupted wait reports
+    /// nothing.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                self.events.clear();
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// An event to activate with these result flags.
@@ -55,14 +94,62 @@ pub type Activation = (EvPtr, c_short);
 
 const WANTED: c_short = EV_READ | EV_WRITE | EV_CLOSED;
 
+/// Interrupts the loop's wait from another thread: an eventfd on the
+/// base's epoll instance, made by whichever thread asks for it (mio's
+/// Waker would need the Poll, which only the waiting thread may touch).
+pub struct Wake {
+    fd: RawFd,
+}
+
+impl Wake {
+    /// A new eventfd registered, edge-triggered, on epoll instance `epfd`.
+    pub fn new(epfd: RawFd) -> std::io::Result<Wake> {
+        // SAFETY: eventfd takes no pointers.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let wake = Wake { fd };
+        let bits = (libc::EPOLLIN | libc::EPOLLET) as u32;
+        epoll_ctl_token(epfd, libc::EPOLL_CTL_ADD, fd, bits, WAKER.0 as u64)?;
+        Ok(wake)
+    }
+
+    /// Makes the eventfd readable: a new edge for the waiting loop. The
+    /// counter is never read; at its limit the write fails with EAGAIN,
+    /// and then it is drained so that the next write makes an edge.
+    pub fn wake(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writing 8 bytes we own to our eventfd.
+        let r = unsafe { libc::write(self.fd, one.as_ptr().cast(), 8) };
+        if r < 0 {
+            let mut sink = [0u8; 8];
+            // SAFETY: reading 8 bytes into a buffer we own, then writing again.
+            unsafe {
+                libc::read(self.fd, sink.as_mut_ptr().cast(), 8);
+                libc::write(self.fd, one.as_ptr().cast(), 8);
+            }
+        }
+    }
+}
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        crate::sys::close(self.fd);
+    }
+}
+
 impl Io {
-    pub fn new() -> std::io::Result<Io> {
-        Ok(Io {
-            poll: Poll::new()?,
-            events: Events::with_capacity(1024),
+    pub fn new(epfd: RawFd) -> Io {
+        Io {
+            epfd,
             fds: Vec::new(),
             always_ready: Vec::new(),
-        })
+        }
+    }
+
+    pub fn epfd(&self) -> RawFd {
+        self.epfd
     }
 
     fn entry(&mut self, fd: RawFd) -> &mut FdEntry {
@@ -124,17 +211,16 @@ impl Io {
             .collect()
     }
 
-    /// A forked child shares its parent's epoll instance: takes a new one
-    /// and forgets every registration, without touching the old instance.
-    /// `register_all` then makes them again.
-    pub fn reinit(&mut self) -> std::io::Result<()> {
-        self.poll = Poll::new()?;
+    /// A forked child shares its parent's epoll instance: moves to the
+    /// new instance `epfd` and forgets every registration, without
+    /// touching the old instance. `register_all` then makes them again.
+    pub fn reinit(&mut self, epfd: RawFd) {
+        self.epfd = epfd;
         self.always_ready.clear();
         for entry in &mut self.fds {
             entry.mode = Mode::None;
             entry.ready = 0;
         }
-        Ok(())
     }
 
     /// Registers every fd that has events (or a bufferevent) again.
@@ -203,7 +289,8 @@ impl Io {
         if wanted == current {
             return Ok(());
         }
-        let epfd = self.poll.as_raw_fd();
+        let epfd = self.epfd;
+        let edge = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
         let result = match (current, wanted) {
             (_, Mode::None) => {
                 if matches!(current, Mode::Edge | Mode::Level(_)) {
@@ -212,19 +299,12 @@ impl Io {
                     Ok(())
                 }
             }
-            (Mode::None, Mode::Edge) => self.poll.registry().register(
-                &mut SourceFd(&fd),
-                Token(fd as usize),
-                Interest::READABLE | Interest::WRITABLE,
-            ),
+            (Mode::None, Mode::Edge) => epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, edge),
             (Mode::None, Mode::Level(bits)) => epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, bits),
             (Mode::Edge | Mode::Level(_), Mode::Level(bits)) => {
                 epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, bits)
             }
-            (Mode::Level(_), Mode::Edge) => {
-                let bits = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
-                epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, bits as u32)
-            }
+            (Mode::Level(_), Mode::Edge) => epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, edge),
             _ => Ok(()),
         };
         let entry = &mut self.fds[fd as usize];
@@ -250,24 +330,23 @@ impl Io {
         })
     }
 
-    /// Waits up to `timeout` (None: forever) and returns the events to
-    /// activate. Interrupted waits return no events.
-    pub fn poll(
-        &mut self,
-        timeout: Option<Duration>,
-        out: &mut Vec<Activation>,
-    ) -> std::io::Result<()> {
-        let timeout = if self.always_ready.is_empty() {
+    /// How long the next wait may last: not at all while some fd is
+    /// always ready.
+    pub fn wait_limit(&self, timeout: Option<Duration>) -> Option<Duration> {
+        if self.always_ready.is_empty() {
             timeout
         } else {
             Some(Duration::ZERO)
-        };
-        match self.poll.poll(&mut self.events, timeout) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
-            Err(e) => return Err(e),
         }
-        for event in self.events.iter() {
+    }
+
+    /// The events to activate for what `waiter` reported in its last wait
+    /// (registrations may have changed since: events are looked up now).
+    pub fn ready_events(&mut self, waiter: &Waiter, out: &mut Vec<Activation>) {
+        for event in waiter.events.iter() {
+            if event.token() == WAKER {
+                continue;
+            }
             let fd = event.token().0 as RawFd;
             let hup_or_err =
                 event.is_error() || (event.is_read_closed() && event.is_write_closed());
@@ -307,14 +386,18 @@ impl Io {
                 }
             }
         }
-        Ok(())
     }
 }
 
 fn epoll_ctl(epfd: RawFd, op: i32, fd: RawFd, bits: u32) -> std::io::Result<()> {
+    epoll_ctl_token(epfd, op, fd, bits, fd as u64)
+}
+
+/// epoll_ctl reporting `fd`'s readiness with `token`.
+fn epoll_ctl_token(epfd: RawFd, op: i32, fd: RawFd, bits: u32, token: u64) -> std::io::Result<()> {
     let mut event = libc::epoll_event {
         events: bits,
-        u64: fd as u64,
+        u64: token,
     };
     // SAFETY: epoll_ctl reads one epoll_event we own; fds are plain integers.
     let r = unsafe { libc::epoll_ctl(epfd, op, fd, &mut event) };

@@ -6,10 +6,16 @@
 //! touches an event after its callback returns unless it is still
 //! registered: the callback may have freed it. No borrow of the base's
 //! state is held while a callback runs, so callbacks may call anything.
+//!
+//! With a thread implementation installed the base has a recursive lock:
+//! every method takes it, and the loop holds it except while it waits in
+//! epoll and while a callback runs, as libevent does. Another thread's
+//! change wakes a waiting loop through the base's [`io::Wake`].
 
-use std::cell::{Cell, RefCell};
-use std::ffi::{c_short, c_void};
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::ffi::{c_short, c_ulong, c_void};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::Duration;
 
 mod active;
@@ -27,12 +33,13 @@ use crate::ffi::event_struct::{
     EVLIST_INTERNAL, EVLIST_TIMEOUT, event,
 };
 use crate::log;
+use crate::thread::{self, Cond, Held, Lock};
 use active::ActiveQueues;
 use event_mem::{
     CLOSURE_CB_SELF, CLOSURE_EVENT_FINALIZE, CLOSURE_EVENT_FINALIZE_FREE, CLOSURE_PERSIST, CbPtr,
     EvPtr,
 };
-use io::Io;
+use io::{Io, Waiter, Wake};
 use timers::Timers;
 
 pub const EV_TIMEOUT: c_short = 0x01;
@@ -71,18 +78,35 @@ pub enum AddError {
     Signal(std::io::Error),
 }
 
+/// How `event_del` treats a callback of the event running in another
+/// thread (EVENT_DEL_NOBLOCK, EVENT_DEL_BLOCK, EVENT_DEL_AUTOBLOCK).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum DelWait {
+    Never,
+    Always,
+    /// Unless the event was made with EV_FINALIZE.
+    Auto,
+}
+
 /// An event base.
 pub struct Base {
     state: RefCell<State>,
+    /// Touched only by the thread running the loop (or by event_reinit).
+    waiter: UnsafeCell<Waiter>,
+    /// Present when a thread implementation was installed before the base
+    /// was made (and EVENT_BASE_FLAG_NOLOCK not given).
+    lock: Option<Arc<Lock>>,
+    /// Broadcast when a callback returns, for event_del in other threads.
+    cond: Option<Cond>,
     /// The monotonic time cached for the current pass (0: not cached).
-    cached_now: Cell<u64>,
+    cached_now: AtomicU64,
     /// EVENT_BASE_FLAG_NO_CACHE_TIME: never cache the time.
     no_cache: bool,
     /// event_config_set_max_dispatch_interval's bound, if any.
     limit: Cell<Option<config::DispatchLimit>>,
     method: &'static str,
     /// Set while event_base_free tears the base down.
-    shutting_down: Cell<bool>,
+    shutting_down: AtomicBool,
     features: i32,
 }
 
@@ -118,6 +142,12 @@ struct State {
     common: Vec<Box<libc::timeval>>,
     max_active: usize,
     max_added: usize,
+    /// Lets other threads interrupt the wait, once the base is notifiable.
+    wake: Option<Wake>,
+    /// The id of the thread running the loop (thread.h's id function).
+    owner: c_ulong,
+    /// Threads in event_del waiting for the running callback to return.
+    del_waiters: usize,
 }
 
 /// The storage of an event_base_once event, freed when it fires or with
@@ -134,15 +164,30 @@ struct OnceEvent {
 impl Base {
     /// Makes a base that reports `method` and `features` (the backend the
     /// reference would have chosen) and caches the time unless `no_cache`.
-    pub fn new(method: &'static str, features: i32, no_cache: bool) -> std::io::Result<Base> {
+    /// It gets a lock, and can be woken from other threads, when a thread
+    /// implementation is installed, unless `nolock`.
+    pub fn new(
+        method: &'static str,
+        features: i32,
+        no_cache: bool,
+        nolock: bool,
+    ) -> std::io::Result<Base> {
         // libevent announces its backend when this is set, whatever the
         // config says about the environment.
         if std::env::var_os("EVENT_SHOW_METHOD").is_some() {
             log::emit(log::EVENT_LOG_MSG, &format!("libevent using: {method}"));
         }
+        let waiter = Waiter::new()?;
+        let lock = if nolock { None } else { Lock::new() };
+        let wake = match lock {
+            Some(_) => Some(Wake::new(waiter.epfd())?),
+            None => None,
+        };
         Ok(Base {
+            cond: lock.as_ref().and_then(|_| Cond::new()),
+            lock,
             state: RefCell::new(State {
-                io: Io::new()?,
+                io: Io::new(waiter.epfd()),
                 timers: Timers::default(),
                 active: ActiveQueues::new(1),
                 later: Vec::new(),
@@ -161,14 +206,68 @@ impl Base {
                 common: Vec::new(),
                 max_active: 0,
                 max_added: 0,
+                wake,
+                owner: 0,
+                del_waiters: 0,
             }),
-            cached_now: Cell::new(0),
+            waiter: UnsafeCell::new(waiter),
+            cached_now: AtomicU64::new(0),
             no_cache,
             limit: Cell::new(None),
             method,
             features,
-            shutting_down: Cell::new(false),
+            shutting_down: AtomicBool::new(false),
         })
+    }
+
+    /// Takes the base's lock (if it has one) until the guard is dropped.
+    fn hold(&self) -> Held<'_> {
+        match &self.lock {
+            Some(l) => l.hold(),
+            None => Held::none(),
+        }
+    }
+
+    /// Runs `f` with the base's lock released: the loop, which holds it
+    /// once, around waiting and around callbacks.
+    fn unlocked<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.lock {
+            Some(l) => {
+                l.unlock();
+                let r = f();
+                l.lock();
+                r
+            }
+            None => f(),
+        }
+    }
+
+    /// Whether the caller is the thread running the loop, or the loop is
+    /// not running in another thread (libevent's EVBASE_IN_THREAD).
+    fn in_loop_thread(&self, st: &State) -> bool {
+        thread::current_id().is_none_or(|id| id == st.owner)
+    }
+
+    /// Interrupts the loop's wait if another thread is in it; called with
+    /// the lock held after a change the loop must see.
+    fn wake_loop(&self) {
+        let st = self.state.borrow();
+        if st.running
+            && let Some(wake) = &st.wake
+            && thread::current_id().is_some_and(|id| id != st.owner)
+        {
+            wake.wake();
+        }
+    }
+
+    /// `evthread_make_base_notifiable`: lets other threads wake the loop.
+    pub fn make_notifiable(&self) -> std::io::Result<()> {
+        let _held = self.hold();
+        let mut st = self.state.borrow_mut();
+        if st.wake.is_none() {
+            st.wake = Some(Wake::new(st.io.epfd())?);
+        }
+        Ok(())
     }
 
     pub fn method(&self) -> &'static str {
@@ -189,18 +288,20 @@ impl Base {
 
     /// The time of the current pass if cached, else the clock.
     pub fn now(&self) -> u64 {
-        match self.cached_now.get() {
+        match self.cached_now.load(Ordering::Relaxed) {
             0 => clock::monotonic_ns(),
             t => t,
         }
     }
 
     pub fn priorities(&self) -> usize {
+        let _held = self.hold();
         self.state.borrow().active.priorities()
     }
 
     /// Sets the number of priorities; refused while callbacks are active.
     pub fn set_priorities(&self, n: usize) -> bool {
+        let _held = self.hold();
         let mut st = self.state.borrow_mut();
         if n == 0 || n >= 256 || st.active.len() + st.later.len() > 0 {
             return false;
@@ -217,6 +318,7 @@ impl Base {
     /// `event_add`: waits for the event's fd and/or a timeout of `tv`
     /// (absolute in the monotonic clock when `absolute`).
     pub fn add(&self, ev: EvPtr, tv: Option<u64>, absolute: bool) -> Result<(), AddError> {
+        let _held = self.hold();
         let flags = ev.flags();
         if flags & EVLIST_FINALIZING != 0 {
             return Err(AddError::Finalizing);
@@ -262,6 +364,7 @@ impl Base {
         if activate_now != 0 {
             self.activate(ev, activate_now);
         }
+        self.wake_loop();
         Ok(())
     }
 
@@ -316,6 +419,7 @@ impl Base {
     /// Runs from the signal pipe's event: activates the events of each
     /// signal that arrived, with EV_SIGNAL.
     fn deliver_signals(&self) {
+        let _held = self.hold();
         let caught = self.state.borrow().signals.drain();
         for (sig, times) in caught {
             let events = self.state.borrow().signals.events_of(sig);
@@ -328,6 +432,7 @@ impl Base {
 
     /// `event_base_active_by_signal`: as if `sig` had arrived.
     pub fn active_by_signal(&self, sig: i32) {
+        let _held = self.hold();
         let events = self.state.borrow().signals.events_of(sig);
         for ev in events {
             self.activate(ev, EV_SIGNAL);
@@ -337,6 +442,7 @@ impl Base {
     /// `event_base_active_by_fd`: activates the events on `fd` that wait
     /// for any of `what`, with those flags.
     pub fn active_by_fd(&self, fd: i32, what: c_short) {
+        let _held = self.hold();
         let events = self.state.borrow().io.events_of(fd);
         for ev in events {
             let res = ev.events() & what & (EV_READ | EV_WRITE | EV_CLOSED | EV_TIMEOUT);
@@ -348,6 +454,7 @@ impl Base {
 
     /// Every non-internal event that is pending or active, each once.
     pub fn all_events(&self) -> Vec<EvPtr> {
+        let _held = self.hold();
         let st = self.state.borrow();
         let mut out: Vec<EvPtr> = st.io.all_events();
         out.extend(st.signals.all());
@@ -361,12 +468,14 @@ impl Base {
 
     /// `event_base_loopcontinue`: stop running callbacks and poll again.
     pub fn loopcontinue(&self) {
+        let _held = self.hold();
         self.state.borrow_mut().continue_now = true;
     }
 
     /// The largest number of active and added events seen, optionally
     /// starting the count again from zero (as libevent does).
     pub fn max_counts(&self, clear: bool) -> (usize, usize) {
+        let _held = self.hold();
         let mut st = self.state.borrow_mut();
         let out = (st.max_active, st.max_added);
         if clear {
@@ -379,14 +488,17 @@ impl Base {
     /// `event_base_update_cache_time`: refreshes the cached time while the
     /// loop runs.
     pub fn update_cache_time(&self) {
+        let _held = self.hold();
         if self.state.borrow().running && !self.no_cache {
-            self.cached_now.set(clock::monotonic_ns());
+            self.cached_now
+                .store(clock::monotonic_ns(), Ordering::Relaxed);
         }
     }
 
     /// `event_base_init_common_timeout`: a timeval standing for `duration`,
     /// the same one for the same duration, with tag bits in tv_usec.
     pub fn common_timeout(&self, duration: libc::timeval) -> *const libc::timeval {
+        let _held = self.hold();
         let mut st = self.state.borrow_mut();
         let usec = duration.tv_usec.rem_euclid(1_000_000);
         let sec = duration.tv_sec + duration.tv_usec.div_euclid(1_000_000);
@@ -411,6 +523,7 @@ impl Base {
     /// `event_finalize`: deletes `ev` and runs `f` from the loop once it is
     /// not running, freeing the event afterwards when `free` is set.
     pub fn finalize(&self, ev: EvPtr, f: event_mem::FinalizeFn, free: bool) {
+        let _held = self.hold();
         {
             let mut st = self.state.borrow_mut();
             st.unlink(ev);
@@ -420,14 +533,25 @@ impl Base {
         ev.set_flags(ev.flags() | EVLIST_ACTIVE);
         self.state.borrow_mut().active.push(ev.cb());
         ev.set_flags(ev.flags() | EVLIST_FINALIZING);
+        self.wake_loop();
     }
 
     /// `event_reinit` in a forked child: a new epoll instance with every
     /// registration made again, and a signal pipe of the child's own.
     pub fn reinit(&self) -> std::io::Result<()> {
+        let _held = self.hold();
         let me = self.me();
+        let waiter = Waiter::new()?;
+        let epfd = waiter.epfd();
+        // SAFETY: event_reinit runs in the child's only thread, which is not
+        // waiting (it may be inside a callback of the loop, never in epoll).
+        unsafe { *self.waiter.get() = waiter };
         let mut st = self.state.borrow_mut();
-        st.io.reinit()?;
+        st.io.reinit(epfd);
+        if st.wake.is_some() {
+            // The parent's eventfd is shared with it: the child needs its own.
+            st.wake = Some(Wake::new(epfd)?);
+        }
         let pev = st
             .signal_event
             .as_mut()
@@ -451,21 +575,43 @@ impl Base {
         Ok(())
     }
 
-    /// `event_del`: stops waiting and takes the event off the active queues.
+    /// Stops waiting for `ev` and takes it off the active queues, never
+    /// waiting for its callback: the library's own events.
     pub fn del(&self, ev: EvPtr) {
-        let mut st = self.state.borrow_mut();
-        st.unlink(ev);
+        self.del_waiting(ev, DelWait::Never);
+    }
+
+    /// `event_del`: as [`Base::del`], then, when the event's callback is
+    /// running in the loop's thread and this is another thread, waits for
+    /// the callback to return if `wait` says so (needs a condition).
+    pub fn del_waiting(&self, ev: EvPtr, wait: DelWait) {
+        let _held = self.hold();
+        self.state.borrow_mut().unlink(ev);
+        self.wake_loop();
+        let must_wait = {
+            let st = self.state.borrow();
+            wait != DelWait::Never
+                && st.running_cb == Some(ev.cb())
+                && !self.in_loop_thread(&st)
+                && (wait == DelWait::Always || ev.events() & EV_FINALIZE == 0)
+        };
+        if must_wait && let (Some(cond), Some(lock)) = (&self.cond, &self.lock) {
+            self.state.borrow_mut().del_waiters += 1;
+            cond.wait(lock);
+        }
     }
 
     /// How many callbacks are active (or due on the next pass), and how
     /// many fd and timer registrations keep the loop running.
     pub fn counts(&self) -> (usize, usize) {
+        let _held = self.hold();
         let st = self.state.borrow();
         (st.active.len() + st.later.len(), st.event_count)
     }
 
     /// `event_remove_timer`: drops the timeout, keeps the fd part pending.
     pub fn remove_timer(&self, ev: EvPtr) {
+        let _held = self.hold();
         let mut st = self.state.borrow_mut();
         if ev.flags() & EVLIST_TIMEOUT != 0 {
             st.timers.remove(ev);
@@ -486,6 +632,7 @@ impl Base {
     /// `event_active` with a count: a signal event newly activated runs
     /// its callback `ncalls` times (once per arrival of the signal).
     pub fn activate_n(&self, ev: EvPtr, res: c_short, ncalls: c_short) {
+        let _held = self.hold();
         let mut st = self.state.borrow_mut();
         let flags = ev.flags();
         if flags & EVLIST_FINALIZING != 0 {
@@ -508,11 +655,14 @@ impl Base {
         ev.set_flags(ev.flags() | EVLIST_ACTIVE);
         st.active.push(ev.cb());
         st.max_active = st.max_active.max(st.active.len() + st.later.len());
+        drop(st);
+        self.wake_loop();
     }
 
     /// Queues the event to run on the next pass, so a fd that is still
     /// ready after its callback does not starve the other callbacks.
     pub fn activate_later(&self, ev: EvPtr, res: c_short) {
+        let _held = self.hold();
         let mut st = self.state.borrow_mut();
         let flags = ev.flags();
         if flags & (EVLIST_ACTIVE | EVLIST_ACTIVE_LATER | EVLIST_FINALIZING) != 0 {
@@ -526,17 +676,21 @@ impl Base {
 
     /// Queues a record of our own (CB_SELF); false if it was queued already.
     pub fn schedule(&self, cb: CbPtr) -> bool {
+        let _held = self.hold();
         let mut st = self.state.borrow_mut();
         if cb.flags() & (EVLIST_ACTIVE | EVLIST_ACTIVE_LATER) != 0 {
             return false;
         }
         cb.set_flags(cb.flags() | EVLIST_ACTIVE);
         st.active.push(cb);
+        drop(st);
+        self.wake_loop();
         true
     }
 
     /// Takes a queued record of our own off the queues; true if it was queued.
     pub fn unschedule(&self, cb: CbPtr) -> bool {
+        let _held = self.hold();
         let mut st = self.state.borrow_mut();
         let flags = cb.flags();
         if flags & EVLIST_ACTIVE != 0 {
@@ -553,6 +707,7 @@ impl Base {
     /// `event_pending`: which of `what` the event waits for or is active
     /// with, and its expiry in the monotonic clock when it has a timeout.
     pub fn pending(&self, ev: EvPtr, what: c_short) -> (c_short, Option<u64>) {
+        let _held = self.hold();
         let flags = ev.flags();
         let mut found = 0;
         if flags & EVLIST_INSERTED != 0 {
@@ -572,45 +727,52 @@ impl Base {
 
     /// Forgets that `fd` is ready for `what`: a read or write came up short.
     pub fn clear_ready(&self, fd: i32, what: c_short) {
+        let _held = self.hold();
         self.state.borrow_mut().io.clear_ready(fd, what);
     }
 
     /// Whether `fd` is known ready for `what` (edge-triggered fds only).
     pub fn is_ready(&self, fd: i32, what: c_short) -> bool {
+        let _held = self.hold();
         self.state.borrow().io.is_ready(fd, what)
     }
 
     /// Keeps `fd` registered while a bufferevent uses it, or lets it go
     /// (before it is closed or handed back to the program).
     pub fn own_fd(&self, fd: i32, owned: bool) {
+        let _held = self.hold();
         self.state.borrow_mut().io.set_owned(fd, owned);
     }
 
     /// Whether event_base_free is tearing the base down: records run then
     /// only release what they hold, they call nothing of the program's.
     pub fn shutting_down(&self) -> bool {
-        self.shutting_down.get()
+        self.shutting_down.load(Ordering::Acquire)
     }
 
     /// The callback currently running, if any.
     pub fn running_callback(&self) -> Option<CbPtr> {
+        let _held = self.hold();
         self.state.borrow().running_cb
     }
 
     pub fn got_exit(&self) -> bool {
+        let _held = self.hold();
         let st = self.state.borrow();
         st.got_exit || st.exit_now
     }
 
     pub fn got_break(&self) -> bool {
+        let _held = self.hold();
         let st = self.state.borrow();
         st.got_break || st.break_now
     }
 
     /// `event_base_loopbreak`: stop right after the running callback.
     pub fn loopbreak(&self) {
-        let mut st = self.state.borrow_mut();
-        st.break_now = true;
+        let _held = self.hold();
+        self.state.borrow_mut().break_now = true;
+        self.wake_loop();
     }
 
     /// `event_base_loopexit`: stop once the current pass is over, now or
@@ -644,6 +806,7 @@ impl Base {
         tv: Option<u64>,
         release: Option<unsafe fn(*mut c_void)>,
     ) -> i32 {
+        let _held = self.hold();
         if events & (EV_SIGNAL | EV_PERSIST) != 0 {
             return -1;
         }
@@ -691,6 +854,7 @@ impl Base {
 
     /// `event_base_loop`.
     pub fn run(&self, flags: i32) -> i32 {
+        let _held = self.hold();
         {
             let mut st = self.state.borrow_mut();
             if st.running {
@@ -702,15 +866,16 @@ impl Base {
                 return -1;
             }
             st.running = true;
+            st.owner = thread::current_id().unwrap_or(0);
             st.signals.receive(self.me());
             st.got_break = false;
             st.got_exit = false;
             st.break_now = false;
             st.exit_now = false;
         }
-        self.cached_now.set(0);
+        self.cached_now.store(0, Ordering::Relaxed);
         let result = self.run_passes(flags);
-        self.cached_now.set(0);
+        self.cached_now.store(0, Ordering::Relaxed);
         let mut st = self.state.borrow_mut();
         st.running = false;
         st.got_break |= st.break_now;
@@ -745,15 +910,24 @@ impl Base {
                 }
                 timeout
             };
-            self.cached_now.set(0);
+            self.cached_now.store(0, Ordering::Relaxed);
             activations.clear();
-            let polled = self.state.borrow_mut().io.poll(timeout, &mut activations);
-            if let Err(e) = polled {
+            let timeout = self.state.borrow().io.wait_limit(timeout);
+            // SAFETY: only the thread running the loop touches the waiter
+            // (`running` is set under the lock), and nothing else runs in
+            // this thread between the wait and reading its events.
+            let waiter = unsafe { &mut *self.waiter.get() };
+            if let Err(e) = self.unlocked(|| waiter.wait(timeout)) {
                 log::warn(&format!("event_base_loop: epoll_wait: {e}"));
                 break -1;
             }
+            self.state
+                .borrow_mut()
+                .io
+                .ready_events(waiter, &mut activations);
             if !self.no_cache {
-                self.cached_now.set(clock::monotonic_ns());
+                self.cached_now
+                    .store(clock::monotonic_ns(), Ordering::Relaxed);
             }
             for &(ev, res) in &activations {
                 self.activate(ev, res);
@@ -848,20 +1022,26 @@ impl Base {
                 ran += 1;
             }
             match cb.as_event() {
-                None => cb.call_self(),
-                Some(ev) if is_finalizing(cb) => ev.call_finalizer(),
+                None => self.unlocked(|| cb.call_self()),
+                Some(ev) if is_finalizing(cb) => self.unlocked(|| ev.call_finalizer()),
                 Some(ev) if cb.closure() == event_mem::CLOSURE_SIGNAL => self.call_signal(ev),
                 Some(ev) => {
                     let res = ev.res();
                     if cb.closure() == CLOSURE_PERSIST {
                         self.rearm_persistent(ev);
                     }
-                    ev.call(res);
+                    self.unlocked(|| ev.call(res));
                 }
             }
             {
                 let mut st = self.state.borrow_mut();
                 st.running_cb = None;
+                if st.del_waiters > 0 {
+                    st.del_waiters = 0;
+                    if let Some(cond) = &self.cond {
+                        cond.broadcast();
+                    }
+                }
                 if st.break_now {
                     break;
                 }
@@ -887,7 +1067,7 @@ impl Base {
         loop {
             left -= 1;
             ev.set_ncalls(left);
-            ev.call(res);
+            self.unlocked(|| ev.call(res));
             if left <= 0 || !signal::still_repeating(ev) || self.state.borrow().break_now {
                 break;
             }
@@ -924,7 +1104,7 @@ impl Base {
     /// bufferevents freed earlier, and forgets every event without running
     /// its callback.
     pub fn shutdown(&self, run_finalizers: bool) {
-        self.shutting_down.set(true);
+        self.shutting_down.store(true, Ordering::Release);
         // A finalizer may release another bufferevent (a filter its
         // underlying), which queues one more: run until none is left.
         loop {
@@ -1035,7 +1215,11 @@ unsafe extern "C" fn once_cb(fd: i32, what: c_short, arg: *mut c_void) {
     // still allocated because only this callback or the base frees it.
     let (cb, user_arg, base) = unsafe { ((*raw).cb, (*raw).arg, (*raw).ev.ev_base) };
     // SAFETY: the base outlives its events' callbacks.
-    unsafe { (*base).state.borrow_mut().once.retain(|&p| p != raw) };
+    let base = unsafe { &*base };
+    {
+        let _held = base.hold();
+        base.state.borrow_mut().once.retain(|&p| p != raw);
+    }
     // SAFETY: the event is no longer pending or active (non-persistent
     // events are unlinked before their callback), so nothing refers to it.
     drop(unsafe { Box::from_raw(raw) });
@@ -1050,5 +1234,6 @@ unsafe extern "C" fn loopexit_cb(_fd: i32, _what: c_short, arg: *mut c_void) {
     // SAFETY: arg is the base that scheduled this callback, alive while its
     // loop runs callbacks.
     let base = unsafe { &*arg.cast::<Base>() };
+    let _held = base.hold();
     base.state.borrow_mut().exit_now = true;
 }

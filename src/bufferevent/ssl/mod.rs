@@ -287,7 +287,9 @@ fn create(
         return std::ptr::null_mut();
     }
     let kind = Kind::Ssl(Box::new(SslState::new(ssl, under, st)));
-    let raw = Bufferevent::create(base, options, kind);
+    // SAFETY: a non-null `under` is the live bufferevent the caller checked.
+    let lock = unsafe { under.as_ref() }.and_then(|u| Bufferevent::wrapper_lock(u, options));
+    let raw = Bufferevent::create_sharing(base, options, kind, lock);
     // SAFETY: raw is the live bufferevent just made.
     let bev = unsafe { &*raw };
     let s = state(bev);
@@ -696,18 +698,14 @@ unsafe extern "C" fn on_read(_fd: c_int, what: c_short, arg: *mut c_void) {
     // SAFETY: arg is the bufferevent these events were assigned for; its
     // events are deleted before its memory goes away.
     let bev = unsafe { &*arg.cast::<Bufferevent>() };
-    bev.incref();
-    on_event(bev, what, BEV_EVENT_READING);
-    bev.decref();
+    bev.loop_work(|bev| on_event(bev, what, BEV_EVENT_READING));
 }
 
 /// The socket variant's write event.
 unsafe extern "C" fn on_write(_fd: c_int, what: c_short, arg: *mut c_void) {
     // SAFETY: as in on_read.
     let bev = unsafe { &*arg.cast::<Bufferevent>() };
-    bev.incref();
-    on_event(bev, what, BEV_EVENT_WRITING);
-    bev.decref();
+    bev.loop_work(|bev| on_event(bev, what, BEV_EVENT_WRITING));
 }
 
 fn on_event(bev: &Bufferevent, what: c_short, side: c_short) {
