@@ -104,6 +104,9 @@ struct Inner {
     dead: VecDeque<Chunk>,
     /// Held by every view other buffers took of this one's chunks; made on
     /// the first evbuffer_add_buffer_reference from this buffer.
+    // LIMITATION: the count is not atomic; 2.1.12 lets two locked buffers in
+    // different threads share chunks this way, and ours would then race on
+    // the count when both drop their views at once; an Arc would lift it.
     keeper: Option<Rc<Keeper>>,
 }
 

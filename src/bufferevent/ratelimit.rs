@@ -176,6 +176,11 @@ impl BevLimit {
 }
 
 /// A rate-limit group (`struct bufferevent_rate_limit_group`).
+// LIMITATION: 2.1.12 gives a group a lock of its own once a thread
+// implementation is installed; ours has none, so members of one group used
+// from different threads (each under its own bufferevent lock) race on the
+// group's buckets; a group lock taken around every bucket change, ordered
+// after the member's lock, would lift it.
 pub struct Group {
     base: *mut Base,
     cfg: Cell<TokenBucketCfg>,
