@@ -15,6 +15,8 @@
 
 #include <event2/buffer.h>
 #include <event2/buffer_compat.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "check.h"
 
@@ -260,6 +262,95 @@ end:
 		close(sv[1]);
 	if (buf)
 		evbuffer_free(buf);
+}
+
+/*
+ * A socket bufferevent's output drains to its fd, so the bytes of a file
+ * segment go out with sendfile on both libraries: memory, a 3 MiB segment
+ * and memory again must arrive whole and in order at the other end.
+ */
+#define BIG_FILE (3 * 1024 * 1024 + 77)
+
+static unsigned char
+big_byte(size_t i)
+{
+	return (unsigned char)((i * 131) ^ (i >> 9));
+}
+
+struct sink {
+	size_t got;
+	int bad;
+};
+
+static void
+sink_read(struct bufferevent *bev, void *arg)
+{
+	struct sink *k = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	unsigned char chunk[4096];
+	size_t n, i, at;
+
+	while ((n = evbuffer_remove(in, chunk, sizeof(chunk))) > 0) {
+		for (i = 0; i < n; i++) {
+			at = k->got + i;
+			if (at == 0) {
+				k->bad |= chunk[i] != '[';
+			} else if (at == BIG_FILE + 1) {
+				k->bad |= chunk[i] != ']';
+			} else if (at <= BIG_FILE) {
+				k->bad |= chunk[i] != big_byte(at - 1);
+			} else {
+				k->bad = 1;
+			}
+		}
+		k->got += n;
+	}
+	if (k->got == BIG_FILE + 2)
+		event_base_loopbreak(bufferevent_get_base(bev));
+}
+
+static void
+file_segment_through_bufferevent(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *out = NULL, *in = NULL;
+	char name[] = "/tmp/bevrs-segment-XXXXXX";
+	unsigned char *data = malloc(BIG_FILE);
+	struct sink k = { 0, 0 };
+	int sv[2] = { -1, -1 };
+	int fd = mkstemp(name);
+	size_t i;
+
+	check(base && data && fd >= 0);
+	unlink(name);
+	for (i = 0; i < BIG_FILE; i++)
+		data[i] = big_byte(i);
+	check_int(write(fd, data, BIG_FILE), ==, BIG_FILE);
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	out = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	in = bufferevent_socket_new(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+	check(out && in);
+	sv[0] = sv[1] = -1;
+	bufferevent_setcb(in, sink_read, NULL, NULL, &k);
+	bufferevent_enable(in, EV_READ);
+	check_int(bufferevent_write(out, "[", 1), ==, 0);
+	check_int(evbuffer_add_file(bufferevent_get_output(out), fd, 0, -1),
+	    ==, 0);
+	fd = -1;
+	check_int(bufferevent_write(out, "]", 1), ==, 0);
+	check_int(event_base_dispatch(base), ==, 0);
+	check_int(k.bad, ==, 0);
+	check_int(k.got, ==, BIG_FILE + 2);
+end:
+	if (fd >= 0)
+		close(fd);
+	if (out)
+		bufferevent_free(out);
+	if (in)
+		bufferevent_free(in);
+	free(data);
+	if (base)
+		event_base_free(base);
 }
 
 struct calls {
@@ -588,6 +679,8 @@ static const struct check_case cases[] = {
 	{ "add_file_owns_fd", add_file_owns_fd },
 	{ "file_segment_shared_by_buffers", file_segment_shared_by_buffers },
 	{ "file_unmapped_and_sent", file_unmapped_and_sent },
+	{ "file_segment_through_bufferevent",
+	    file_segment_through_bufferevent },
 	{ "callbacks_and_flags", callbacks_and_flags },
 	{ "compat_calls", compat_calls },
 	{ "freeze_each_end", freeze_each_end },

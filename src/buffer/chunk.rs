@@ -130,6 +130,14 @@ impl Foreign {
         }
     }
 
+    /// The file and offset of byte `at` of this memory when it is part of
+    /// a file segment that may be sent with sendfile.
+    fn file_origin(&self, at: usize) -> Option<(std::os::fd::RawFd, i64)> {
+        let keep = self._keep.as_ref()?;
+        let seg = (**keep).downcast_ref::<super::FileSegment>()?;
+        super::segment::file_origin(seg, self.ptr.wrapping_add(at))
+    }
+
     /// Drops the cleanup without running it: the buffer refused the memory.
     pub fn disarm(mut self) {
         self.cleanup = None;
@@ -304,6 +312,15 @@ impl Chunk {
 
     pub fn is_empty(&self) -> bool {
         self.start == self.end
+    }
+
+    /// Where the chunk's data lies in a file, when it holds part of a file
+    /// segment that may be sent with sendfile.
+    pub fn file_origin(&self) -> Option<(std::os::fd::RawFd, i64)> {
+        match &self.storage {
+            Storage::Foreign(f) => f.file_origin(self.start),
+            _ => None,
+        }
     }
 
     /// The bytes the chunk holds.

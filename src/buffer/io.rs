@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 
 use super::Buffer;
 use super::chunk::{Chunk, LARGE};
+use crate::ffi::buffer::EVBUFFER_FLAG_DRAINS_TO_FD;
 
 /// How many chunks one `writev` of the owner's path sends at most.
 pub const WRITE_IOVECS: usize = 16;
@@ -99,14 +100,51 @@ impl Buffer {
 
     /// [`Buffer::write_to_fd`] with at most `max_iov` (up to 128) chunks per
     /// call.
+    ///
+    /// A buffer draining to a socket (EVBUFFER_FLAG_DRAINS_TO_FD) sends the
+    /// bytes of file segments with sendfile, one segment a call, as
+    /// libevent does, and memory around them with writev; it goes on past
+    /// each segment boundary while everything tried was taken, so that a
+    /// short count still means the socket is full.
     pub(crate) fn write_to_fd_with(
         &self,
         fd: RawFd,
         max: usize,
         max_iov: usize,
     ) -> io::Result<usize> {
-        let written = {
+        let mut total = 0;
+        loop {
+            let step = match self.write_step(fd, max - total, max_iov) {
+                Ok(step) => step,
+                Err(_) if total > 0 => return Ok(total),
+                Err(e) => return Err(e),
+            };
+            total += step.written;
+            if !step.at_file || step.written < step.tried || total >= max || self.is_empty() {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// One writev, or one sendfile of a segment at the front.
+    fn write_step(&self, fd: RawFd, max: usize, max_iov: usize) -> io::Result<Step> {
+        let step = {
             let mut inner = self.inner.borrow_mut();
+            let to_fd = inner.flags & EVBUFFER_FLAG_DRAINS_TO_FD != 0;
+            let first = inner.chunks.iter().find(|c| !c.is_empty());
+            if let Some((src, offset, n)) = first
+                .filter(|_| to_fd)
+                .and_then(|c| c.file_origin().map(|(s, o)| (s, o, c.len().min(max))))
+            {
+                drop(inner);
+                let sent = send_file(fd, src, offset, n)?;
+                self.drain_unfrozen(sent);
+                return Ok(Step {
+                    written: sent,
+                    tried: n,
+                    at_file: true,
+                });
+            }
             let empty = libc::iovec {
                 iov_base: std::ptr::null_mut(),
                 iov_len: 0,
@@ -115,6 +153,7 @@ impl Buffer {
             let mut iov = [empty; MAX_IOVECS];
             let max_iov = max_iov.clamp(1, MAX_IOVECS);
             let mut count = 0;
+            let mut at_file = false;
             let mut left = max.min(inner.len);
             for c in inner.chunks.iter_mut() {
                 if left == 0 || count == max_iov {
@@ -122,6 +161,10 @@ impl Buffer {
                 }
                 if c.is_empty() {
                     continue;
+                }
+                if to_fd && c.file_origin().is_some() {
+                    at_file = true;
+                    break;
                 }
                 let n = c.len().min(left);
                 iov[count] = libc::iovec {
@@ -132,19 +175,47 @@ impl Buffer {
                 left -= n;
             }
             if count == 0 {
-                return Ok(0);
+                return Ok(Step {
+                    written: 0,
+                    tried: 0,
+                    at_file: false,
+                });
             }
+            let tried = iov[..count].iter().map(|v| v.iov_len).sum();
             // SAFETY: the first `count` regions are readable data of chunks we
             // hold; writev only reads from them.
             let got = unsafe { libc::writev(fd, iov.as_ptr(), count as libc::c_int) };
             if got < 0 {
                 return Err(io::Error::last_os_error());
             }
-            got as usize
+            Step {
+                written: got as usize,
+                tried,
+                at_file,
+            }
         };
-        self.drain_unfrozen(written);
-        Ok(written)
+        self.drain_unfrozen(step.written);
+        Ok(step)
     }
+}
+
+/// What one system call of a write did.
+struct Step {
+    written: usize,
+    tried: usize,
+    /// It stopped before (or sent) a file segment: more may follow.
+    at_file: bool,
+}
+
+/// Sends `len` bytes of file `src` from `offset` to `fd` with sendfile.
+fn send_file(fd: RawFd, src: RawFd, offset: i64, len: usize) -> io::Result<usize> {
+    let mut off = offset as libc::off_t;
+    // SAFETY: sendfile reads and updates only `off`, a local we own.
+    let got = unsafe { libc::sendfile(fd, src, &mut off, len) };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(got as usize)
 }
 
 /// Reads `length` bytes (to the end of the file if negative) from `fd`

@@ -14,6 +14,8 @@ use super::{Buffer, BufferError};
 pub const FS_CLOSE_ON_FREE: u32 = 0x01;
 /// `EVBUF_FS_DISABLE_MMAP`: read the range instead of mapping it.
 pub const FS_DISABLE_MMAP: u32 = 0x02;
+/// `EVBUF_FS_DISABLE_SENDFILE`: never send the range with sendfile.
+pub const FS_DISABLE_SENDFILE: u32 = 0x04;
 
 /// A segment's bytes once they are in memory.
 enum Contents {
@@ -123,14 +125,11 @@ impl FileSegment {
         self.cleanup.set(Some(cleanup));
     }
 
-    // LIMITATION: 2.1.12 sends a segment added to a buffer flagged
-    // EVBUFFER_FLAG_DRAINS_TO_FD (a socket bufferevent's output) with
-    // sendfile, never bringing it into memory; we map (or read) it like any
-    // other segment, so the same bytes reach the socket through writev from
-    // the mapping; chunks without memory would lift it.
     /// The segment's bytes: mapped when first added to a buffer, or read
     /// with pread under EVBUF_FS_DISABLE_MMAP or if mapping fails, as
-    /// 2.1.12 chooses.
+    /// 2.1.12 chooses. A buffer that drains to a socket sends the range
+    /// with sendfile instead (see [`file_origin`]), so a mapping's pages
+    /// are then never touched; 2.1.12 does not even map it there.
     fn contents(&self) -> io::Result<&[u8]> {
         if let Some(c) = self.contents.get() {
             return Ok(c.bytes());
@@ -177,6 +176,18 @@ impl Drop for FileSegment {
 /// The bytes read in by `contents` (empty before).
 fn loaded(seg: &FileSegment) -> &[u8] {
     seg.contents.get().map_or(&[], Contents::bytes)
+}
+
+/// Where the bytes at `data` (inside the contents of `seg`) lie in the
+/// segment's file, for sendfile: its descriptor and offset. None when the
+/// segment forbids sendfile (EVBUF_FS_DISABLE_SENDFILE).
+pub(crate) fn file_origin(seg: &FileSegment, data: *const u8) -> Option<(RawFd, i64)> {
+    if seg.flags & FS_DISABLE_SENDFILE != 0 {
+        return None;
+    }
+    let base = loaded(seg).as_ptr() as usize;
+    let skip = (data as usize).checked_sub(base)?;
+    Some((seg.fd, seg.offset + i64::try_from(skip).ok()?))
 }
 
 /// The size of the open file `fd`.

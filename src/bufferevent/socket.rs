@@ -57,6 +57,10 @@ pub fn new(base: *mut Base, fd: c_int, options: c_int) -> *mut Bufferevent {
     // SAFETY: raw is the live bufferevent just made.
     let bev = unsafe { &*raw };
     assign_events(bev, fd);
+    // What the output holds goes to a socket: file segments in it are sent
+    // with sendfile.
+    bev.output()
+        .set_flags(crate::ffi::buffer::EVBUFFER_FLAG_DRAINS_TO_FD, true);
     bev.output().add_internal_cb(output_changed, raw.cast());
     bev.input().set_frozen(FrozenEnd::Back, true);
     bev.output().set_frozen(FrozenEnd::Front, true);

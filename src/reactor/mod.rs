@@ -107,6 +107,9 @@ pub struct Base {
     method: &'static str,
     /// Set while event_base_free tears the base down.
     shutting_down: AtomicBool,
+    /// Whether the base has a wake-up (read without borrowing the state on
+    /// every change, which single-threaded programs make often).
+    wakeable: AtomicBool,
     features: i32,
 }
 
@@ -183,6 +186,7 @@ impl Base {
             Some(_) => Some(Wake::new(waiter.epfd())?),
             None => None,
         };
+        let lock_made = wake.is_some();
         Ok(Base {
             cond: lock.as_ref().and_then(|_| Cond::new()),
             lock,
@@ -217,6 +221,7 @@ impl Base {
             method,
             features,
             shutting_down: AtomicBool::new(false),
+            wakeable: AtomicBool::new(lock_made),
         })
     }
 
@@ -251,6 +256,9 @@ impl Base {
     /// Interrupts the loop's wait if another thread is in it; called with
     /// the lock held after a change the loop must see.
     fn wake_loop(&self) {
+        if !self.wakeable.load(Ordering::Relaxed) {
+            return;
+        }
         let st = self.state.borrow();
         if st.running
             && let Some(wake) = &st.wake
@@ -266,6 +274,7 @@ impl Base {
         let mut st = self.state.borrow_mut();
         if st.wake.is_none() {
             st.wake = Some(Wake::new(st.io.epfd())?);
+            self.wakeable.store(true, Ordering::Relaxed);
         }
         Ok(())
     }
