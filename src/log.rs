@@ -72,14 +72,26 @@ pub fn debug(msg: impl FnOnce() -> String) {
 /// Logs `msg` as an error and ends the process the way libevent's failed
 /// assertions do: through the program's fatal callback, else `abort()`.
 pub fn fatal(msg: &str) -> ! {
+    fatal_with(ABORT_CODE, msg)
+}
+
+/// [`fatal`] with libevent's error code `code` for the fatal callback.
+pub fn fatal_with(code: c_int, msg: &str) -> ! {
     emit(EVENT_LOG_ERR, msg);
     let raw = FATAL_CB.load(Ordering::Acquire);
     if !raw.is_null() {
         // SAFETY: the pointer was stored from a `FatalCallback`.
         let cb: FatalCallback = unsafe { std::mem::transmute::<*mut (), FatalCallback>(raw) };
-        // libevent passes EVENT_ERR_ABORT_ for assertion failures.
         // SAFETY: calling the program's fatal callback.
-        unsafe { cb(0xdeaddead_u32 as c_int) };
+        unsafe { cb(code) };
+        // A fatal callback should not return; libevent exits if it does.
+        std::process::exit(code);
     }
-    std::process::abort();
+    if code == ABORT_CODE {
+        std::process::abort();
+    }
+    std::process::exit(code);
 }
+
+/// libevent's EVENT_ERR_ABORT_: the code of a failed assertion.
+const ABORT_CODE: c_int = 0xdeaddead_u32 as c_int;

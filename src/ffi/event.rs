@@ -6,6 +6,7 @@ use super::event_struct::{EVLIST_ACTIVE, EVLIST_INIT, event};
 use super::{EntryResult, Failure, enter, handle, refuse, timeval_arg, write_out};
 use crate::log;
 use crate::reactor::config::{Config, EVENT_BASE_FLAG_NO_CACHE_TIME, EVENT_BASE_FLAG_NOLOCK};
+use crate::reactor::debug;
 use crate::reactor::event_mem::EvPtr;
 use crate::reactor::{
     AddError, Base, DelWait, EV_CLOSED, EV_ET, EV_READ, EV_SIGNAL, EV_WRITE, clock,
@@ -36,6 +37,14 @@ fn event_arg(name: &str, ev: *mut event) -> EntryResult<EvPtr> {
         Some(ev) => Ok(ev),
         None => refuse(name, "called with a NULL event"),
     }
+}
+
+/// [`event_arg`] for functions that use an assigned event: in debug mode,
+/// one that is not set up is fatal.
+fn setup_event_arg(name: &str, ev: *mut event) -> EntryResult<EvPtr> {
+    let ev = event_arg(name, ev)?;
+    debug::assert_setup(ev);
+    Ok(ev)
 }
 
 /// The base an event was assigned to, refusing events with none.
@@ -408,6 +417,7 @@ pub(crate) fn assign(
     } else {
         base
     };
+    debug::assert_not_added(ev);
     // SAFETY: a non-NULL base is live (pointer contract).
     let pri = unsafe { base.as_ref() }.map_or(0, Base::default_priority);
     ev.assign(base, fd, events, callback, arg, pri);
@@ -462,6 +472,7 @@ pub unsafe extern "C" fn event_free(ev: *mut event) {
     enter("event_free", || {
         let ev = event_arg("event_free", ev)?;
         del(ev, "event_free", DelWait::Auto)?;
+        debug::note_teardown(ev);
         // SAFETY: events given to event_free come from event_new's
         // crate::mem::malloc and are no longer linked anywhere after `del`.
         unsafe { crate::mem::free(ev.as_raw().cast()) };
@@ -476,6 +487,7 @@ pub unsafe extern "C" fn event_add(ev: *mut event, tv: *const libc::timeval) -> 
     enter("event_add", || {
         let ev = event_arg("event_add", ev)?;
         let base = event_base_of("event_add", ev)?;
+        debug::assert_setup(ev);
         match base.add(ev, timeval_arg(tv).map(clock::timeout_ns), false) {
             Ok(()) => Ok(0),
             Err(AddError::Register(e)) => {
@@ -520,7 +532,7 @@ pub unsafe extern "C" fn event_del(ev: *mut event) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_remove_timer(ev: *mut event) -> c_int {
     enter("event_remove_timer", || {
-        let ev = event_arg("event_remove_timer", ev)?;
+        let ev = setup_event_arg("event_remove_timer", ev)?;
         let base = event_base_of("event_remove_timer", ev)?;
         base.remove_timer(ev);
         Ok(0)
@@ -533,7 +545,9 @@ pub unsafe extern "C" fn event_remove_timer(ev: *mut event) -> c_int {
 pub unsafe extern "C" fn event_active(ev: *mut event, res: c_int, ncalls: c_short) {
     enter("event_active", || {
         let ev = event_arg("event_active", ev)?;
-        event_base_of("event_active", ev)?.activate_n(ev, res as c_short, ncalls);
+        let base = event_base_of("event_active", ev)?;
+        debug::assert_setup(ev);
+        base.activate_n(ev, res as c_short, ncalls);
         Ok(())
     })
 }
@@ -547,7 +561,7 @@ pub unsafe extern "C" fn event_pending(
     tv: *mut libc::timeval,
 ) -> c_int {
     enter("event_pending", || {
-        let ev = event_arg("event_pending", ev.cast_mut())?;
+        let ev = setup_event_arg("event_pending", ev.cast_mut())?;
         if ev.flags() & EVLIST_INIT == 0 || ev.base().is_null() {
             return Ok(0);
         }
@@ -575,7 +589,7 @@ pub unsafe extern "C" fn event_initialized(ev: *const event) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_priority_set(ev: *mut event, pri: c_int) -> c_int {
     enter("event_priority_set", || {
-        let ev = event_arg("event_priority_set", ev)?;
+        let ev = setup_event_arg("event_priority_set", ev)?;
         let base = event_base_of("event_priority_set", ev)?;
         if ev.flags() & EVLIST_ACTIVE != 0 || pri < 0 || pri as usize >= base.priorities() {
             return Ok(-1);
@@ -589,7 +603,7 @@ pub unsafe extern "C" fn event_priority_set(ev: *mut event, pri: c_int) -> c_int
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_get_fd(ev: *const event) -> c_int {
     enter("event_get_fd", || {
-        Ok(event_arg("event_get_fd", ev.cast_mut())?.fd())
+        Ok(setup_event_arg("event_get_fd", ev.cast_mut())?.fd())
     })
 }
 
@@ -597,7 +611,7 @@ pub unsafe extern "C" fn event_get_fd(ev: *const event) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_get_base(ev: *const event) -> *mut Base {
     enter("event_get_base", || {
-        Ok(event_arg("event_get_base", ev.cast_mut())?.base())
+        Ok(setup_event_arg("event_get_base", ev.cast_mut())?.base())
     })
 }
 
@@ -605,7 +619,7 @@ pub unsafe extern "C" fn event_get_base(ev: *const event) -> *mut Base {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_get_events(ev: *const event) -> c_short {
     enter("event_get_events", || {
-        Ok(event_arg("event_get_events", ev.cast_mut())?.events())
+        Ok(setup_event_arg("event_get_events", ev.cast_mut())?.events())
     })
 }
 
@@ -613,7 +627,7 @@ pub unsafe extern "C" fn event_get_events(ev: *const event) -> c_short {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_get_callback(ev: *const event) -> event_callback_fn {
     enter("event_get_callback", || {
-        Ok(event_arg("event_get_callback", ev.cast_mut())?.callback())
+        Ok(setup_event_arg("event_get_callback", ev.cast_mut())?.callback())
     })
 }
 
@@ -621,7 +635,7 @@ pub unsafe extern "C" fn event_get_callback(ev: *const event) -> event_callback_
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_get_callback_arg(ev: *const event) -> *mut c_void {
     enter("event_get_callback_arg", || {
-        Ok(event_arg("event_get_callback_arg", ev.cast_mut())?
+        Ok(setup_event_arg("event_get_callback_arg", ev.cast_mut())?
             .cb()
             .arg())
     })
@@ -639,7 +653,7 @@ pub unsafe extern "C" fn event_get_assignment(
     arg_out: *mut *mut c_void,
 ) {
     enter("event_get_assignment", || {
-        let ev = event_arg("event_get_assignment", ev.cast_mut())?;
+        let ev = setup_event_arg("event_get_assignment", ev.cast_mut())?;
         write_out(base_out, ev.base());
         write_out(fd_out, ev.fd());
         write_out(events_out, ev.events());
@@ -895,7 +909,10 @@ pub unsafe extern "C" fn event_free_finalize(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn event_debug_unassign(ev: *mut event) {
     enter("event_debug_unassign", || {
-        event_arg("event_debug_unassign", ev)?;
+        let ev = event_arg("event_debug_unassign", ev)?;
+        debug::assert_not_added(ev);
+        debug::note_teardown(ev);
+        ev.set_flags(ev.flags() & !EVLIST_INIT);
         Ok(())
     })
 }
@@ -903,10 +920,10 @@ pub unsafe extern "C" fn event_debug_unassign(ev: *mut event) {
 /// Turns on libevent's debug checks of event use.
 #[unsafe(no_mangle)]
 pub extern "C" fn event_enable_debug_mode() {
-    // LIMITATION: 2.1.12 then tracks every assigned event and reports
-    // misuse (adding an unassigned event, re-assigning a pending one) as
-    // fatal errors; we accept the call and check nothing more; such a
-    // misuse goes unreported; a table of assigned events would lift it.
+    enter("event_enable_debug_mode", || {
+        debug::enable();
+        Ok(())
+    })
 }
 
 /// Makes the base usable in a child after fork(): a new kernel event
@@ -966,7 +983,7 @@ pub extern "C" fn event_set_mem_functions(
 pub unsafe extern "C" fn event_get_priority(ev: *const event) -> c_int {
     enter("event_get_priority", || {
         Ok(c_int::from(
-            event_arg("event_get_priority", ev.cast_mut())?.pri(),
+            setup_event_arg("event_get_priority", ev.cast_mut())?.pri(),
         ))
     })
 }
@@ -1026,7 +1043,7 @@ pub unsafe extern "C" fn event_base_init_common_timeout(
 pub unsafe extern "C" fn event_base_set(base: *mut Base, ev: *mut event) -> c_int {
     enter("event_base_set", || {
         let b = base_arg("event_base_set", base)?;
-        let ev = event_arg("event_base_set", ev)?;
+        let ev = setup_event_arg("event_base_set", ev)?;
         let ours = crate::reactor::event_mem::EVLIST_X_EDGE;
         if ev.flags() & !ours != EVLIST_INIT {
             return Ok(-1);

@@ -265,6 +265,9 @@ impl EvPtr {
             ev.ev_base = base;
             ev.ev_events = events;
         }
+        // Every assigned event counts as set up, the library's own too, as
+        // in libevent (a program may inspect a bufferevent's ev_read).
+        super::debug::note_setup(self);
     }
 
     /// Turns the event into a finalizer record (event_finalize).

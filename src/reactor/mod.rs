@@ -21,6 +21,7 @@ use std::time::Duration;
 mod active;
 pub mod clock;
 pub mod config;
+pub mod debug;
 pub mod event_mem;
 mod io;
 mod signal;
@@ -180,6 +181,7 @@ impl Base {
         if std::env::var_os("EVENT_SHOW_METHOD").is_some() {
             log::emit(log::EVENT_LOG_MSG, &format!("libevent using: {method}"));
         }
+        debug::note_base();
         let waiter = Waiter::new()?;
         let lock = if nolock { None } else { Lock::new() };
         let wake = match lock {
@@ -1032,7 +1034,10 @@ impl Base {
             }
             match cb.as_event() {
                 None => self.unlocked(|| cb.call_self()),
-                Some(ev) if is_finalizing(cb) => self.unlocked(|| ev.call_finalizer()),
+                Some(ev) if is_finalizing(cb) => {
+                    debug::note_teardown(ev);
+                    self.unlocked(|| ev.call_finalizer())
+                }
                 Some(ev) if cb.closure() == event_mem::CLOSURE_SIGNAL => self.call_signal(ev),
                 Some(ev) => {
                     let res = ev.res();
