@@ -166,13 +166,11 @@ impl Buffer {
         }
         if self.cbs.borrow().entries.is_empty() {
             // Nothing listens: libevent forgets the counts too.
-            self.pend.set((0, 0));
+            self.take_pending();
             return;
         }
         if self.is_deferring() {
-            let (a, d) = self.pend.get();
-            let (a, d) = (a + n_added, d + n_deleted);
-            self.pend.set((a, d));
+            let (a, d) = self.add_pending(n_added, n_deleted);
             self.schedule_deferred();
             let info = CbInfo {
                 orig_size: (self.len() + d).saturating_sub(a),
@@ -192,7 +190,7 @@ impl Buffer {
 
     /// The loop's run of deferred callbacks: one report for the batch.
     pub(crate) fn run_deferred_callbacks(&self) {
-        let (a, d) = self.pend.replace((0, 0));
+        let (a, d) = self.take_pending();
         if a == 0 && d == 0 {
             return;
         }

@@ -7,7 +7,7 @@
 //! `evbuffer_free` in between leaves it allocated until the callbacks have
 //! run, as libevent 2.1.12 keeps a reference for them.
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::ffi::c_void;
 
 use super::Buffer;
@@ -15,16 +15,18 @@ use crate::ffi::event_struct::event_callback;
 use crate::reactor::Base;
 use crate::reactor::event_mem::CbPtr;
 
-/// Where and how a buffer's callbacks are deferred.
+/// Where and how a buffer's callbacks are deferred. Boxed in the buffer,
+/// so the record's address, which the loop's queue holds, never moves.
 pub(crate) struct Deferral {
     base: *mut Base,
-    /// Boxed so its address, which the loop's queue holds, never moves.
-    record: Box<UnsafeCell<event_callback>>,
+    record: UnsafeCell<event_callback>,
+    /// Bytes added and removed since the deferred callbacks last ran.
+    pend: Cell<(usize, usize)>,
 }
 
 impl Deferral {
     fn cb(&self) -> CbPtr {
-        CbPtr::new(self.record.get()).expect("boxed record")
+        CbPtr::new(self.record.get()).expect("field of a live box")
     }
 
     fn base(&self) -> &Base {
@@ -35,15 +37,44 @@ impl Deferral {
 }
 
 impl Buffer {
+    /// Adds a change to the batch the deferred callbacks will report, and
+    /// returns the batch so far.
+    pub(crate) fn add_pending(&self, added: usize, deleted: usize) -> (usize, usize) {
+        let defer = self.defer.borrow();
+        let Some(d) = defer.as_ref() else {
+            return (added, deleted);
+        };
+        let (a, d2) = d.pend.get();
+        let batch = (a + added, d2 + deleted);
+        d.pend.set(batch);
+        batch
+    }
+
+    /// Takes the batch the deferred callbacks report.
+    pub(crate) fn take_pending(&self) -> (usize, usize) {
+        self.defer
+            .borrow()
+            .as_ref()
+            .map_or((0, 0), |d| d.pend.replace((0, 0)))
+    }
+
     /// Makes the buffer's callbacks (other than the library's own) run from
     /// `base`'s loop. The buffer must live at the address `self_raw` (from
     /// [`Buffer::into_raw`]).
     pub fn defer_callbacks(&self, self_raw: *mut Buffer, base: *mut Base) {
         // A record already queued on another base moves to the new one.
         let was_queued = self.undefer();
-        // SAFETY: all-zero is a valid unqueued record; init_self fills it.
-        let record = Box::new(UnsafeCell::new(unsafe { std::mem::zeroed() }));
-        let d = Deferral { base, record };
+        let pend = self
+            .defer
+            .borrow()
+            .as_ref()
+            .map_or((0, 0), |d| d.pend.get());
+        let d = Box::new(Deferral {
+            base,
+            // SAFETY: all-zero is a valid unqueued record; init_self fills it.
+            record: UnsafeCell::new(unsafe { std::mem::zeroed() }),
+            pend: Cell::new(pend),
+        });
         let pri = d.base().default_priority();
         d.cb().init_self(Some(run_deferred), self_raw.cast(), pri);
         *self.defer.borrow_mut() = Some(d);

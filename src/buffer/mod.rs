@@ -79,13 +79,11 @@ pub struct Buffer {
     inner: RefCell<Inner>,
     cbs: RefCell<callbacks::List>,
     /// How many calls into this buffer are running user code right now.
-    busy: Cell<usize>,
+    busy: Cell<u32>,
     /// `evbuffer_free` was called while busy; the last call out frees it.
     freed: Cell<bool>,
-    /// Set by `evbuffer_defer_callbacks`.
-    defer: RefCell<Option<deferred::Deferral>>,
-    /// Bytes added and removed since the deferred callbacks last ran.
-    pend: Cell<(usize, usize)>,
+    /// Set by `evbuffer_defer_callbacks`; boxed, since few buffers defer.
+    defer: RefCell<Option<Box<deferred::Deferral>>>,
     /// Taken by every entry point once set (evbuffer_enable_locking, or
     /// the lock of the bufferevent owning the buffer).
     lock: LockSlot,
@@ -160,7 +158,6 @@ impl Buffer {
             freed: Cell::new(false),
             lock: LockSlot::empty(),
             defer: RefCell::new(None),
-            pend: Cell::new((0, 0)),
         }
     }
 
