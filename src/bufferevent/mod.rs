@@ -753,17 +753,3 @@ fn input_changed(buf: &Buffer, _info: &crate::buffer::CbInfo, arg: *mut c_void) 
         bev.unsuspend_read(SUSPEND_WM);
     }
 }
-
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn print_sizes() {
-        eprintln!(
-            "bev {} buffer {} kind {} fdentry? cbs {}",
-            std::mem::size_of::<super::Bufferevent>(),
-            std::mem::size_of::<crate::buffer::Buffer>(),
-            std::mem::size_of::<super::Kind>(),
-            std::mem::size_of::<crate::buffer::CbInfo>(),
-        );
-    }
-}
