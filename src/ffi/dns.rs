@@ -2,10 +2,34 @@
 //! connecting by name) uses.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
+use std::net::IpAddr;
 
 use super::{enter, handle, refuse};
-use crate::dns::{self, EvdnsBase, Lookup};
+use crate::dns::{self, EvdnsBase, Lookup, ResolveRequest};
 use crate::reactor::Base;
+
+/// Called once with the outcome of an evdns_base_resolve_*() request:
+/// @p result is DNS_ERR_NONE or a DNS_ERR_* code. On success @p type is
+/// DNS_IPv4_A (@p addresses is an array of @p count struct in_addr),
+/// DNS_IPv6_AAAA (@p count struct in6_addr) or DNS_PTR (@p addresses
+/// points at one char * naming the host); @p ttl is the answer's time to
+/// live in seconds. On failure @p type and @p count are 0 and
+/// @p addresses is NULL. The addresses are valid only during the call.
+pub type evdns_callback_type = Option<
+    unsafe extern "C" fn(
+        result: c_int,
+        r#type: c_char,
+        count: c_int,
+        ttl: c_int,
+        addresses: *mut c_void,
+        arg: *mut c_void,
+    ),
+>;
+
+/// Receives the resolver's log messages when set with evdns_set_log_fn():
+/// @p is_warning is 1 for warnings, 0 for the rest.
+pub type evdns_debug_log_fn_type =
+    Option<unsafe extern "C" fn(is_warning: c_int, msg: *const c_char)>;
 
 /// Called once with the outcome of evdns_getaddrinfo(): 0 and a list the
 /// callback owns (free it with evutil_freeaddrinfo()), or an EVUTIL_EAI_*
@@ -13,22 +37,42 @@ use crate::reactor::Base;
 pub type evdns_getaddrinfo_cb =
     Option<unsafe extern "C" fn(result: c_int, res: *mut libc::addrinfo, arg: *mut c_void)>;
 
-fn opt_str<'a>(p: *const c_char) -> Option<&'a CStr> {
+pub(super) fn opt_str<'a>(p: *const c_char) -> Option<&'a CStr> {
     // SAFETY: a non-NULL string argument is NUL-terminated (pointer contract).
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) })
 }
 
-/// Makes a resolver on @p event_base. @p flags: EVDNS_BASE_INITIALIZE_NAMESERVERS
-/// reads /etc/resolv.conf; EVDNS_BASE_DISABLE_WHEN_INACTIVE keeps the
-/// resolver's sockets from holding the loop open while nothing is asked;
+/// Makes a resolver on @p event_base (NULL: the base of event_init()).
+/// @p flags: EVDNS_BASE_INITIALIZE_NAMESERVERS reads /etc/resolv.conf;
+/// EVDNS_BASE_DISABLE_WHEN_INACTIVE keeps the resolver's sockets from
+/// holding the loop open while nothing is asked;
 /// EVDNS_BASE_NAMESERVERS_NO_DEFAULT adds no 127.0.0.1 when the file names
 /// no nameserver.
+/// @return the resolver, or NULL if the file could not be read or named no
+/// nameserver
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evdns_base_new(event_base: *mut Base, flags: c_int) -> *mut EvdnsBase {
     enter("evdns_base_new", || {
-        handle("evdns_base_new", event_base)?;
-        Ok(Box::into_raw(EvdnsBase::new(event_base, flags)))
+        new_base("evdns_base_new", event_base, flags)
     })
+}
+
+/// evdns_base_new() for this module and dns_compat: a NULL event base is
+/// the current one of event_init(), as in libevent.
+pub(super) fn new_base(
+    name: &str,
+    event_base: *mut Base,
+    flags: c_int,
+) -> super::EntryResult<*mut EvdnsBase> {
+    let event_base = if event_base.is_null() {
+        crate::reactor::current_base()
+    } else {
+        event_base
+    };
+    if event_base.is_null() {
+        return refuse(name, "no event base, and event_init() made none");
+    }
+    Ok(EvdnsBase::new(event_base, flags).map_or(std::ptr::null_mut(), Box::into_raw))
 }
 
 /// Frees the resolver. With @p fail_requests, the callbacks of lookups
@@ -38,6 +82,7 @@ pub unsafe extern "C" fn evdns_base_new(event_base: *mut Base, flags: c_int) -> 
 pub unsafe extern "C" fn evdns_base_free(base: *mut EvdnsBase, fail_requests: c_int) {
     enter("evdns_base_free", || {
         handle("evdns_base_free", base)?;
+        dns::forget_global(base);
         // SAFETY: a live base of ours, freed once (pointer contract).
         unsafe { Box::from_raw(base) }.free(fail_requests != 0);
         Ok(())
@@ -74,10 +119,7 @@ pub unsafe extern "C" fn evdns_base_nameserver_ip_add(
         let Some(text) = opt_str(ip_as_string) else {
             return refuse(NAME, "called with a NULL address");
         };
-        match dns::conf::nameserver_addr(&text.to_string_lossy()) {
-            Some(sa) => Ok(b.add_nameserver(sa)),
-            None => Ok(4),
-        }
+        Ok(b.nameserver_ip_add(&text.to_string_lossy()))
     })
 }
 
@@ -185,8 +227,12 @@ pub unsafe extern "C" fn evdns_base_resume(base: *mut EvdnsBase) -> c_int {
 
 /// Sets one option, as written in resolv.conf: "ndots:", "timeout:"
 /// (seconds, fractions allowed), "attempts:", "randomize-case:",
-/// "getaddrinfo-allow-skew:". Other options of libevent are accepted and
-/// have no effect. @return 0, or -1 if the value does not parse
+/// "getaddrinfo-allow-skew:", "max-timeouts:" (timeouts in a row that
+/// mark a nameserver down), "max-inflight:" (questions out at once),
+/// "initial-probe-timeout:" (first wait before probing a down
+/// nameserver), "bind-to:" (local address of sockets to nameservers off
+/// this host, added afterwards), "so-rcvbuf:", "so-sndbuf:". Unknown
+/// options are ignored. @return 0, or -1 if the value does not parse
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evdns_base_set_option(
     base: *mut EvdnsBase,
@@ -296,4 +342,153 @@ pub unsafe extern "C" fn evdns_getaddrinfo_cancel(req: *mut Lookup) {
         unsafe { dns::cancel(req) };
         Ok(())
     })
+}
+
+/// Looks up the IPv4 addresses of @p name: with the search list unless
+/// @p flags has DNS_QUERY_NO_SEARCH. @p callback runs once, from the loop.
+/// @return a request to pass to evdns_cancel_request() until the callback
+/// runs, or NULL if the name cannot be asked
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_resolve_ipv4(
+    base: *mut EvdnsBase,
+    name: *const c_char,
+    flags: c_int,
+    callback: evdns_callback_type,
+    ptr: *mut c_void,
+) -> *mut ResolveRequest {
+    resolve(
+        "evdns_base_resolve_ipv4",
+        base,
+        false,
+        name,
+        flags,
+        callback,
+        ptr,
+    )
+}
+
+/// As evdns_base_resolve_ipv4(), for the IPv6 addresses.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_resolve_ipv6(
+    base: *mut EvdnsBase,
+    name: *const c_char,
+    flags: c_int,
+    callback: evdns_callback_type,
+    ptr: *mut c_void,
+) -> *mut ResolveRequest {
+    resolve(
+        "evdns_base_resolve_ipv6",
+        base,
+        true,
+        name,
+        flags,
+        callback,
+        ptr,
+    )
+}
+
+pub(super) fn resolve(
+    fname: &'static str,
+    base: *mut EvdnsBase,
+    v6: bool,
+    name: *const c_char,
+    flags: c_int,
+    callback: evdns_callback_type,
+    ptr: *mut c_void,
+) -> *mut ResolveRequest {
+    enter(fname, || {
+        let b = handle(fname, base)?;
+        let Some(n) = opt_str(name) else {
+            return refuse(fname, "called with a NULL name");
+        };
+        Ok(b.resolve(v6, n, flags, callback, ptr)
+            .unwrap_or(std::ptr::null_mut()))
+    })
+}
+
+/// Looks up the name of the IPv4 address @p in (a PTR question under
+/// in-addr.arpa, never searched). @p flags is unused. @return as
+/// evdns_base_resolve_ipv4()
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_resolve_reverse(
+    base: *mut EvdnsBase,
+    r#in: *const libc::in_addr,
+    flags: c_int,
+    callback: evdns_callback_type,
+    ptr: *mut c_void,
+) -> *mut ResolveRequest {
+    let _ = flags;
+    const NAME: &str = "evdns_base_resolve_reverse";
+    enter(NAME, || {
+        let b = handle(NAME, base)?;
+        let a = handle(NAME, r#in)?;
+        let ip = IpAddr::from(a.s_addr.to_ne_bytes());
+        Ok(b.resolve_reverse(&ip, callback, ptr)
+            .unwrap_or(std::ptr::null_mut()))
+    })
+}
+
+/// As evdns_base_resolve_reverse(), for the IPv6 address @p in (under
+/// ip6.arpa).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_base_resolve_reverse_ipv6(
+    base: *mut EvdnsBase,
+    r#in: *const libc::in6_addr,
+    flags: c_int,
+    callback: evdns_callback_type,
+    ptr: *mut c_void,
+) -> *mut ResolveRequest {
+    let _ = flags;
+    const NAME: &str = "evdns_base_resolve_reverse_ipv6";
+    enter(NAME, || {
+        let b = handle(NAME, base)?;
+        let a = handle(NAME, r#in)?;
+        let ip = IpAddr::from(a.s6_addr);
+        Ok(b.resolve_reverse(&ip, callback, ptr)
+            .unwrap_or(std::ptr::null_mut()))
+    })
+}
+
+/// Cancels a request whose callback has not run: the callback then runs
+/// from the loop with DNS_ERR_CANCEL. Nothing happens once the outcome is
+/// on its way. @p base may be NULL (the request's own base is used).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_cancel_request(base: *mut EvdnsBase, req: *mut ResolveRequest) {
+    enter("evdns_cancel_request", || {
+        handle("evdns_cancel_request", req)?;
+        if base.is_null() {
+            // SAFETY: a request whose callback has not run (pointer
+            // contract), so it and its base are alive.
+            unsafe { dns::cancel_request(req) };
+        } else {
+            handle("evdns_cancel_request", base)?.cancel_request(req);
+        }
+        Ok(())
+    })
+}
+
+/// Sends the resolver's log messages (debug ones included) to @p fn
+/// instead of libevent's log; NULL goes back to libevent's log.
+#[unsafe(no_mangle)]
+pub extern "C" fn evdns_set_log_fn(r#fn: evdns_debug_log_fn_type) {
+    enter("evdns_set_log_fn", || {
+        dns::set_log_fn(r#fn);
+        Ok(())
+    })
+}
+
+/// Does nothing, as in libevent 2.1: transaction ids always come from the
+/// library's secure random generator.
+#[unsafe(no_mangle)]
+pub extern "C" fn evdns_set_transaction_id_fn(r#fn: Option<unsafe extern "C" fn() -> u16>) {
+    let _ = r#fn;
+}
+
+/// Does nothing, as in libevent 2.1: random bytes always come from the
+/// library's secure random generator.
+#[unsafe(no_mangle)]
+pub extern "C" fn evdns_set_random_bytes_fn(
+    r#fn: Option<unsafe extern "C" fn(buf: *mut c_char, len: usize)>,
+) {
+    let _ = r#fn;
 }
