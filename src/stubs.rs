@@ -30,26 +30,14 @@ macro_rules! stubs {
 // One name a line: scripts/check-binary and scripts/gen-compat read them.
 stubs! {
     i32 = -1 => [
-        evdns_server_request_add_a_reply,
-        evdns_server_request_add_aaaa_reply,
-        evdns_server_request_add_cname_reply,
-        evdns_server_request_add_ptr_reply,
-        evdns_server_request_add_reply,
-        evdns_server_request_drop,
-        evdns_server_request_get_requesting_addr,
-        evdns_server_request_respond,
         evthread_make_base_notifiable,
         evthread_set_condition_callbacks,
         evthread_set_lock_callbacks,
         evthread_use_pthreads,
     ];
     *mut std::ffi::c_void = std::ptr::null_mut() => [
-        evdns_add_server_port,
-        evdns_add_server_port_with_base,
     ];
     () = () => [
-        evdns_close_server_port,
-        evdns_server_request_set_flags,
         evthread_enable_lock_debugging,
         evthread_enable_lock_debuging,
         evthread_set_id_callback,

@@ -133,6 +133,14 @@ typedef void (*evdns_callback_type)(int result,
 typedef void (*evdns_debug_log_fn_type)(int is_warning, const char *msg);
 
 /**
+ * Called with each request a server port receives; the request is the
+ * callback's until it calls evdns_server_request_respond() or
+ * evdns_server_request_drop() (then or later).
+ */
+typedef void (*evdns_request_callback_fn_type)(struct evdns_server_request *req,
+                                               void *arg);
+
+/**
  * Makes a resolver on @p event_base (NULL: the base of event_init()).
  * @p flags: EVDNS_BASE_INITIALIZE_NAMESERVERS reads /etc/resolv.conf;
  * EVDNS_BASE_DISABLE_WHEN_INACTIVE keeps the resolver's sockets from
@@ -372,6 +380,120 @@ EVENT2_EXPORT_SYMBOL void evdns_set_transaction_id_fn(uint16_t (*fn)(void));
  */
 EVENT2_EXPORT_SYMBOL void evdns_set_random_bytes_fn(void (*fn)(char *buf,
                                                                size_t len));
+
+/**
+ * Serves DNS on the UDP socket @p socket (bound, nonblocking): each query
+ * goes to @p cb with @p user_data. The port closes the socket when it
+ * goes. @p flags must be 0. @return the port, or NULL
+ */
+EVENT2_EXPORT_SYMBOL
+struct evdns_server_port *evdns_add_server_port_with_base(struct event_base *base,
+                                                          int socket,
+                                                          int flags,
+                                                          evdns_request_callback_fn_type cb,
+                                                          void *user_data);
+
+/**
+ * Stops serving: no request is read any more, and the port (and its
+ * socket) goes once the requests it gave out are finished.
+ */
+EVENT2_EXPORT_SYMBOL
+void evdns_close_server_port(struct evdns_server_port *port);
+
+/**
+ * Adds a record to the reply: @p section is EVDNS_ANSWER_SECTION,
+ * EVDNS_AUTHORITY_SECTION or EVDNS_ADDITIONAL_SECTION; @p data is
+ * @p datalen bytes, or with @p is_name a domain name.
+ * @return 0, or -1 (a bad section, or the reply is built already)
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_add_reply(struct evdns_server_request *req,
+                                   int section,
+                                   const char *name,
+                                   int type,
+                                   int class_,
+                                   int ttl,
+                                   int datalen,
+                                   int is_name,
+                                   const char *data);
+
+/**
+ * Adds @p n IPv4 addresses (struct in_addr at @p addrs) for @p name to
+ * the answer. @return as evdns_server_request_add_reply()
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_add_a_reply(struct evdns_server_request *req,
+                                     const char *name,
+                                     int n,
+                                     const void *addrs,
+                                     int ttl);
+
+/**
+ * Adds @p n IPv6 addresses (struct in6_addr at @p addrs) for @p name to
+ * the answer. @return as evdns_server_request_add_reply()
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_add_aaaa_reply(struct evdns_server_request *req,
+                                        const char *name,
+                                        int n,
+                                        const void *addrs,
+                                        int ttl);
+
+/**
+ * Adds a PTR record naming @p hostname to the answer, for the address
+ * @p in or the name @p inaddr_name (exactly one of them).
+ * @return as evdns_server_request_add_reply(); -1 unless exactly one of
+ * @p in and @p inaddr_name is given
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_add_ptr_reply(struct evdns_server_request *req,
+                                       struct in_addr *in,
+                                       const char *inaddr_name,
+                                       const char *hostname,
+                                       int ttl);
+
+/**
+ * Adds a CNAME record (@p name is an alias of @p cname) to the answer.
+ * @return as evdns_server_request_add_reply()
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_add_cname_reply(struct evdns_server_request *req,
+                                         const char *name,
+                                         const char *cname,
+                                         int ttl);
+
+/**
+ * Sets the reply's EVDNS_FLAGS_AA and EVDNS_FLAGS_RD bits to those in
+ * @p flags (other bits of @p flags are added as given).
+ */
+EVENT2_EXPORT_SYMBOL
+void evdns_server_request_set_flags(struct evdns_server_request *req,
+                                    int flags);
+
+/**
+ * Sends the reply with the records added and the DNS_ERR_* code @p err
+ * (0 to 15), and finishes the request (@p req is gone afterwards).
+ * @return 0; 1 if the reply waits for the socket (it is sent later);
+ * -1 if it cannot be built (@p req is still yours)
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_respond(struct evdns_server_request *req,
+                                 int err);
+
+/**
+ * Finishes the request without a reply. @return 0
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_drop(struct evdns_server_request *req);
+
+/**
+ * Copies the address the request came from into @p sa (@p addr_len
+ * bytes). @return its length, or -1 if it does not fit
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_get_requesting_addr(struct evdns_server_request *req,
+                                             struct sockaddr *sa,
+                                             int addr_len);
 
 #ifdef __cplusplus
 }

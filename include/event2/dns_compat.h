@@ -28,6 +28,7 @@ extern "C" {
 #endif
 
 struct evdns_base;
+struct evdns_server_port;
 
 
 
@@ -143,6 +144,15 @@ int evdns_resolve_reverse_ipv6(const struct in6_addr *in,
                                int flags,
                                evdns_callback_type callback,
                                void *ptr);
+
+/**
+ * evdns_add_server_port_with_base() on the base of event_init().
+ */
+EVENT2_EXPORT_SYMBOL
+struct evdns_server_port *evdns_add_server_port(int socket,
+                                                int flags,
+                                                evdns_request_callback_fn_type cb,
+                                                void *user_data);
 
 #ifdef __cplusplus
 }

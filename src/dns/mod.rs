@@ -17,6 +17,7 @@
 //! it answers.
 
 pub mod conf;
+pub mod server;
 mod wire;
 
 use std::cell::{Cell, RefCell};

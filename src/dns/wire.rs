@@ -1,5 +1,6 @@
 //! The DNS wire format, through hickory-proto: queries we send and the
-//! replies we accept. Everything a server sends is untrusted; a packet
+//! replies we accept (plus, by hand, the packed address records that
+//! libevent's own DNS servers send, see [`parse_packed`]). Everything a server sends is untrusted; a packet
 //! that does not decode, is not a reply, or does not carry exactly one
 //! question is dropped here, so the resolver only sees well-formed
 //! answers.
@@ -77,8 +78,132 @@ pub struct Reply {
 pub fn parse(packet: &[u8]) -> Option<Reply> {
     match Message::from_vec(packet) {
         Ok(msg) => decode(&msg),
-        Err(_) => parse_cut(packet),
+        Err(_) => parse_cut(packet).or_else(|| parse_packed(packet)),
     }
+}
+
+/// Reads the (possibly compressed) name at `at` of `p`: its text (labels
+/// joined with dots, no final dot) and the offset after it. None if it
+/// runs out of the packet, loops, or grows past 255 bytes.
+pub fn read_name(p: &[u8], mut at: usize) -> Option<(Vec<u8>, usize)> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut after = None;
+    let mut jumps = 0;
+    loop {
+        let len = *p.get(at)? as usize;
+        if len & 0xc0 == 0xc0 {
+            let target = ((len & 0x3f) << 8) | *p.get(at + 1)? as usize;
+            after.get_or_insert(at + 2);
+            jumps += 1;
+            if jumps > 64 {
+                return None;
+            }
+            at = target;
+            continue;
+        }
+        if len & 0xc0 != 0 {
+            return None;
+        }
+        if len == 0 {
+            return Some((out, after.unwrap_or(at + 1)));
+        }
+        let label = p.get(at + 1..at + 1 + len)?;
+        if !out.is_empty() {
+            out.push(b'.');
+        }
+        out.extend_from_slice(label);
+        if out.len() > 255 {
+            return None;
+        }
+        at += 1 + len;
+    }
+}
+
+/// libevent's servers put all the addresses of `evdns_server_request_
+/// add_a_reply` into one record (an rdata of 4 bytes per address, 16 for
+/// AAAA), which hickory rightly refuses; libevent's client reads them, so
+/// we do too. A successful reply hickory could not decode is read here,
+/// by hand, for its addresses or PTR name; anything else is None.
+fn parse_packed(p: &[u8]) -> Option<Reply> {
+    let get16 =
+        |at: usize| -> Option<u16> { Some(u16::from_be_bytes([*p.get(at)?, *p.get(at + 1)?])) };
+    let id = get16(0)?;
+    let flags = get16(2)?;
+    // A reply, not truncated, rcode 0, one question.
+    if flags & 0x8000 == 0 || flags & 0x020f != 0 || get16(4)? != 1 {
+        return None;
+    }
+    let ancount = get16(6)?;
+    let (qname, mut at) = read_name(p, 12)?;
+    let kind = match get16(at)? {
+        1 => Kind::A,
+        28 => Kind::Aaaa,
+        12 => Kind::Ptr,
+        _ => return None,
+    };
+    at += 4;
+    // (owner, type, ttl, rdata offset, rdata length) of each answer.
+    let mut records = Vec::new();
+    for _ in 0..ancount {
+        let (owner, next) = read_name(p, at)?;
+        let rtype = get16(next)?;
+        let ttl = u32::from(get16(next + 4)?) << 16 | u32::from(get16(next + 6)?);
+        let len = usize::from(get16(next + 8)?);
+        let data = next + 10;
+        p.get(data..data + len)?;
+        records.push((owner, rtype, ttl, data, len));
+        at = data + len;
+    }
+    let same = |a: &[u8], b: &[u8]| a.eq_ignore_ascii_case(b);
+    let mut target = qname.clone();
+    let mut renamed = false;
+    for _ in 0..MAX_CHAIN {
+        let next = records
+            .iter()
+            .find(|r| r.1 == 5 && same(&r.0, &target))
+            .and_then(|r| read_name(p, r.3).map(|(n, _)| n));
+        match next {
+            Some(n) => {
+                target = n;
+                renamed = true;
+            }
+            None => break,
+        }
+    }
+    let text = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
+    let owned = records.iter().filter(|r| same(&r.0, &target));
+    let outcome = if kind == Kind::Ptr {
+        owned
+            .filter(|r| r.1 == 12)
+            .find_map(|r| Some(Outcome::Name(text(&read_name(p, r.3)?.0), r.2)))
+            .unwrap_or(Outcome::Error(DNS_ERR_NODATA, 0))
+    } else {
+        let (code, size) = if kind == Kind::A { (1, 4) } else { (28, 16) };
+        let mut ttl = u32::MAX;
+        let mut addrs = Vec::new();
+        for r in owned.filter(|r| r.1 == code && r.4 % size == 0) {
+            ttl = ttl.min(r.2);
+            for chunk in p[r.3..r.3 + r.4].chunks(size) {
+                let ip = match <[u8; 16]>::try_from(chunk) {
+                    Ok(b) => IpAddr::from(b),
+                    Err(_) => IpAddr::from(<[u8; 4]>::try_from(chunk).ok()?),
+                };
+                addrs.push(ip);
+            }
+        }
+        addrs.truncate(MAX_ADDRS);
+        if addrs.is_empty() {
+            Outcome::Error(DNS_ERR_NODATA, 0)
+        } else {
+            Outcome::Addrs(addrs, renamed.then(|| text(&target)), ttl)
+        }
+    };
+    Some(Reply {
+        id,
+        qname: text(&qname),
+        kind,
+        outcome,
+    })
 }
 
 /// What a decoded message says, if it is a reply to one A, AAAA or PTR
@@ -293,6 +418,33 @@ mod tests {
                 .collect();
             let _ = parse(&junk);
         }
+    }
+
+    #[test]
+    fn packed_records_of_libevent_servers_decode() {
+        // one.test CNAME two.test; two.test A 10.0.0.1 10.0.0.2 in one
+        // record of 8 bytes.
+        let mut rest = vec![0xc0, 12, 0, 5, 0, 1, 0, 0, 1, 0x2c, 0, 6];
+        rest.extend_from_slice(&[3, b't', b'w', b'o', 0xc0, 16]);
+        rest.extend_from_slice(&[0xc0, 38, 0, 1, 0, 1, 0, 0, 0, 9, 0, 8]);
+        rest.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        let p = reply_to(5, "one.test", Kind::A, [0, 0], 2, &rest);
+        let r = parse(&p).expect("a usable reply");
+        assert_eq!(r.qname, "one.test");
+        assert_eq!(
+            r.outcome,
+            Outcome::Addrs(
+                vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()],
+                Some("two.test".into()),
+                9
+            )
+        );
+        // An rdata that is not a whole number of addresses gives nothing.
+        let mut odd = p.clone();
+        odd[55] = 7;
+        let len = odd.len();
+        odd.truncate(len - 1);
+        assert!(parse(&odd).is_none_or(|r| r.outcome == Outcome::Error(DNS_ERR_NODATA, 0)));
     }
 
     #[test]

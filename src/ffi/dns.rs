@@ -5,6 +5,7 @@ use std::ffi::{CStr, c_char, c_int, c_void};
 use std::net::IpAddr;
 
 use super::{enter, handle, refuse};
+use crate::dns::server::{self, ServerPort, ServerRequest};
 use crate::dns::{self, EvdnsBase, Lookup, ResolveRequest};
 use crate::reactor::Base;
 
@@ -25,6 +26,12 @@ pub type evdns_callback_type = Option<
         arg: *mut c_void,
     ),
 >;
+
+/// Called with each request a server port receives; the request is the
+/// callback's until it calls evdns_server_request_respond() or
+/// evdns_server_request_drop() (then or later).
+pub type evdns_request_callback_fn_type =
+    Option<unsafe extern "C" fn(req: *mut ServerRequest, arg: *mut c_void)>;
 
 /// Receives the resolver's log messages when set with evdns_set_log_fn():
 /// @p is_warning is 1 for warnings, 0 for the rest.
@@ -491,4 +498,308 @@ pub extern "C" fn evdns_set_random_bytes_fn(
     r#fn: Option<unsafe extern "C" fn(buf: *mut c_char, len: usize)>,
 ) {
     let _ = r#fn;
+}
+
+/// Serves DNS on the UDP socket @p socket (bound, nonblocking): each query
+/// goes to @p cb with @p user_data. The port closes the socket when it
+/// goes. @p flags must be 0. @return the port, or NULL
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_add_server_port_with_base(
+    base: *mut Base,
+    socket: c_int,
+    flags: c_int,
+    cb: evdns_request_callback_fn_type,
+    user_data: *mut c_void,
+) -> *mut ServerPort {
+    add_server_port(
+        "evdns_add_server_port_with_base",
+        base,
+        socket,
+        flags,
+        cb,
+        user_data,
+    )
+}
+
+pub(super) fn add_server_port(
+    name: &'static str,
+    base: *mut Base,
+    socket: c_int,
+    flags: c_int,
+    cb: evdns_request_callback_fn_type,
+    user_data: *mut c_void,
+) -> *mut ServerPort {
+    enter(name, || {
+        let base = if base.is_null() {
+            crate::reactor::current_base()
+        } else {
+            base
+        };
+        handle(name, base)?;
+        Ok(ServerPort::new(base, socket, flags, cb, user_data).unwrap_or(std::ptr::null_mut()))
+    })
+}
+
+/// Stops serving: no request is read any more, and the port (and its
+/// socket) goes once the requests it gave out are finished.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_close_server_port(port: *mut ServerPort) {
+    enter("evdns_close_server_port", || {
+        handle("evdns_close_server_port", port)?;
+        // SAFETY: a live port, closed once (pointer contract).
+        unsafe { ServerPort::close(port) };
+        Ok(())
+    })
+}
+
+/// Adds a record to the reply: @p section is EVDNS_ANSWER_SECTION,
+/// EVDNS_AUTHORITY_SECTION or EVDNS_ADDITIONAL_SECTION; @p data is
+/// @p datalen bytes, or with @p is_name a domain name.
+/// @return 0, or -1 (a bad section, or the reply is built already)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_server_request_add_reply(
+    req: *mut ServerRequest,
+    section: c_int,
+    name: *const c_char,
+    r#type: c_int,
+    class: c_int,
+    ttl: c_int,
+    datalen: c_int,
+    is_name: c_int,
+    data: *const c_char,
+) -> c_int {
+    const NAME: &str = "evdns_server_request_add_reply";
+    enter(NAME, || {
+        add_reply(
+            NAME, req, section, name, r#type, class, ttl, datalen, is_name, data,
+        )
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_reply(
+    fname: &str,
+    req: *mut ServerRequest,
+    section: c_int,
+    name: *const c_char,
+    rtype: c_int,
+    class: c_int,
+    ttl: c_int,
+    datalen: c_int,
+    is_name: c_int,
+    data: *const c_char,
+) -> super::EntryResult<c_int> {
+    handle(fname, req)?;
+    let Some(name) = opt_str(name) else {
+        return refuse(fname, "called with a NULL name");
+    };
+    let data = if data.is_null() {
+        None
+    } else if is_name != 0 {
+        opt_str(data).map(CStr::to_bytes)
+    } else {
+        Some(super::bytes(
+            fname,
+            data.cast(),
+            usize::try_from(datalen).unwrap_or(0),
+        )?)
+    };
+    // SAFETY: a live request (pointer contract).
+    Ok(unsafe {
+        server::add_reply(
+            req,
+            section,
+            name.to_bytes(),
+            rtype,
+            class,
+            ttl,
+            data,
+            is_name != 0,
+        )
+    })
+}
+
+/// Adds @p n IPv4 addresses (struct in_addr at @p addrs) for @p name to
+/// the answer. @return as evdns_server_request_add_reply()
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_server_request_add_a_reply(
+    req: *mut ServerRequest,
+    name: *const c_char,
+    n: c_int,
+    addrs: *const c_void,
+    ttl: c_int,
+) -> c_int {
+    const NAME: &str = "evdns_server_request_add_a_reply";
+    let (t, c) = (server::TYPE_A, server::CLASS_INET);
+    enter(NAME, || {
+        add_reply(
+            NAME,
+            req,
+            server::EVDNS_ANSWER_SECTION,
+            name,
+            t,
+            c,
+            ttl,
+            n.saturating_mul(4),
+            0,
+            addrs.cast(),
+        )
+    })
+}
+
+/// Adds @p n IPv6 addresses (struct in6_addr at @p addrs) for @p name to
+/// the answer. @return as evdns_server_request_add_reply()
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_server_request_add_aaaa_reply(
+    req: *mut ServerRequest,
+    name: *const c_char,
+    n: c_int,
+    addrs: *const c_void,
+    ttl: c_int,
+) -> c_int {
+    const NAME: &str = "evdns_server_request_add_aaaa_reply";
+    let (t, c) = (server::TYPE_AAAA, server::CLASS_INET);
+    enter(NAME, || {
+        add_reply(
+            NAME,
+            req,
+            server::EVDNS_ANSWER_SECTION,
+            name,
+            t,
+            c,
+            ttl,
+            n.saturating_mul(16),
+            0,
+            addrs.cast(),
+        )
+    })
+}
+
+/// Adds a PTR record naming @p hostname to the answer, for the address
+/// @p in or the name @p inaddr_name (exactly one of them).
+/// @return as evdns_server_request_add_reply(); -1 unless exactly one of
+/// @p in and @p inaddr_name is given
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_server_request_add_ptr_reply(
+    req: *mut ServerRequest,
+    r#in: *mut libc::in_addr,
+    inaddr_name: *const c_char,
+    hostname: *const c_char,
+    ttl: c_int,
+) -> c_int {
+    const NAME: &str = "evdns_server_request_add_ptr_reply";
+    let (t, c) = (server::TYPE_PTR, server::CLASS_INET);
+    enter(NAME, || {
+        let owned;
+        let name = match (r#in.is_null(), inaddr_name.is_null()) {
+            (false, true) => {
+                // SAFETY: a non-NULL in_addr argument is readable.
+                let a = unsafe { (*r#in).s_addr };
+                let text = dns::reverse_name(&IpAddr::from(a.to_ne_bytes()));
+                owned = std::ffi::CString::new(text).unwrap_or_default();
+                owned.as_ptr()
+            }
+            (true, false) => inaddr_name,
+            _ => return Ok(-1),
+        };
+        add_reply(
+            NAME,
+            req,
+            server::EVDNS_ANSWER_SECTION,
+            name,
+            t,
+            c,
+            ttl,
+            -1,
+            1,
+            hostname,
+        )
+    })
+}
+
+/// Adds a CNAME record (@p name is an alias of @p cname) to the answer.
+/// @return as evdns_server_request_add_reply()
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_server_request_add_cname_reply(
+    req: *mut ServerRequest,
+    name: *const c_char,
+    cname: *const c_char,
+    ttl: c_int,
+) -> c_int {
+    const NAME: &str = "evdns_server_request_add_cname_reply";
+    let (t, c) = (server::TYPE_CNAME, server::CLASS_INET);
+    enter(NAME, || {
+        add_reply(
+            NAME,
+            req,
+            server::EVDNS_ANSWER_SECTION,
+            name,
+            t,
+            c,
+            ttl,
+            -1,
+            1,
+            cname,
+        )
+    })
+}
+
+/// Sets the reply's EVDNS_FLAGS_AA and EVDNS_FLAGS_RD bits to those in
+/// @p flags (other bits of @p flags are added as given).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_server_request_set_flags(req: *mut ServerRequest, flags: c_int) {
+    enter("evdns_server_request_set_flags", || {
+        handle("evdns_server_request_set_flags", req)?;
+        // SAFETY: a live request (pointer contract).
+        unsafe { server::set_flags(req, flags) };
+        Ok(())
+    })
+}
+
+/// Sends the reply with the records added and the DNS_ERR_* code @p err
+/// (0 to 15), and finishes the request (@p req is gone afterwards).
+/// @return 0; 1 if the reply waits for the socket (it is sent later);
+/// -1 if it cannot be built (@p req is still yours)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_server_request_respond(
+    req: *mut ServerRequest,
+    err: c_int,
+) -> c_int {
+    enter("evdns_server_request_respond", || {
+        handle("evdns_server_request_respond", req)?;
+        // SAFETY: a live request (pointer contract).
+        Ok(unsafe { server::respond(req, err) })
+    })
+}
+
+/// Finishes the request without a reply. @return 0
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_server_request_drop(req: *mut ServerRequest) -> c_int {
+    enter("evdns_server_request_drop", || {
+        handle("evdns_server_request_drop", req)?;
+        // SAFETY: a live request (pointer contract).
+        unsafe { server::drop_request(req) };
+        Ok(0)
+    })
+}
+
+/// Copies the address the request came from into @p sa (@p addr_len
+/// bytes). @return its length, or -1 if it does not fit
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_server_request_get_requesting_addr(
+    req: *mut ServerRequest,
+    sa: *mut libc::sockaddr,
+    addr_len: c_int,
+) -> c_int {
+    const NAME: &str = "evdns_server_request_get_requesting_addr";
+    enter(NAME, || {
+        handle(NAME, req)?;
+        // SAFETY: a live request (pointer contract).
+        let bytes = unsafe { server::requesting_addr(req) };
+        if usize::try_from(addr_len).unwrap_or(0) < bytes.len() {
+            return Ok(-1);
+        }
+        super::bytes_mut(NAME, sa.cast(), bytes.len())?.copy_from_slice(bytes);
+        Ok(bytes.len() as c_int)
+    })
 }

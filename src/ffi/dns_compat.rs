@@ -240,3 +240,15 @@ pub unsafe extern "C" fn evdns_resolve_reverse_ipv6(
         unsafe { dns::evdns_base_resolve_reverse_ipv6(core::global(), r#in, flags, callback, ptr) };
     if req.is_null() { -1 } else { 0 }
 }
+
+/// evdns_add_server_port_with_base() on the base of event_init().
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn evdns_add_server_port(
+    socket: c_int,
+    flags: c_int,
+    cb: dns::evdns_request_callback_fn_type,
+    user_data: *mut c_void,
+) -> *mut crate::dns::server::ServerPort {
+    let base = std::ptr::null_mut();
+    dns::add_server_port("evdns_add_server_port", base, socket, flags, cb, user_data)
+}
