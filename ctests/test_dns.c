@@ -896,6 +896,7 @@ resolve_addresses(void)
 	struct res r;
 	static const unsigned char v4[4] = { 10, 0, 0, 1 };
 	static const unsigned char v6[16] = { 0xfd, [15] = 1 };
+	char name[300];
 
 	check(start_server() == 0);
 	base = event_base_new();
@@ -936,6 +937,13 @@ resolve_addresses(void)
 	check(resolve_wait(base, dns, "quiet.test", 0, 0, &r) == 0);
 	check_int(r.result, ==, DNS_ERR_TIMEOUT);
 	check(r.null_addrs);
+
+	/* Names that cannot be asked: no request. */
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	check(evdns_base_resolve_ipv4(dns, name, 0, resolved, &r) == NULL);
+	strcpy(name + 70, ".test");
+	check(evdns_base_resolve_ipv4(dns, name, 0, resolved, &r) == NULL);
 end:
 	if (dns)
 		evdns_base_free(dns, 0);
@@ -1271,16 +1279,21 @@ max_timeouts(void)
 	struct evdns_base *dns = NULL;
 	struct fake_ns ns = { -1, NULL, 0, 0, 0 };
 	struct res r;
+	char secs[32];
 
 	base = event_base_new();
 	check(fake_ns_start(base, &ns) == 0);
 	dns = evdns_base_new(base, 0);
 	check_int(add_port(dns, ns.port), ==, 0);
-	evdns_base_set_option(dns, "timeout:", "0.3");
+	/* The probe comes at 2 timeouts plus a third, the last attempt ends
+	 * at 3 timeouts. */
+	snprintf(secs, sizeof(secs), "%.1f", 0.3 * check_time_scale());
+	evdns_base_set_option(dns, "timeout:", secs);
 	evdns_base_set_option(dns, "attempts:", "3");
 	check_int(evdns_base_set_option(dns, "max-timeouts:", "x"), ==, -1);
 	check_int(evdns_base_set_option(dns, "max-timeouts:", "1"), ==, 0);
-	evdns_base_set_option(dns, "initial-probe-timeout:", "0.1");
+	snprintf(secs, sizeof(secs), "%.1f", 0.1 * check_time_scale());
+	evdns_base_set_option(dns, "initial-probe-timeout:", secs);
 	check(resolve_wait(base, dns, "a.test", 0, 0, &r) == 0);
 	check_int(r.result, ==, DNS_ERR_TIMEOUT);
 	/* Three transmissions and the probe. */

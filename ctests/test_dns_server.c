@@ -237,14 +237,15 @@ end:
 	event_base_free(base);
 }
 
-/* Sends the query q (n bytes) from client to port pn, runs the loop
- * briefly, and reads the reply into out; returns its length or -1. */
+/* Sends the query q (n bytes) from client to port pn and runs the loop
+ * until a reply comes (into out; its length) or wait_ms pass (-1). */
 static int
 exchange(struct event_base *base, evutil_socket_t client, int pn,
-    const unsigned char *q, int n, unsigned char *out, int cap)
+    const unsigned char *q, int n, unsigned char *out, int cap, int wait_ms)
 {
 	struct sockaddr_in sin;
-	struct timeval tv = { 0, 50000 };
+	long long t0 = check_now_ms();
+	int got;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
@@ -252,10 +253,19 @@ exchange(struct event_base *base, evutil_socket_t client, int pn,
 	sin.sin_port = htons(pn);
 	if (sendto(client, q, n, 0, (struct sockaddr *)&sin, sizeof(sin)) != n)
 		return -1;
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-	return (int)recv(client, out, cap, 0);
+	do {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		got = (int)recv(client, out, cap, 0);
+		if (got >= 0)
+			return got;
+		usleep(1000);
+	} while (check_now_ms() - t0 < wait_ms);
+	return -1;
 }
+
+/* How long to wait for a reply that comes, and for one that must not. */
+#define REPLY_MS (2000 * check_time_scale())
+#define NO_REPLY_MS 100
 
 /* The bytes of replies: flags (AA set, RD of the query kept), the
  * question, names compressed against it; any opcode reaches the
@@ -291,7 +301,7 @@ wire_format(void)
 	port = evdns_add_server_port_with_base(base, fd, 0, serve, &s);
 	check(port != NULL);
 	n = exchange(base, client, pn, query, sizeof(query), out,
-	    sizeof(out));
+	    sizeof(out), REPLY_MS);
 	check_int(n, ==, sizeof(reply));
 	check_mem(out, reply, sizeof(reply));
 	check_int(s.calls, ==, 1);
@@ -301,7 +311,7 @@ wire_format(void)
 	memcpy(other, query, sizeof(query));
 	other[2] = 0x11;
 	n = exchange(base, client, pn, other, sizeof(other), out,
-	    sizeof(out));
+	    sizeof(out), REPLY_MS);
 	check_int(n, ==, sizeof(reply));
 	check_mem(out, reply, sizeof(reply));
 	check_int(s.calls, ==, 2);
@@ -309,7 +319,7 @@ wire_format(void)
 	/* A reply is not a request. */
 	other[2] = 0x81;
 	n = exchange(base, client, pn, other, sizeof(other), out,
-	    sizeof(out));
+	    sizeof(out), NO_REPLY_MS);
 	check_int(n, ==, -1);
 	check_int(s.calls, ==, 2);
 end:
@@ -353,7 +363,7 @@ flags_and_sections(void)
 	port = evdns_add_server_port_with_base(base, fd, 0, serve, &s);
 	check(port != NULL);
 	n = exchange(base, client, pn, query, sizeof(query), out,
-	    sizeof(out));
+	    sizeof(out), NO_REPLY_MS);
 	check_int(n, ==, -1);
 	check(s.kept != NULL);
 	evdns_server_request_set_flags(s.kept, EVDNS_FLAGS_AA |
@@ -408,7 +418,7 @@ close_port(void)
 	port = evdns_add_server_port_with_base(base, fd, 0, serve, &s);
 	check(port != NULL);
 	n = exchange(base, client, pn, query, sizeof(query), out,
-	    sizeof(out));
+	    sizeof(out), NO_REPLY_MS);
 	check_int(n, ==, -1);
 	check(s.kept != NULL);
 	evdns_close_server_port(port);

@@ -206,8 +206,12 @@ struct State {
     so_sndbuf: i32,
     search: Vec<String>,
     hosts: Vec<(String, IpAddr)>,
+    // Boxed: events and the program hold their addresses.
+    #[allow(clippy::vec_box)]
     queries: Vec<Box<Query>>,
+    #[allow(clippy::vec_box)]
     lookups: Vec<Box<Lookup>>,
+    #[allow(clippy::vec_box)]
     requests: Vec<Box<ResolveRequest>>,
 }
 

@@ -521,9 +521,12 @@ pub unsafe fn requesting_addr<'a>(req: *const ServerRequest) -> &'a [u8] {
     }
 }
 
-/// Parses a query: its id, flags and questions (name, type, class);
-/// None for a reply or a packet that does not parse.
-fn parse_query(p: &[u8]) -> Option<(u16, u16, Vec<(Vec<u8>, u16, u16)>)> {
+/// A question of a query: name, type, class.
+type Question = (Vec<u8>, u16, u16);
+
+/// Parses a query: its id, flags and questions; None for a reply or a
+/// packet that does not parse.
+fn parse_query(p: &[u8]) -> Option<(u16, u16, Vec<Question>)> {
     if p.len() < 12 {
         return None;
     }
