@@ -87,10 +87,12 @@ answer(const unsigned char *q, int qlen, unsigned char *r)
 	    "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.");
 	if (type == 12) {
 		if (!strcmp(name, "1.0.0.10.in-addr.arpa") ||
-		    !strcmp(name, v6rev))
-			n = add_record(r, n, 12, target, sizeof(target)), an = 1;
-		else
+		    !strcmp(name, v6rev)) {
+			n = add_record(r, n, 12, target, sizeof(target));
+			an = 1;
+		} else {
 			r[3] = 0x83;
+		}
 	} else if (!strcmp(name, "a.test")) {
 		if (type == 1)
 			n = add_record(r, n, 1, v4a, 4), an = 1;

@@ -1,9 +1,9 @@
 //! The DNS wire format, through hickory-proto: queries we send and the
 //! replies we accept (plus, by hand, the packed address records that
-//! libevent's own DNS servers send, see [`parse_packed`]). Everything a server sends is untrusted; a packet
-//! that does not decode, is not a reply, or does not carry exactly one
-//! question is dropped here, so the resolver only sees well-formed
-//! answers.
+//! libevent's own DNS servers send, see `parse_packed`). Everything a
+//! server sends is untrusted; a packet that does not decode, is not a
+//! reply, or does not carry exactly one question is dropped here, so the
+//! resolver only sees well-formed answers.
 
 use std::net::IpAddr;
 
