@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -14,7 +15,9 @@
 
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
+#include <event2/dns_compat.h>
 #include <event2/event.h>
+#include <event2/event_compat.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 
@@ -60,6 +63,8 @@ answer(const unsigned char *q, int qlen, unsigned char *r)
 	static const unsigned char v4l[] = { 127, 0, 0, 1 };
 	static const unsigned char v6a[16] = { 0xfd, [15] = 1 };
 	static const unsigned char target[] = "\001a\004test";
+	static const unsigned char v4m[] = { 10, 0, 0, 5 };
+	char v6rev[80];
 
 	while (i < qlen && q[i] && o < 200) {
 		int l = q[i++], k;
@@ -77,7 +82,18 @@ answer(const unsigned char *q, int qlen, unsigned char *r)
 	r[2] = 0x81;
 	r[3] = 0x80;
 	memset(r + 6, 0, 6);
-	if (!strcmp(name, "a.test")) {
+	/* The reverse name of fd00::1: its nibbles, last first. */
+	snprintf(v6rev, sizeof(v6rev), "1.0.%sd.f.ip6.arpa",
+	    "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.");
+	if (type == 12) {
+		if (!strcmp(name, "1.0.0.10.in-addr.arpa") ||
+		    !strcmp(name, v6rev)) {
+			n = add_record(r, n, 12, target, sizeof(target));
+			an = 1;
+		} else {
+			r[3] = 0x83;
+		}
+	} else if (!strcmp(name, "a.test")) {
 		if (type == 1)
 			n = add_record(r, n, 1, v4a, 4), an = 1;
 		else
@@ -86,6 +102,8 @@ answer(const unsigned char *q, int qlen, unsigned char *r)
 		n = add_record(r, n, 1, v4l, 4), an = 1;
 	} else if (!strcmp(name, "host.corp.test") && type == 1) {
 		n = add_record(r, n, 1, v4h, 4), an = 1;
+	} else if (!strcmp(name, "host.corp") && type == 1) {
+		n = add_record(r, n, 1, v4m, 4), an = 1;
 	} else if (!strcmp(name, "junk.test") && type == 1) {
 		n = add_record(r, n, 1, v4j, 4), an = 1;
 	} else if (!strcmp(name, "alias.test")) {
@@ -118,8 +136,13 @@ answer(const unsigned char *q, int qlen, unsigned char *r)
 	return n;
 }
 
-/* The server's loop: answers until killed. For junk.test it first sends
- * noise, a reply with the wrong id and a cut reply. */
+/*
+ * The server's loop: answers until killed. For junk.test (in any case) it
+ * first sends noise and a reply with the wrong id, both with ids no
+ * question uses. (Not a cut reply with the right id: 2.1.12 fails the
+ * question on one, DNS_ERR_UNKNOWN, where we drop it and wait for the
+ * real reply.)
+ */
 static void
 serve(int fd)
 {
@@ -137,15 +160,16 @@ serve(int fd)
 		m = answer(q, n, r);
 		if (m <= 0)
 			continue;
-		if (n > 17 && !memcmp(q + 13, "junk", 4)) {
+		if (n > 17 && !strncasecmp((char *)q + 13, "junk", 4)) {
 			unsigned char bad[1024];
 
 			memset(bad, 0xc0, 40);
+			bad[0] = q[0] ^ 0x55;
+			bad[1] = q[1] ^ 0x55;
 			sendto(fd, bad, 40, 0, (struct sockaddr *)&from, fl);
 			memcpy(bad, r, m);
 			bad[0] ^= 0x55;
 			sendto(fd, bad, m, 0, (struct sockaddr *)&from, fl);
-			sendto(fd, r, m - 3, 0, (struct sockaddr *)&from, fl);
 		}
 		sendto(fd, r, m, 0, (struct sockaddr *)&from, fl);
 	}
@@ -801,6 +825,658 @@ end:
 	stop_server();
 }
 
+/* What an evdns_callback_type callback was given. */
+struct res {
+	int called;
+	int order;
+	int result;
+	int type;
+	int count;
+	int ttl;
+	int null_addrs;
+	unsigned char addrs[64];
+	char name[64];
+};
+
+static int res_calls;
+
+static void
+resolved(int result, char type, int count, int ttl, void *addresses,
+    void *arg)
+{
+	struct res *r = arg;
+
+	r->called++;
+	r->order = ++res_calls;
+	r->result = result;
+	r->type = type;
+	r->count = count;
+	r->ttl = ttl;
+	r->null_addrs = addresses == NULL;
+	if (addresses && type == DNS_IPv4_A)
+		memcpy(r->addrs, addresses, 4 * (count < 16 ? count : 16));
+	if (addresses && type == DNS_IPv6_AAAA)
+		memcpy(r->addrs, addresses, 16 * (count < 4 ? count : 4));
+	if (addresses && type == DNS_PTR)
+		snprintf(r->name, sizeof(r->name), "%s", *(char **)addresses);
+}
+
+/* Runs the loop until the callback of r ran (or nothing is left). */
+static void
+wait_res(struct event_base *base, struct res *r)
+{
+	while (!r->called && event_base_loop(base, EVLOOP_ONCE) == 0)
+		;
+}
+
+/* Resolves name (v6: its AAAA records) with flags and waits. The callback
+ * never runs inside the call. */
+static int
+resolve_wait(struct event_base *base, struct evdns_base *dns,
+    const char *name, int v6, int flags, struct res *r)
+{
+	struct evdns_request *req;
+
+	memset(r, 0, sizeof(*r));
+	if (v6)
+		req = evdns_base_resolve_ipv6(dns, name, flags, resolved, r);
+	else
+		req = evdns_base_resolve_ipv4(dns, name, flags, resolved, r);
+	if (!req || r->called)
+		return -1;
+	wait_res(base, r);
+	return r->called == 1 ? 0 : -1;
+}
+
+/* evdns_base_resolve_ipv4/ipv6: the addresses as in_addr and in6_addr
+ * arrays with their TTL; failures with type 0, count 0 and no array. */
+static void
+resolve_addresses(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct res r;
+	static const unsigned char v4[4] = { 10, 0, 0, 1 };
+	static const unsigned char v6[16] = { 0xfd, [15] = 1 };
+	char name[300];
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	check(resolve_wait(base, dns, "a.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_NONE);
+	check_int(r.type, ==, DNS_IPv4_A);
+	check_int(r.count, ==, 1);
+	check_int(r.ttl, ==, 60);
+	check_mem(r.addrs, v4, 4);
+
+	check(resolve_wait(base, dns, "a.test", 1, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_NONE);
+	check_int(r.type, ==, DNS_IPv6_AAAA);
+	check_int(r.count, ==, 1);
+	check_mem(r.addrs, v6, 16);
+
+	check(resolve_wait(base, dns, "alias.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_NONE);
+	check_mem(r.addrs, v4, 4);
+
+	check(resolve_wait(base, dns, "nx.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_NOTEXIST);
+	check_int(r.type, ==, 0);
+	check_int(r.count, ==, 0);
+	check(r.null_addrs);
+
+	check(resolve_wait(base, dns, "loop.test", 1, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_NODATA);
+
+	check(resolve_wait(base, dns, "tc.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_TRUNCATED);
+
+	/* SERVFAIL counts as no answer: with one attempt, a timeout. */
+	check(resolve_wait(base, dns, "fail.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_TIMEOUT);
+
+	check(resolve_wait(base, dns, "quiet.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_TIMEOUT);
+	check(r.null_addrs);
+
+	/* Names that cannot be asked: no request. */
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	check(evdns_base_resolve_ipv4(dns, name, 0, resolved, &r) == NULL);
+	strcpy(name + 70, ".test");
+	check(evdns_base_resolve_ipv4(dns, name, 0, resolved, &r) == NULL);
+end:
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* Reverse lookups ask PTR questions under in-addr.arpa and ip6.arpa; the
+ * callback gets a pointer to the name. */
+static void
+resolve_reverse(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct res r;
+	struct in_addr in;
+	struct in6_addr in6;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	memset(&r, 0, sizeof(r));
+	in.s_addr = htonl(0x0a000001);
+	check(evdns_base_resolve_reverse(dns, &in, 0, resolved, &r) != NULL);
+	check_int(r.called, ==, 0);
+	wait_res(base, &r);
+	check_int(r.result, ==, DNS_ERR_NONE);
+	check_int(r.type, ==, DNS_PTR);
+	check_int(r.count, ==, 1);
+	check_int(r.ttl, ==, 60);
+	check_str(r.name, "a.test");
+
+	memset(&r, 0, sizeof(r));
+	memset(&in6, 0, sizeof(in6));
+	in6.s6_addr[0] = 0xfd;
+	in6.s6_addr[15] = 1;
+	check(evdns_base_resolve_reverse_ipv6(dns, &in6, 0, resolved, &r) !=
+	    NULL);
+	wait_res(base, &r);
+	check_int(r.result, ==, DNS_ERR_NONE);
+	check_int(r.type, ==, DNS_PTR);
+	check_str(r.name, "a.test");
+
+	memset(&r, 0, sizeof(r));
+	in.s_addr = htonl(0x0a000002);
+	check(evdns_base_resolve_reverse(dns, &in, 0, resolved, &r) != NULL);
+	wait_res(base, &r);
+	check_int(r.result, ==, DNS_ERR_NOTEXIST);
+end:
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* The search list and ndots, and DNS_QUERY_NO_SEARCH. */
+static void
+resolve_search(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct res r;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	evdns_base_search_add(dns, "corp.test");
+	check(resolve_wait(base, dns, "host", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_NONE);
+	check_int(r.addrs[3], ==, 7);
+	check(resolve_wait(base, dns, "host", 0, DNS_QUERY_NO_SEARCH, &r) ==
+	    0);
+	check_int(r.result, ==, DNS_ERR_NOTEXIST);
+
+	/* host.corp exists, and so does host.corp.test: with one dot and
+	 * ndots 1 the name is tried as given first, with ndots 2 last. */
+	evdns_base_search_clear(dns);
+	evdns_base_search_add(dns, "test");
+	check(resolve_wait(base, dns, "host.corp", 0, 0, &r) == 0);
+	check_int(r.addrs[3], ==, 5);
+	evdns_base_search_ndots_set(dns, 2);
+	check(resolve_wait(base, dns, "host.corp", 0, 0, &r) == 0);
+	check_int(r.addrs[3], ==, 7);
+	check_int(evdns_base_set_option(dns, "ndots:", "1"), ==, 0);
+	check(resolve_wait(base, dns, "host.corp", 0, 0, &r) == 0);
+	check_int(r.addrs[3], ==, 5);
+end:
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* Cancelling calls back from the loop with DNS_ERR_CANCEL, with or
+ * without the base given; freeing the base with fail_requests calls back
+ * with DNS_ERR_SHUTDOWN, without it never. */
+static void
+resolve_cancel_and_free(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct evdns_request *req;
+	struct res r1, r2, r3;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	evdns_base_set_option(dns, "timeout:", "5");
+	memset(&r1, 0, sizeof(r1));
+	memset(&r2, 0, sizeof(r2));
+	memset(&r3, 0, sizeof(r3));
+	req = evdns_base_resolve_ipv4(dns, "quiet.test", 0, resolved, &r1);
+	check(req != NULL);
+	evdns_cancel_request(dns, req);
+	check_int(r1.called, ==, 0);
+	req = evdns_base_resolve_ipv6(dns, "quiet.test", 0, resolved, &r2);
+	check(req != NULL);
+	evdns_cancel_request(NULL, req);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(r1.called, ==, 1);
+	check_int(r1.result, ==, DNS_ERR_CANCEL);
+	check_int(r1.type, ==, 0);
+	check(r1.null_addrs);
+	check_int(r2.called, ==, 1);
+	check_int(r2.result, ==, DNS_ERR_CANCEL);
+
+	memset(&r1, 0, sizeof(r1));
+	check(evdns_base_resolve_ipv4(dns, "quiet.test", 0, resolved, &r1) !=
+	    NULL);
+	evdns_base_free(dns, 1);
+	dns = test_dns_base(base, 0);
+	evdns_base_set_option(dns, "timeout:", "5");
+	check(evdns_base_resolve_ipv4(dns, "quiet.test", 0, resolved, &r3) !=
+	    NULL);
+	evdns_base_free(dns, 0);
+	dns = NULL;
+	check_int(r1.called, ==, 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(r1.called, ==, 1);
+	check_int(r1.result, ==, DNS_ERR_SHUTDOWN);
+	check_int(r3.called, ==, 0);
+end:
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* max-inflight: 1 holds the second question until the first is over. */
+static void
+max_inflight(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct res r1, r2;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	check_int(evdns_base_set_option(dns, "max-inflight:", "x"), ==, -1);
+	check_int(evdns_base_set_option(dns, "max-inflight:", "1"), ==, 0);
+	memset(&r1, 0, sizeof(r1));
+	memset(&r2, 0, sizeof(r2));
+	res_calls = 0;
+	check(evdns_base_resolve_ipv4(dns, "quiet.test", 0, resolved, &r1) !=
+	    NULL);
+	check(evdns_base_resolve_ipv4(dns, "a.test", 0, resolved, &r2) !=
+	    NULL);
+	wait_res(base, &r2);
+	check_int(r1.called, ==, 1);
+	check_int(r1.result, ==, DNS_ERR_TIMEOUT);
+	check_int(r1.order, ==, 1);
+	check_int(r2.result, ==, DNS_ERR_NONE);
+	check_int(r2.order, ==, 2);
+end:
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* A nameserver of the test's own: counts the questions it gets and, once
+ * told to, answers each with NXDOMAIN. */
+struct fake_ns {
+	evutil_socket_t fd;
+	struct event *ev;
+	int port;
+	int count;
+	int answer;
+};
+
+static void
+fake_ns_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake_ns *ns = arg;
+	unsigned char q[512];
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof(from);
+	int n;
+
+	(void)what;
+	while ((n = (int)recvfrom(fd, q, sizeof(q), 0,
+	    (struct sockaddr *)&from, &fl)) >= 12) {
+		ns->count++;
+		if (ns->answer) {
+			q[2] |= 0x80;
+			q[3] = 0x83;
+			sendto(fd, q, n, 0, (struct sockaddr *)&from, fl);
+		}
+		fl = sizeof(from);
+	}
+}
+
+static int
+fake_ns_start(struct event_base *base, struct fake_ns *ns)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	memset(ns, 0, sizeof(*ns));
+	ns->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (ns->fd < 0)
+		return -1;
+	evutil_make_socket_nonblocking(ns->fd);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(ns->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(ns->fd, (struct sockaddr *)&sin, &len) < 0)
+		return -1;
+	ns->port = ntohs(sin.sin_port);
+	ns->ev = event_new(base, ns->fd, EV_READ | EV_PERSIST, fake_ns_read,
+	    ns);
+	return ns->ev ? event_add(ns->ev, NULL) : -1;
+}
+
+static void
+fake_ns_stop(struct fake_ns *ns)
+{
+	if (ns->ev)
+		event_free(ns->ev);
+	if (ns->fd > 0)
+		close(ns->fd);
+	ns->ev = NULL;
+	ns->fd = -1;
+}
+
+static int
+add_port(struct evdns_base *dns, int port)
+{
+	char addr[64];
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	return evdns_base_nameserver_ip_add(dns, addr);
+}
+
+/*
+ * Two nameservers, the first silent: a question that runs out of
+ * attempts there marks it down, so the next ones go to the second only.
+ * After initial-probe-timeout it is probed; once it answers the probe it
+ * is back in the rotation.
+ */
+static void
+nameserver_down_and_up(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct fake_ns ns = { -1, NULL, 0, 0, 0 };
+	struct timeval tv = { 0, 150000 };
+	struct res r, r2;
+	long long t0;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	check(fake_ns_start(base, &ns) == 0);
+	dns = evdns_base_new(base, 0);
+	check_int(add_port(dns, ns.port), ==, 0);
+	check_int(add_port(dns, server_port), ==, 0);
+	evdns_base_set_option(dns, "timeout:", "0.2");
+	evdns_base_set_option(dns, "attempts:", "1");
+	check_int(evdns_base_set_option(dns, "initial-probe-timeout:", "0"),
+	    ==, -1);
+	check_int(evdns_base_set_option(dns, "initial-probe-timeout:", "0.4"),
+	    ==, 0);
+
+	check(resolve_wait(base, dns, "a.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_TIMEOUT);
+	check_int(ns.count, ==, 1);
+	check(resolve_wait(base, dns, "a.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_NONE);
+	check(resolve_wait(base, dns, "a.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_NONE);
+	check_int(ns.count, ==, 1);
+
+	/* The probe comes; answering it brings the nameserver back. */
+	ns.answer = 1;
+	t0 = check_now_ms();
+	while (ns.count < 2 && check_now_ms() - t0 < 3000 * check_time_scale())
+		event_base_loop(base, EVLOOP_ONCE);
+	check_int(ns.count, ==, 2);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+
+	/* Now each nameserver gets one of two questions. */
+	check(resolve_wait(base, dns, "a.test", 0, 0, &r) == 0);
+	check(resolve_wait(base, dns, "a.test", 0, 0, &r2) == 0);
+	check_int(ns.count, ==, 3);
+	check_int(r.result + r2.result, ==, DNS_ERR_NOTEXIST);
+end:
+	if (dns)
+		evdns_base_free(dns, 0);
+	fake_ns_stop(&ns);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/*
+ * max-timeouts: a nameserver that lets more than that many transmissions
+ * in a row time out is marked down (and so probed) while the question is
+ * still being retried; here the probe arrives before the question's last
+ * attempt runs out.
+ */
+static void
+max_timeouts(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct fake_ns ns = { -1, NULL, 0, 0, 0 };
+	struct res r;
+	char secs[32];
+
+	base = event_base_new();
+	check(fake_ns_start(base, &ns) == 0);
+	dns = evdns_base_new(base, 0);
+	check_int(add_port(dns, ns.port), ==, 0);
+	/* The probe comes at 2 timeouts plus a third, the last attempt ends
+	 * at 3 timeouts. */
+	snprintf(secs, sizeof(secs), "%.1f", 0.3 * check_time_scale());
+	evdns_base_set_option(dns, "timeout:", secs);
+	evdns_base_set_option(dns, "attempts:", "3");
+	check_int(evdns_base_set_option(dns, "max-timeouts:", "x"), ==, -1);
+	check_int(evdns_base_set_option(dns, "max-timeouts:", "1"), ==, 0);
+	snprintf(secs, sizeof(secs), "%.1f", 0.1 * check_time_scale());
+	evdns_base_set_option(dns, "initial-probe-timeout:", secs);
+	check(resolve_wait(base, dns, "a.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_TIMEOUT);
+	/* Three transmissions and the probe. */
+	check_int(ns.count, ==, 4);
+end:
+	if (dns)
+		evdns_base_free(dns, 0);
+	fake_ns_stop(&ns);
+	if (base)
+		event_base_free(base);
+}
+
+/* The other options: what parses, and nameservers still added after
+ * bind-to and the socket buffer sizes. */
+static void
+more_options(void)
+{
+	struct event_base *base = event_base_new();
+	struct evdns_base *dns = evdns_base_new(base, 0);
+
+	check_int(evdns_base_set_option(dns, "bind-to:", "nonsense"), ==, -1);
+	check_int(evdns_base_set_option(dns, "bind-to:", "127.0.0.1"), ==, 0);
+	check_int(evdns_base_set_option(dns, "so-rcvbuf:", "x"), ==, -1);
+	check_int(evdns_base_set_option(dns, "so-rcvbuf:", "65536"), ==, 0);
+	check_int(evdns_base_set_option(dns, "so-sndbuf:", "65536"), ==, 0);
+	check_int(evdns_base_set_option(dns, "no-such-option:", "x"), ==, 0);
+	check_int(evdns_base_set_option(dns, "ndots:", "-1"), ==, -1);
+	check_int(evdns_base_set_option(dns, "attempts", "2"), ==, 0);
+	check_int(evdns_base_nameserver_ip_add(dns, "127.0.0.1:9"), ==, 0);
+	check_int(evdns_base_count_nameservers(dns), ==, 1);
+end:
+	evdns_base_free(dns, 0);
+	event_base_free(base);
+}
+
+static int warnings;
+
+static void
+dns_log(int is_warning, const char *msg)
+{
+	(void)msg;
+	if (is_warning)
+		warnings++;
+}
+
+static int id_fn_calls;
+
+static ev_uint16_t
+id_fn(void)
+{
+	id_fn_calls++;
+	return 1234;
+}
+
+static void
+bytes_fn(char *buf, size_t n)
+{
+	id_fn_calls++;
+	memset(buf, 0, n);
+}
+
+/* evdns_set_log_fn takes the resolver's warnings; the transaction id
+ * and random byte hooks are accepted and never called (2.1 ignores
+ * them). */
+static void
+log_and_hooks(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct res r;
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	warnings = 0;
+	evdns_set_log_fn(dns_log);
+	check_int(evdns_base_nameserver_ip_add(dns, "not an address"), ==, 4);
+	evdns_set_log_fn(NULL);
+	check_int(warnings, >=, 1);
+	evdns_set_transaction_id_fn(id_fn);
+	evdns_set_random_bytes_fn(bytes_fn);
+	check(resolve_wait(base, dns, "a.test", 0, 0, &r) == 0);
+	check_int(r.result, ==, DNS_ERR_NONE);
+	check_int(id_fn_calls, ==, 0);
+end:
+	evdns_set_log_fn(NULL);
+	evdns_set_transaction_id_fn(NULL);
+	evdns_set_random_bytes_fn(NULL);
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
+/* The old global resolver on the base of event_init(). The calls that
+ * configure it make it; evdns_shutdown frees it. */
+static void
+global_resolver(void)
+{
+	struct event_base *base = NULL;
+	struct res r;
+	struct in_addr in;
+	struct in6_addr in6;
+	char addr[64], path[] = "/tmp/test_dns_resolv_XXXXXX";
+	FILE *f;
+	int fd = -1;
+
+	check(start_server() == 0);
+	base = event_init();
+	check(evdns_get_global_base() == NULL);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", server_port);
+	check_int(evdns_nameserver_ip_add(addr), ==, 0);
+	check(evdns_get_global_base() != NULL);
+	check_int(evdns_count_nameservers(), ==, 1);
+	check_int(evdns_set_option("timeout:", "0.2", 0), ==, 0);
+	check_int(evdns_set_option("attempts:", "x", 0), ==, -1);
+
+	memset(&r, 0, sizeof(r));
+	check_int(evdns_resolve_ipv4("a.test", 0, resolved, &r), ==, 0);
+	wait_res(base, &r);
+	check_int(r.result, ==, DNS_ERR_NONE);
+	check_int(r.addrs[3], ==, 1);
+	memset(&r, 0, sizeof(r));
+	check_int(evdns_resolve_ipv6("a.test", 0, resolved, &r), ==, 0);
+	wait_res(base, &r);
+	check_int(r.type, ==, DNS_IPv6_AAAA);
+	memset(&r, 0, sizeof(r));
+	in.s_addr = htonl(0x0a000001);
+	check_int(evdns_resolve_reverse(&in, 0, resolved, &r), ==, 0);
+	wait_res(base, &r);
+	check_str(r.name, "a.test");
+	memset(&r, 0, sizeof(r));
+	memset(&in6, 0, sizeof(in6));
+	in6.s6_addr[0] = 0xfd;
+	in6.s6_addr[15] = 1;
+	check_int(evdns_resolve_reverse_ipv6(&in6, 0, resolved, &r), ==, 0);
+	wait_res(base, &r);
+	check_str(r.name, "a.test");
+
+	evdns_search_add("corp.test");
+	evdns_search_ndots_set(1);
+	memset(&r, 0, sizeof(r));
+	check_int(evdns_resolve_ipv4("host", 0, resolved, &r), ==, 0);
+	wait_res(base, &r);
+	check_int(r.addrs[3], ==, 7);
+	evdns_search_clear();
+
+	/* Suspended: a question waits for a nameserver and evdns_resume. */
+	check_int(evdns_clear_nameservers_and_suspend(), ==, 0);
+	check_int(evdns_count_nameservers(), ==, 0);
+	memset(&r, 0, sizeof(r));
+	check_int(evdns_resolve_ipv4("a.test", 0, resolved, &r), ==, 0);
+	check_int(event_base_loop(base, EVLOOP_NONBLOCK), ==, 1);
+	check_int(r.called, ==, 0);
+	fd = mkstemp(path);
+	check(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "nameserver 127.0.0.1:%d\noptions attempts:1\n",
+	    server_port);
+	fclose(f);
+	check_int(evdns_resolv_conf_parse(DNS_OPTIONS_ALL &
+	    ~DNS_OPTION_HOSTSFILE, path), ==, 0);
+	check_int(evdns_count_nameservers(), ==, 1);
+	check_int(evdns_resume(), ==, 0);
+	wait_res(base, &r);
+	check_int(r.result, ==, DNS_ERR_NONE);
+
+	check_int(evdns_nameserver_add(htonl(0x7f000001)), ==, 0);
+	check_int(evdns_count_nameservers(), ==, 2);
+	evdns_shutdown(0);
+	check(evdns_get_global_base() == NULL);
+end:
+	if (fd >= 0)
+		unlink(path);
+	evdns_shutdown(0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
 static const struct check_case cases[] = {
 	{ "resolve_a", resolve_a },
 	{ "resolve_unspec", resolve_unspec },
@@ -816,6 +1492,16 @@ static const struct check_case cases[] = {
 	{ "error_strings", error_strings },
 	{ "connect_by_name", connect_by_name },
 	{ "connect_cancelled", connect_cancelled },
+	{ "resolve_addresses", resolve_addresses },
+	{ "resolve_reverse", resolve_reverse },
+	{ "resolve_search", resolve_search },
+	{ "resolve_cancel_and_free", resolve_cancel_and_free },
+	{ "max_inflight", max_inflight },
+	{ "nameserver_down_and_up", nameserver_down_and_up },
+	{ "max_timeouts", max_timeouts },
+	{ "more_options", more_options },
+	{ "log_and_hooks", log_and_hooks },
+	{ "global_resolver", global_resolver },
 	{ NULL, NULL }
 };
 

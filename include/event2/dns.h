@@ -23,6 +23,7 @@ extern "C" {
 #endif
 
 struct bufferevent;
+struct event;
 
 struct event_base;
 struct evdns_base;
@@ -30,6 +31,8 @@ struct evdns_request;
 struct evdns_server_port;
 struct evdns_server_request;
 struct evdns_getaddrinfo_request;
+struct in_addr;
+struct in6_addr;
 
 /** @name Results of a lookup
  * @{ */
@@ -108,11 +111,44 @@ typedef void (*evdns_getaddrinfo_cb)(int result,
                                      void *arg);
 
 /**
- * Makes a resolver on @p event_base. @p flags: EVDNS_BASE_INITIALIZE_NAMESERVERS
- * reads /etc/resolv.conf; EVDNS_BASE_DISABLE_WHEN_INACTIVE keeps the
- * resolver's sockets from holding the loop open while nothing is asked;
+ * Called once with the outcome of an evdns_base_resolve_*() request:
+ * @p result is DNS_ERR_NONE or a DNS_ERR_* code. On success @p type is
+ * DNS_IPv4_A (@p addresses is an array of @p count struct in_addr),
+ * DNS_IPv6_AAAA (@p count struct in6_addr) or DNS_PTR (@p addresses
+ * points at one char * naming the host); @p ttl is the answer's time to
+ * live in seconds. On failure @p type and @p count are 0 and
+ * @p addresses is NULL. The addresses are valid only during the call.
+ */
+typedef void (*evdns_callback_type)(int result,
+                                    char type,
+                                    int count,
+                                    int ttl,
+                                    void *addresses,
+                                    void *arg);
+
+/**
+ * Receives the resolver's log messages when set with evdns_set_log_fn():
+ * @p is_warning is 1 for warnings, 0 for the rest.
+ */
+typedef void (*evdns_debug_log_fn_type)(int is_warning, const char *msg);
+
+/**
+ * Called with each request a server port receives; the request is the
+ * callback's until it calls evdns_server_request_respond() or
+ * evdns_server_request_drop() (then or later).
+ */
+typedef void (*evdns_request_callback_fn_type)(struct evdns_server_request *req,
+                                               void *arg);
+
+/**
+ * Makes a resolver on @p event_base (NULL: the base of event_init()).
+ * @p flags: EVDNS_BASE_INITIALIZE_NAMESERVERS reads /etc/resolv.conf;
+ * EVDNS_BASE_DISABLE_WHEN_INACTIVE keeps the resolver's sockets from
+ * holding the loop open while nothing is asked;
  * EVDNS_BASE_NAMESERVERS_NO_DEFAULT adds no 127.0.0.1 when the file names
  * no nameserver.
+ * @return the resolver, or NULL if the file could not be read or named no
+ * nameserver
  */
 EVENT2_EXPORT_SYMBOL
 struct evdns_base *evdns_base_new(struct event_base *event_base,
@@ -203,8 +239,12 @@ EVENT2_EXPORT_SYMBOL int evdns_base_resume(struct evdns_base *base);
 /**
  * Sets one option, as written in resolv.conf: "ndots:", "timeout:"
  * (seconds, fractions allowed), "attempts:", "randomize-case:",
- * "getaddrinfo-allow-skew:". Other options of libevent are accepted and
- * have no effect. @return 0, or -1 if the value does not parse
+ * "getaddrinfo-allow-skew:", "max-timeouts:" (timeouts in a row that
+ * mark a nameserver down), "max-inflight:" (questions out at once),
+ * "initial-probe-timeout:" (first wait before probing a down
+ * nameserver), "bind-to:" (local address of sockets to nameservers off
+ * this host, added afterwards), "so-rcvbuf:", "so-sndbuf:". Unknown
+ * options are ignored. @return 0, or -1 if the value does not parse
  */
 EVENT2_EXPORT_SYMBOL
 int evdns_base_set_option(struct evdns_base *base,
@@ -266,6 +306,194 @@ struct evdns_getaddrinfo_request *evdns_getaddrinfo(struct evdns_base *dns_base,
  */
 EVENT2_EXPORT_SYMBOL
 void evdns_getaddrinfo_cancel(struct evdns_getaddrinfo_request *req);
+
+/**
+ * Looks up the IPv4 addresses of @p name: with the search list unless
+ * @p flags has DNS_QUERY_NO_SEARCH. @p callback runs once, from the loop.
+ * @return a request to pass to evdns_cancel_request() until the callback
+ * runs, or NULL if the name cannot be asked
+ */
+EVENT2_EXPORT_SYMBOL
+struct evdns_request *evdns_base_resolve_ipv4(struct evdns_base *base,
+                                              const char *name,
+                                              int flags,
+                                              evdns_callback_type callback,
+                                              void *ptr);
+
+/**
+ * As evdns_base_resolve_ipv4(), for the IPv6 addresses.
+ */
+EVENT2_EXPORT_SYMBOL
+struct evdns_request *evdns_base_resolve_ipv6(struct evdns_base *base,
+                                              const char *name,
+                                              int flags,
+                                              evdns_callback_type callback,
+                                              void *ptr);
+
+/**
+ * Looks up the name of the IPv4 address @p in (a PTR question under
+ * in-addr.arpa, never searched). @p flags is unused. @return as
+ * evdns_base_resolve_ipv4()
+ */
+EVENT2_EXPORT_SYMBOL
+struct evdns_request *evdns_base_resolve_reverse(struct evdns_base *base,
+                                                 const struct in_addr *in,
+                                                 int flags,
+                                                 evdns_callback_type callback,
+                                                 void *ptr);
+
+/**
+ * As evdns_base_resolve_reverse(), for the IPv6 address @p in (under
+ * ip6.arpa).
+ */
+EVENT2_EXPORT_SYMBOL
+struct evdns_request *evdns_base_resolve_reverse_ipv6(struct evdns_base *base,
+                                                      const struct in6_addr *in,
+                                                      int flags,
+                                                      evdns_callback_type callback,
+                                                      void *ptr);
+
+/**
+ * Cancels a request whose callback has not run: the callback then runs
+ * from the loop with DNS_ERR_CANCEL. Nothing happens once the outcome is
+ * on its way. @p base may be NULL (the request's own base is used).
+ */
+EVENT2_EXPORT_SYMBOL
+void evdns_cancel_request(struct evdns_base *base,
+                          struct evdns_request *req);
+
+/**
+ * Sends the resolver's log messages (debug ones included) to @p fn
+ * instead of libevent's log; NULL goes back to libevent's log.
+ */
+EVENT2_EXPORT_SYMBOL void evdns_set_log_fn(evdns_debug_log_fn_type fn);
+
+/**
+ * Does nothing, as in libevent 2.1: transaction ids always come from the
+ * library's secure random generator.
+ */
+EVENT2_EXPORT_SYMBOL void evdns_set_transaction_id_fn(uint16_t (*fn)(void));
+
+/**
+ * Does nothing, as in libevent 2.1: random bytes always come from the
+ * library's secure random generator.
+ */
+EVENT2_EXPORT_SYMBOL void evdns_set_random_bytes_fn(void (*fn)(char *buf,
+                                                               size_t len));
+
+/**
+ * Serves DNS on the UDP socket @p socket (bound, nonblocking): each query
+ * goes to @p cb with @p user_data. The port closes the socket when it
+ * goes. @p flags must be 0. @return the port, or NULL
+ */
+EVENT2_EXPORT_SYMBOL
+struct evdns_server_port *evdns_add_server_port_with_base(struct event_base *base,
+                                                          int socket,
+                                                          int flags,
+                                                          evdns_request_callback_fn_type cb,
+                                                          void *user_data);
+
+/**
+ * Stops serving: no request is read any more, and the port (and its
+ * socket) goes once the requests it gave out are finished.
+ */
+EVENT2_EXPORT_SYMBOL
+void evdns_close_server_port(struct evdns_server_port *port);
+
+/**
+ * Adds a record to the reply: @p section is EVDNS_ANSWER_SECTION,
+ * EVDNS_AUTHORITY_SECTION or EVDNS_ADDITIONAL_SECTION; @p data is
+ * @p datalen bytes, or with @p is_name a domain name.
+ * @return 0, or -1 (a bad section, or the reply is built already)
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_add_reply(struct evdns_server_request *req,
+                                   int section,
+                                   const char *name,
+                                   int type,
+                                   int class_,
+                                   int ttl,
+                                   int datalen,
+                                   int is_name,
+                                   const char *data);
+
+/**
+ * Adds @p n IPv4 addresses (struct in_addr at @p addrs) for @p name to
+ * the answer. @return as evdns_server_request_add_reply()
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_add_a_reply(struct evdns_server_request *req,
+                                     const char *name,
+                                     int n,
+                                     const void *addrs,
+                                     int ttl);
+
+/**
+ * Adds @p n IPv6 addresses (struct in6_addr at @p addrs) for @p name to
+ * the answer. @return as evdns_server_request_add_reply()
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_add_aaaa_reply(struct evdns_server_request *req,
+                                        const char *name,
+                                        int n,
+                                        const void *addrs,
+                                        int ttl);
+
+/**
+ * Adds a PTR record naming @p hostname to the answer, for the address
+ * @p in or the name @p inaddr_name (exactly one of them).
+ * @return as evdns_server_request_add_reply(); -1 unless exactly one of
+ * @p in and @p inaddr_name is given
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_add_ptr_reply(struct evdns_server_request *req,
+                                       struct in_addr *in,
+                                       const char *inaddr_name,
+                                       const char *hostname,
+                                       int ttl);
+
+/**
+ * Adds a CNAME record (@p name is an alias of @p cname) to the answer.
+ * @return as evdns_server_request_add_reply()
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_add_cname_reply(struct evdns_server_request *req,
+                                         const char *name,
+                                         const char *cname,
+                                         int ttl);
+
+/**
+ * Sets the reply's EVDNS_FLAGS_AA and EVDNS_FLAGS_RD bits to those in
+ * @p flags (other bits of @p flags are added as given).
+ */
+EVENT2_EXPORT_SYMBOL
+void evdns_server_request_set_flags(struct evdns_server_request *req,
+                                    int flags);
+
+/**
+ * Sends the reply with the records added and the DNS_ERR_* code @p err
+ * (0 to 15), and finishes the request (@p req is gone afterwards).
+ * @return 0; 1 if the reply waits for the socket (it is sent later);
+ * -1 if it cannot be built (@p req is still yours)
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_respond(struct evdns_server_request *req,
+                                 int err);
+
+/**
+ * Finishes the request without a reply. @return 0
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_drop(struct evdns_server_request *req);
+
+/**
+ * Copies the address the request came from into @p sa (@p addr_len
+ * bytes). @return its length, or -1 if it does not fit
+ */
+EVENT2_EXPORT_SYMBOL
+int evdns_server_request_get_requesting_addr(struct evdns_server_request *req,
+                                             struct sockaddr *sa,
+                                             int addr_len);
 
 #ifdef __cplusplus
 }

@@ -84,9 +84,46 @@ pub fn seconds(text: &str) -> Option<u64> {
     (v.is_finite() && v >= 0.001).then(|| (v * 1e9) as u64)
 }
 
-/// A whole number as libevent's strtol-based parsing reads it.
-pub fn integer(text: &str) -> Option<i64> {
-    text.trim().parse().ok()
+/// A whole number as libevent's option parsing reads it (strtol over the
+/// whole text, leading blanks allowed): None when something follows the
+/// digits, and also for -1, which libevent cannot tell from an error. An
+/// empty text reads as 0, as strtol makes it.
+pub fn strtoint(text: &str) -> Option<i64> {
+    let t = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() {
+        // strtol read nothing: fine only if there was nothing to read.
+        return t.is_empty().then_some(0);
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let v: i64 = digits.parse().unwrap_or(i64::MAX);
+    let v = (if neg { -v } else { v }).clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+    (v != -1).then_some(v)
+}
+
+/// Whether option `given` names `option` (written with its colon, as
+/// "ndots:"): the bare name, the name with its colon, or anything that
+/// starts with the name and colon, as libevent matches them.
+pub fn option_matches(given: &str, option: &str) -> bool {
+    let bare = option.strip_suffix(':').unwrap_or(option);
+    given == bare || given.starts_with(option)
+}
+
+/// A local address for bind-to: an IP address with an optional port.
+pub fn bind_addr(text: &str) -> Option<std::net::SocketAddr> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(std::net::SocketAddr::new(ip, 0));
+    }
+    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        return Some(std::net::SocketAddr::new(inner.parse().ok()?, 0));
+    }
+    text.parse().ok()
 }
 
 #[cfg(test)]
@@ -117,5 +154,24 @@ mod tests {
         assert_eq!(seconds("0.2"), Some(200_000_000));
         assert_eq!(seconds("0"), None);
         assert_eq!(seconds("-1"), None);
+    }
+
+    #[test]
+    fn integers_and_option_names() {
+        assert_eq!(strtoint("5"), Some(5));
+        assert_eq!(strtoint(" 7"), Some(7));
+        assert_eq!(strtoint(""), Some(0));
+        assert_eq!(strtoint("-3"), Some(-3));
+        assert_eq!(strtoint("-1"), None);
+        assert_eq!(strtoint("5 "), None);
+        assert_eq!(strtoint("x"), None);
+        assert!(option_matches("ndots", "ndots:"));
+        assert!(option_matches("ndots:", "ndots:"));
+        assert!(option_matches("ndots:3", "ndots:"));
+        assert!(!option_matches("ndot", "ndots:"));
+        assert!(!option_matches("ndotsx", "ndots:"));
+        assert_eq!(bind_addr("127.0.0.1").unwrap().port(), 0);
+        assert_eq!(bind_addr("[::1]:99").unwrap().port(), 99);
+        assert!(bind_addr("nope").is_none());
     }
 }

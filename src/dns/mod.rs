@@ -1,21 +1,32 @@
-//! evdns: an asynchronous stub resolver over our reactor, the part of
-//! `event2/dns.h` that `evdns_getaddrinfo` and bufferevents use.
+//! evdns: an asynchronous stub resolver over our reactor, the client side
+//! of `event2/dns.h`: `evdns_getaddrinfo`, the `evdns_base_resolve_*`
+//! calls, and the old global resolver of `dns_compat.h`.
 //!
 //! A base talks UDP to its nameservers, one connected socket each, and
-//! asks A and AAAA questions; the wire format is hickory-proto's (see
+//! asks A, AAAA and PTR questions; the wire format is hickory-proto's (see
 //! [`wire`]). Everything runs on the loop's thread. A handler that calls a
 //! program's callback holds a strong reference to the resolver's state,
 //! so `evdns_base_free` from inside a callback tears the state down at
 //! once but frees its memory only when the handler is done with it.
+//!
+//! Nameserver health follows libevent: a nameserver that lets a question
+//! run out of attempts, or times out more than `max-timeouts` times in a
+//! row, or answers REFUSED or NOTIMPL, is marked down; questions then go
+//! to the nameservers still up (to any when none is), and the down one is
+//! probed after `initial-probe-timeout`, then at growing intervals, until
+//! it answers.
 
 pub mod conf;
+pub mod server;
 mod wire;
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{CStr, c_int, c_short, c_void};
+use std::ffi::{CStr, CString, c_char, c_int, c_short, c_void};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::ffi::event_struct::event;
 use crate::reactor::event_mem::EvPtr;
@@ -43,6 +54,12 @@ pub const DNS_OPTION_HOSTSFILE: i32 = 8;
 pub const DNS_OPTIONS_ALL: i32 = 15;
 pub const DNS_OPTION_NAMESERVERS_NO_DEFAULT: i32 = 16;
 
+pub const DNS_IPV4_A: c_char = 1;
+pub const DNS_PTR: c_char = 2;
+pub const DNS_IPV6_AAAA: c_char = 3;
+
+pub const DNS_QUERY_NO_SEARCH: i32 = 1;
+
 pub const EVDNS_BASE_INITIALIZE_NAMESERVERS: i32 = 1;
 pub const EVDNS_BASE_DISABLE_WHEN_INACTIVE: i32 = 0x8000;
 pub const EVDNS_BASE_NAMESERVERS_NO_DEFAULT: i32 = 0x10000;
@@ -53,6 +70,23 @@ const AI_CANONNAME: i32 = libc::AI_CANONNAME;
 
 /// `evdns_getaddrinfo_cb`.
 pub type GaiCallback = crate::ffi::dns::evdns_getaddrinfo_cb;
+
+/// `evdns_callback_type`.
+pub type ResolveCallback = crate::ffi::dns::evdns_callback_type;
+
+/// `evdns_debug_log_fn_type`.
+pub type LogFn = crate::ffi::dns::evdns_debug_log_fn_type;
+
+use wire::{Kind, Outcome};
+
+/// How many times a question that a nameserver refused is sent elsewhere.
+const MAX_REISSUES: u32 = 1;
+
+/// The longest wait between two probes of a down nameserver.
+const MAX_PROBE_NS: u64 = 3600 * 1_000_000_000;
+
+/// The question a probe asks, as libevent's does.
+const PROBE_NAME: &str = "google.com";
 
 /// `struct evdns_base`: what the program holds.
 pub struct EvdnsBase {
@@ -82,12 +116,33 @@ pub struct Lookup {
     skew: event,
 }
 
+/// `struct evdns_request`: one `evdns_base_resolve_*` in flight. The
+/// program's pointer stays valid until its callback has run.
+pub struct ResolveRequest {
+    inner: *const Inner,
+    cb: ResolveCallback,
+    arg: *mut c_void,
+}
+
+/// Whom a question answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Lookup(*mut Lookup),
+    Request(*mut ResolveRequest),
+    /// A probe of a down nameserver (the one the question is pinned to).
+    Probe,
+}
+
 /// One question to the nameservers (with its search-list candidates).
 struct Query {
     ev: event,
     inner: *const Inner,
-    lookup: *mut Lookup,
-    v6: bool,
+    owner: Owner,
+    kind: Kind,
+    /// The nameserver every transmission goes to (probes only).
+    pin: Option<usize>,
+    /// How many times it was sent elsewhere after a refusal.
+    reissues: u32,
     id: u16,
     /// The names to try in order, and which one is being asked.
     names: Vec<String>,
@@ -103,6 +158,22 @@ struct Server {
     sock: UdpSocket,
     ev: Box<event>,
     watching: bool,
+    /// Whether we think it works.
+    up: bool,
+    /// Probes that failed since it went down (counting the going down).
+    failed_times: u32,
+    /// Timeouts since it last sent anything.
+    timedout: u32,
+    /// When to probe it while down; its argument is `probe_arg`.
+    probe_ev: Box<event>,
+    /// Owned here only so that the probe event's argument stays put.
+    _probe_arg: Box<ProbeArg>,
+}
+
+/// What a probe timer needs to know.
+struct ProbeArg {
+    inner: *const Inner,
+    idx: usize,
 }
 
 struct Inner {
@@ -118,13 +189,30 @@ struct State {
     suspended: bool,
     timeout_ns: u64,
     skew_ns: u64,
-    attempts: u32,
-    ndots: usize,
+    /// Transmissions of a question before it fails (libevent's int).
+    attempts: i64,
+    /// libevent keeps an int, so negative values mean "always as given".
+    ndots: i64,
     randomize_case: bool,
+    /// Timeouts in a row that mark a nameserver down (max-timeouts).
+    max_timeouts: u32,
+    /// Questions out at once; the others wait (max-inflight).
+    max_inflight: usize,
+    /// The first wait before probing a down nameserver.
+    probe_initial_ns: u64,
+    /// The local address of sockets to non-loopback nameservers (bind-to).
+    bind_to: Option<SocketAddr>,
+    so_rcvbuf: i32,
+    so_sndbuf: i32,
     search: Vec<String>,
     hosts: Vec<(String, IpAddr)>,
+    // Boxed: events and the program hold their addresses.
+    #[allow(clippy::vec_box)]
     queries: Vec<Box<Query>>,
+    #[allow(clippy::vec_box)]
     lookups: Vec<Box<Lookup>>,
+    #[allow(clippy::vec_box)]
+    requests: Vec<Box<ResolveRequest>>,
 }
 
 /// A program callback to call once no state is borrowed.
@@ -141,6 +229,66 @@ impl Report {
             // SAFETY: the program gave this callback for exactly this call.
             unsafe { f(self.result, self.list, self.arg) };
         }
+    }
+}
+
+/// The outcome of an `evdns_base_resolve_*` request, delivered from the
+/// loop as libevent delivers it (never inside the call that caused it).
+struct ResolveReport {
+    cb: ResolveCallback,
+    arg: *mut c_void,
+    result: c_int,
+    kind: c_char,
+    count: c_int,
+    ttl: c_int,
+    /// The addresses as the C array: `in_addr`s or `in6_addr`s.
+    addrs: Vec<u8>,
+    /// The name of a PTR answer.
+    name: Option<CString>,
+    /// The program's handle, kept allocated until the callback returns so
+    /// that a late `evdns_cancel_request` finds it finished, not reused.
+    _request: Option<Box<ResolveRequest>>,
+}
+
+impl ResolveReport {
+    fn failure(cb: ResolveCallback, arg: *mut c_void, result: i32, ttl: u32) -> ResolveReport {
+        ResolveReport {
+            cb,
+            arg,
+            result,
+            kind: 0,
+            count: 0,
+            ttl: ttl as c_int,
+            addrs: Vec::new(),
+            name: None,
+            _request: None,
+        }
+    }
+
+    fn call(mut self) {
+        let Some(f) = self.cb else { return };
+        // For a PTR answer the callback gets a pointer to a `char *`.
+        let mut name_ptr: *const c_char =
+            self.name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr());
+        let addresses: *mut c_void = if self.name.is_some() {
+            (&raw mut name_ptr).cast()
+        } else if self.addrs.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            self.addrs.as_mut_ptr().cast()
+        };
+        // SAFETY: the program gave this callback for exactly this call;
+        // addresses points at data alive until it returns.
+        unsafe {
+            f(
+                self.result,
+                self.kind,
+                self.count,
+                self.ttl,
+                addresses,
+                self.arg,
+            )
+        };
     }
 }
 
@@ -167,8 +315,21 @@ unsafe fn hold(p: *const Inner) -> Rc<Inner> {
 }
 
 impl EvdnsBase {
-    /// `evdns_base_new`.
-    pub fn new(base: *mut Base, flags: i32) -> Box<EvdnsBase> {
+    /// `evdns_base_new`: None when the nameservers were to be read from
+    /// /etc/resolv.conf and that failed (no file, or no nameserver in it),
+    /// as in libevent. Unknown flags mean EVDNS_BASE_INITIALIZE_NAMESERVERS.
+    pub fn new(base: *mut Base, mut flags: i32) -> Option<Box<EvdnsBase>> {
+        const KNOWN: i32 = EVDNS_BASE_INITIALIZE_NAMESERVERS
+            | EVDNS_BASE_DISABLE_WHEN_INACTIVE
+            | EVDNS_BASE_NAMESERVERS_NO_DEFAULT;
+        if flags & !KNOWN != 0 {
+            warn(|| {
+                "evdns_base_new: unknown flags; taking them as \
+                 EVDNS_BASE_INITIALIZE_NAMESERVERS"
+                    .to_string()
+            });
+            flags = EVDNS_BASE_INITIALIZE_NAMESERVERS;
+        }
         let inner = Rc::new(Inner {
             base,
             disable_when_inactive: flags & EVDNS_BASE_DISABLE_WHEN_INACTIVE != 0,
@@ -182,10 +343,17 @@ impl EvdnsBase {
                 attempts: 3,
                 ndots: 1,
                 randomize_case: true,
+                max_timeouts: 3,
+                max_inflight: 64,
+                probe_initial_ns: 10_000_000_000,
+                bind_to: None,
+                so_rcvbuf: 0,
+                so_sndbuf: 0,
                 search: Vec::new(),
                 hosts: Vec::new(),
                 queries: Vec::new(),
                 lookups: Vec::new(),
+                requests: Vec::new(),
             }),
         });
         let me = Box::new(EvdnsBase { inner });
@@ -194,9 +362,12 @@ impl EvdnsBase {
             if flags & EVDNS_BASE_NAMESERVERS_NO_DEFAULT != 0 {
                 opts |= DNS_OPTION_NAMESERVERS_NO_DEFAULT;
             }
-            me.resolv_conf_parse(opts, Some(c"/etc/resolv.conf"));
+            if me.resolv_conf_parse(opts, Some(c"/etc/resolv.conf")) != 0 {
+                me.free(false);
+                return None;
+            }
         }
-        me
+        Some(me)
     }
 
     /// `evdns_base_free`: with `fail_requests`, every lookup still running
@@ -235,19 +406,36 @@ impl EvdnsBase {
         r
     }
 
+    /// `evdns_base_nameserver_ip_add`: as add_nameserver, or 4 when the
+    /// text is not an address.
+    pub fn nameserver_ip_add(&self, text: &str) -> i32 {
+        match conf::nameserver_addr(text) {
+            Some(sa) => self.add_nameserver(sa),
+            None => {
+                warn(|| format!("evdns: unable to parse nameserver address {text}"));
+                4
+            }
+        }
+    }
+
     /// `evdns_base_clear_nameservers_and_suspend`: the questions being
     /// asked wait until `resume` and a new nameserver.
     pub fn clear_and_suspend(&self) {
         let inner = &self.inner;
         let mut st = inner.st.borrow_mut();
         st.suspended = true;
-        for q in st.queries.iter_mut() {
+        st.queries.retain(|q| {
             inner.base().del(ev_ptr(&q.ev));
+            q.owner != Owner::Probe
+        });
+        for q in st.queries.iter_mut() {
             q.server = None;
             q.tx = 0;
+            q.reissues = 0;
         }
         for s in st.servers.drain(..) {
             inner.base().del(ev_ptr(&s.ev));
+            inner.base().del(ev_ptr(&s.probe_ev));
         }
     }
 
@@ -258,34 +446,95 @@ impl EvdnsBase {
 
     /// `evdns_base_set_option`: 0, or -1 for a value that does not parse.
     pub fn set_option(&self, name: &str, value: &str) -> i32 {
-        let name = name.strip_suffix(':').unwrap_or(name);
+        self.set_option_for(name, value, DNS_OPTIONS_ALL)
+    }
+
+    /// Sets an option if `flags` (DNS_OPTION_*) select its group, as
+    /// resolv.conf parsing does; a value that does not parse is -1 even
+    /// when the group is not selected.
+    fn set_option_for(&self, name: &str, value: &str, flags: i32) -> i32 {
+        let is = |opt: &str| conf::option_matches(name, opt);
+        let misc = flags & DNS_OPTION_MISC != 0;
         let mut st = self.inner.st.borrow_mut();
-        match name {
-            "ndots" => match conf::integer(value) {
-                Some(n) if n >= 0 => st.ndots = n as usize,
-                _ => return -1,
-            },
-            "timeout" => match conf::seconds(value) {
-                Some(ns) => st.timeout_ns = ns,
-                _ => return -1,
-            },
-            "getaddrinfo-allow-skew" => match conf::seconds(value) {
-                Some(ns) => st.skew_ns = ns,
-                None => return -1,
-            },
-            "attempts" => match conf::integer(value) {
-                Some(n) if n >= 0 => st.attempts = n.min(255) as u32,
-                _ => return -1,
-            },
-            "randomize-case" => match conf::integer(value) {
-                Some(n) => st.randomize_case = n != 0,
-                None => return -1,
-            },
-            // LIMITATION: 2.1.12 also honours max-timeouts, max-inflight,
-            // bind-to, initial-probe-timeout, so-rcvbuf and so-sndbuf; we
-            // accept and ignore them, so a program setting them sees 0 and
-            // the defaults; wiring them into the resolver would lift it.
-            _ => {}
+        if is("ndots:") {
+            let Some(n) = conf::strtoint(value) else {
+                return -1;
+            };
+            if flags & DNS_OPTION_SEARCH != 0 {
+                st.ndots = n;
+            }
+        } else if is("timeout:") {
+            let Some(ns) = conf::seconds(value) else {
+                return -1;
+            };
+            if misc {
+                st.timeout_ns = ns;
+            }
+        } else if is("getaddrinfo-allow-skew:") {
+            let Some(ns) = conf::seconds(value) else {
+                return -1;
+            };
+            if misc {
+                st.skew_ns = ns;
+            }
+        } else if is("max-timeouts:") {
+            let Some(n) = conf::strtoint(value) else {
+                return -1;
+            };
+            if misc {
+                st.max_timeouts = n.clamp(1, 255) as u32;
+            }
+        } else if is("max-inflight:") {
+            let Some(n) = conf::strtoint(value) else {
+                return -1;
+            };
+            if misc {
+                st.max_inflight = n.clamp(1, 65000) as usize;
+                drop(st);
+                self.inner.pump();
+            }
+        } else if is("attempts:") {
+            let Some(n) = conf::strtoint(value) else {
+                return -1;
+            };
+            if misc {
+                st.attempts = n.min(255);
+            }
+        } else if is("randomize-case:") {
+            let Some(n) = conf::strtoint(value) else {
+                return -1;
+            };
+            if misc {
+                st.randomize_case = n != 0;
+            }
+        } else if is("bind-to:") {
+            // Like libevent, it applies to nameservers added afterwards.
+            if flags & DNS_OPTION_NAMESERVERS == 0 {
+                return 0;
+            }
+            let Some(addr) = conf::bind_addr(value) else {
+                return -1;
+            };
+            st.bind_to = Some(addr);
+        } else if is("initial-probe-timeout:") {
+            let Some(ns) = conf::seconds(value) else {
+                return -1;
+            };
+            if misc {
+                st.probe_initial_ns = ns.min(MAX_PROBE_NS);
+            }
+        } else if is("so-rcvbuf:") || is("so-sndbuf:") {
+            // Socket buffer sizes of nameservers added afterwards.
+            let Some(n) = conf::strtoint(value) else {
+                return -1;
+            };
+            if misc {
+                if is("so-rcvbuf:") {
+                    st.so_rcvbuf = n as i32;
+                } else {
+                    st.so_sndbuf = n as i32;
+                }
+            }
         }
         0
     }
@@ -308,7 +557,7 @@ impl EvdnsBase {
     }
 
     pub fn search_ndots_set(&self, ndots: i32) {
-        self.inner.st.borrow_mut().ndots = ndots.max(0) as usize;
+        self.inner.st.borrow_mut().ndots = i64::from(ndots);
     }
 
     /// `evdns_base_load_hosts`: adds the file's entries; with no file (or
@@ -357,7 +606,7 @@ impl EvdnsBase {
                         Some(sa) => {
                             self.add_nameserver(sa);
                         }
-                        None => log::warn(&format!("evdns: bad nameserver address {a}")),
+                        None => warn(|| format!("evdns: bad nameserver address {a}")),
                     }
                 }
                 conf::Directive::Search(list) if flags & DNS_OPTION_SEARCH != 0 => {
@@ -368,14 +617,7 @@ impl EvdnsBase {
                         .collect();
                 }
                 conf::Directive::Option(name, value) => {
-                    let wanted = if name == "ndots" {
-                        DNS_OPTION_SEARCH
-                    } else {
-                        DNS_OPTION_MISC
-                    };
-                    if flags & wanted != 0 {
-                        self.set_option(&name, &value);
-                    }
+                    self.set_option_for(&name, &value, flags);
                 }
                 _ => {}
             }
@@ -419,6 +661,43 @@ impl EvdnsBase {
         {
             st.search.push(domain.to_string());
         }
+    }
+
+    /// `evdns_base_resolve_ipv4` and `_ipv6`: the names of the search list
+    /// unless `flags` has DNS_QUERY_NO_SEARCH; None if the name cannot be
+    /// asked. The callback always runs from the loop.
+    pub fn resolve(
+        &self,
+        v6: bool,
+        name: &CStr,
+        flags: i32,
+        cb: ResolveCallback,
+        arg: *mut c_void,
+    ) -> Option<*mut ResolveRequest> {
+        let name = name.to_str().ok()?;
+        debug(|| format!("evdns: resolve requested for {name}"));
+        let kind = if v6 { Kind::Aaaa } else { Kind::A };
+        let search = flags & DNS_QUERY_NO_SEARCH == 0;
+        self.inner.resolve(kind, name, search, cb, arg)
+    }
+
+    /// `evdns_base_resolve_reverse` and `_ipv6`: a PTR question, never
+    /// searched.
+    pub fn resolve_reverse(
+        &self,
+        ip: &IpAddr,
+        cb: ResolveCallback,
+        arg: *mut c_void,
+    ) -> Option<*mut ResolveRequest> {
+        let name = reverse_name(ip);
+        debug(|| format!("evdns: resolve requested for {name} (reverse)"));
+        self.inner.resolve(Kind::Ptr, &name, false, cb, arg)
+    }
+
+    /// `evdns_cancel_request` with this base: nothing unless `req` is one
+    /// of its requests whose callback is not on its way yet.
+    pub fn cancel_request(&self, req: *mut ResolveRequest) {
+        self.inner.cancel_request(req);
     }
 
     /// `evdns_getaddrinfo`: answers at once (returning NULL) when it can,
@@ -558,6 +837,82 @@ pub unsafe fn cancel(lp: *mut Lookup) {
     let skew = ev_ptr(&l.skew);
     inner.base().del(skew);
     inner.base().activate(skew, EV_TIMEOUT);
+}
+
+/// `evdns_cancel_request` without a base: the request's own.
+///
+/// # Safety
+/// `req` is a request whose callback has not run yet, and its base is
+/// alive.
+pub unsafe fn cancel_request(req: *mut ResolveRequest) {
+    // SAFETY: a live request (caller's contract); its base is alive.
+    let inner = unsafe { hold((*req).inner) };
+    inner.cancel_request(req);
+}
+
+/// The resolver of the old global API (`evdns_init`, `evdns_resolve_ipv4`,
+/// ...), or NULL.
+static GLOBAL: AtomicPtr<EvdnsBase> = AtomicPtr::new(std::ptr::null_mut());
+
+/// `evdns_get_global_base`.
+pub fn global() -> *mut EvdnsBase {
+    GLOBAL.load(Ordering::Acquire)
+}
+
+/// Makes `base` the global resolver (NULL to forget it).
+pub fn set_global(base: *mut EvdnsBase) {
+    GLOBAL.store(base, Ordering::Release);
+}
+
+/// Forgets the global resolver if it is `base` (which is being freed).
+pub fn forget_global(base: *mut EvdnsBase) {
+    let _ = GLOBAL.compare_exchange(
+        base,
+        std::ptr::null_mut(),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+}
+
+/// The program's evdns log function (`evdns_set_log_fn`).
+static LOG_FN: Mutex<LogFn> = Mutex::new(None);
+
+/// `evdns_set_log_fn`.
+pub fn set_log_fn(f: LogFn) {
+    *LOG_FN.lock().unwrap_or_else(|e| e.into_inner()) = f;
+}
+
+/// Hands a resolver message to the program's evdns log function, which
+/// in libevent gets every message, debug ones too; true if there is one.
+fn to_log_fn(is_warning: bool, msg: impl FnOnce() -> String) -> Option<impl FnOnce() -> String> {
+    let f = *LOG_FN.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(f) = f else { return Some(msg) };
+    let text = CString::new(msg().replace('\0', " ")).unwrap_or_default();
+    // SAFETY: the program's log function, called with a NUL-terminated
+    // message that outlives the call; no lock is held.
+    unsafe { f(c_int::from(is_warning), text.as_ptr()) };
+    None
+}
+
+/// A resolver warning: to the evdns log function, else libevent's log.
+fn warn(msg: impl FnOnce() -> String) {
+    if let Some(msg) = to_log_fn(true, msg) {
+        log::warn(&msg());
+    }
+}
+
+/// A resolver notice (libevent's EVDNS_LOG_MSG level).
+fn info(msg: impl FnOnce() -> String) {
+    if let Some(msg) = to_log_fn(false, msg) {
+        log::emit(log::EVENT_LOG_MSG, &msg());
+    }
+}
+
+/// A resolver debug message.
+fn debug(msg: impl FnOnce() -> String) {
+    if let Some(msg) = to_log_fn(false, msg) {
+        log::debug(msg);
+    }
 }
 
 fn os_path(p: &CStr) -> std::path::PathBuf {
@@ -737,6 +1092,41 @@ unsafe extern "C" fn deferred_cb(_fd: c_int, _what: c_short, arg: *mut c_void) {
     r.call();
 }
 
+/// Runs `r` from the loop's next pass, as libevent runs the callbacks of
+/// `evdns_base_resolve_*` (deferred, also after the evdns base is freed).
+fn defer_resolve(base: *mut Base, r: ResolveReport) {
+    let raw = Box::into_raw(Box::new(r));
+    // SAFETY: the base outlives its evdns bases (the program frees the
+    // evdns base first).
+    let ok = unsafe { &*base }.once_releasing(
+        -1,
+        EV_TIMEOUT,
+        Some(resolve_cb),
+        raw.cast(),
+        None,
+        Some(drop_resolve),
+    );
+    if ok != 0 {
+        // SAFETY: once failed, so the box was not handed on.
+        drop(unsafe { Box::from_raw(raw) });
+    }
+}
+
+/// Frees a resolve report whose base went before it was delivered.
+///
+/// # Safety
+/// `arg` is a box made by defer_resolve that was never handed on.
+unsafe fn drop_resolve(arg: *mut c_void) {
+    // SAFETY: the caller's promise.
+    drop(unsafe { Box::from_raw(arg.cast::<ResolveReport>()) });
+}
+
+unsafe extern "C" fn resolve_cb(_fd: c_int, _what: c_short, arg: *mut c_void) {
+    // SAFETY: arg is the box made by defer_resolve, handed to this one call.
+    let r = unsafe { Box::from_raw(arg.cast::<ResolveReport>()) };
+    r.call();
+}
+
 /// The candidates for `name` with the search list: as given first when it
 /// has at least `ndots` dots, else last.
 fn candidates(st: &State, name: &str) -> Vec<String> {
@@ -744,7 +1134,7 @@ fn candidates(st: &State, name: &str) -> Vec<String> {
         return vec![name.to_string()];
     }
     let mut out: Vec<String> = st.search.iter().map(|d| format!("{name}.{d}")).collect();
-    if name.matches('.').count() >= st.ndots {
+    if name.matches('.').count() as i64 >= st.ndots {
         out.insert(0, name.to_string());
     } else {
         out.push(name.to_string());
@@ -769,44 +1159,116 @@ fn randomize_case(name: &str) -> String {
         .collect()
 }
 
+/// The reverse-lookup name of an address: `4.3.2.1.in-addr.arpa` or the
+/// nibbles of an IPv6 address under `ip6.arpa`.
+pub fn reverse_name(ip: &IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+        }
+        IpAddr::V6(v6) => {
+            let mut s = String::with_capacity(72);
+            for b in v6.octets().iter().rev() {
+                s.push_str(&format!("{:x}.{:x}.", b & 0x0f, b >> 4));
+            }
+            s.push_str("ip6.arpa");
+            s
+        }
+    }
+}
+
+/// The next nameserver to ask, round robin over those up, or over all of
+/// them when none is (libevent's choice, cursor included).
+fn pick(st: &mut State) -> Option<usize> {
+    let n = st.servers.len();
+    if n == 0 {
+        return None;
+    }
+    let start = st.next_server % n;
+    if !st.servers.iter().any(|s| s.up) {
+        st.next_server = (start + 1) % n;
+        return Some(st.next_server);
+    }
+    let idx = (0..n)
+        .map(|k| (start + k) % n)
+        .find(|&i| st.servers[i].up)
+        .expect("one nameserver is up");
+    st.next_server = (idx + 1) % n;
+    Some(idx)
+}
+
 impl Inner {
     fn base(&self) -> &Base {
         // SAFETY: the event base outlives the evdns bases made on it.
         unsafe { &*self.base }
     }
 
-    /// Opens a socket to `addr` and watches it; 3 if known, 1 on failure.
+    /// Opens a socket to `addr` and watches it; 3 if known, 1 or 2 on
+    /// failure (libevent's codes).
     fn add_server(&self, addr: SocketAddr) -> i32 {
         let mut st = self.st.borrow_mut();
         if st.servers.iter().any(|s| s.addr == addr) {
             return 3;
         }
-        let local: SocketAddr = if addr.is_ipv4() {
+        let any: SocketAddr = if addr.is_ipv4() {
             SocketAddr::from(([0, 0, 0, 0], 0))
         } else {
             SocketAddr::from(([0u16; 8], 0))
         };
-        let sock = match UdpSocket::bind(local).and_then(|s| {
-            s.connect(addr)?;
-            s.set_nonblocking(true)?;
-            Ok(s)
-        }) {
+        // bind-to applies to nameservers off this host only, as in libevent.
+        let (local, err) = match st.bind_to {
+            Some(b) if !addr.ip().is_loopback() => (b, 2),
+            _ => (any, 1),
+        };
+        let sock = match UdpSocket::bind(local) {
             Ok(s) => s,
             Err(e) => {
-                log::warn(&format!("evdns: cannot open a socket to {addr}: {e}"));
-                return 1;
+                warn(|| format!("evdns: cannot open a socket to {addr} from {local}: {e}"));
+                return err;
             }
         };
-        let ev = Box::new(zero_event());
-        let me = std::ptr::from_ref(self).cast_mut().cast::<c_void>();
+        let (rcv, snd) = (st.so_rcvbuf, st.so_sndbuf);
+        for (opt, size) in [(libc::SO_RCVBUF, rcv), (libc::SO_SNDBUF, snd)] {
+            if size != 0
+                && crate::sys::setsockopt_int(sock.as_raw_fd(), libc::SOL_SOCKET, opt, size)
+                    .is_err()
+            {
+                warn(|| format!("evdns: cannot set a socket buffer size to {size}"));
+                return -opt;
+            }
+        }
+        if let Err(e) = sock.connect(addr).and_then(|()| sock.set_nonblocking(true)) {
+            warn(|| format!("evdns: cannot open a socket to {addr}: {e}"));
+            return 1;
+        }
+        let idx = st.servers.len();
+        let me = std::ptr::from_ref(self);
         let pri = self.base().default_priority();
+        let ev = Box::new(zero_event());
         let fd = sock.as_raw_fd();
-        ev_ptr(&ev).assign(self.base, fd, EV_READ | EV_PERSIST, Some(read_cb), me, pri);
+        ev_ptr(&ev).assign(
+            self.base,
+            fd,
+            EV_READ | EV_PERSIST,
+            Some(read_cb),
+            me.cast_mut().cast(),
+            pri,
+        );
+        let probe_arg = Box::new(ProbeArg { inner: me, idx });
+        let probe_ev = Box::new(zero_event());
+        let parg = std::ptr::from_ref::<ProbeArg>(&probe_arg).cast_mut();
+        ev_ptr(&probe_ev).assign(self.base, -1, 0, Some(probe_cb), parg.cast(), pri);
         let mut server = Server {
             addr,
             sock,
             ev,
             watching: false,
+            up: true,
+            failed_times: 0,
+            timedout: 0,
+            probe_ev,
+            _probe_arg: probe_arg,
         };
         if !self.disable_when_inactive {
             server.watching = self.base().add(ev_ptr(&server.ev), None, false).is_ok();
@@ -816,7 +1278,13 @@ impl Inner {
         0
     }
 
-    /// Sends every question that waits for a nameserver.
+    /// How many questions are out (sent and not yet over).
+    fn inflight(st: &State) -> usize {
+        st.queries.iter().filter(|q| q.server.is_some()).count()
+    }
+
+    /// Sends every question that waits, in the order they were made, as
+    /// far as max-inflight allows.
     fn pump(&self) {
         let waiting: Vec<*mut Query> = {
             let mut st = self.st.borrow_mut();
@@ -830,21 +1298,25 @@ impl Inner {
                 .collect()
         };
         for q in waiting {
-            self.transmit(q);
+            self.transmit(q, None);
         }
     }
 
-    /// Makes a question for `lookup`; false if the name cannot be asked.
-    fn start_query(&self, lookup: *mut Lookup, v6: bool, name: &str) -> bool {
-        let names = candidates(&self.st.borrow(), name);
-        if names.iter().any(|n| wire::query(0, n, v6).is_none()) {
-            return false;
+    /// Makes a question for `owner`; None if a name cannot be asked.
+    fn new_query(&self, owner: Owner, kind: Kind, names: Vec<String>) -> Option<*mut Query> {
+        if names
+            .iter()
+            .any(|n| n.len() >= 256 || wire::query(0, n, kind).is_none())
+        {
+            return None;
         }
         let mut q = Box::new(Query {
             ev: zero_event(),
             inner: std::ptr::from_ref(self),
-            lookup,
-            v6,
+            owner,
+            kind,
+            pin: None,
+            reissues: 0,
             id: 0,
             sent: names[0].clone(),
             names,
@@ -856,15 +1328,27 @@ impl Inner {
         let pri = self.base().default_priority();
         ev_ptr(&q.ev).assign(self.base, -1, 0, Some(timeout_cb), qp.cast(), pri);
         self.st.borrow_mut().queries.push(q);
+        Some(qp)
+    }
+
+    /// Makes a question for `lookup`; false if the name cannot be asked.
+    fn start_query(&self, lookup: *mut Lookup, v6: bool, name: &str) -> bool {
+        let names = candidates(&self.st.borrow(), name);
+        let kind = if v6 { Kind::Aaaa } else { Kind::A };
+        let Some(qp) = self.new_query(Owner::Lookup(lookup), kind, names) else {
+            return false;
+        };
         // SAFETY: lookup is live; its queries are made right after it.
         unsafe { (*lookup).inflight[usize::from(v6)] = true };
-        self.transmit(qp);
+        self.transmit(qp, None);
         true
     }
 
-    /// Sends (or re-sends) a question to the next nameserver and arms its
-    /// timeout; with no nameserver it waits, and nothing keeps the loop.
-    fn transmit(&self, qp: *mut Query) {
+    /// Sends (or re-sends) a question to `to`, its pinned nameserver, or
+    /// the next one picked, and arms its timeout. With no nameserver, or
+    /// max-inflight questions out already, a new question waits; nothing
+    /// then keeps the loop running.
+    fn transmit(&self, qp: *mut Query, to: Option<usize>) {
         let mut st = self.st.borrow_mut();
         // SAFETY: qp is one of st.queries, alive while listed there.
         let q = unsafe { &mut *qp };
@@ -872,14 +1356,15 @@ impl Inner {
             q.server = None;
             return;
         }
-        // LIMITATION: 2.1.12 marks a nameserver that times out (or answers
-        // REFUSED/NOTIMPL) as down, probes it until it answers and sends
-        // to the good ones only, and caps the questions in flight
-        // (max-inflight); we take the nameservers in turn whatever they
-        // did, so a dead one costs each question its timeout; health
-        // tracking per nameserver would lift it.
-        let idx = st.next_server % st.servers.len();
-        st.next_server = st.next_server.wrapping_add(1);
+        let idx = match to.or(q.pin) {
+            Some(i) if i < st.servers.len() => i,
+            _ => {
+                if q.server.is_none() && Self::inflight(&st) >= st.max_inflight {
+                    return;
+                }
+                pick(&mut st).expect("there are nameservers")
+            }
+        };
         if q.tx == 0 {
             q.id = fresh_id(&st);
             q.sent = if st.randomize_case {
@@ -888,10 +1373,12 @@ impl Inner {
                 q.names[q.at].clone()
             };
         }
-        let packet = wire::query(q.id, &q.sent, q.v6).expect("names are checked when made");
+        let packet = wire::query(q.id, &q.sent, q.kind).expect("names are checked when made");
         let server = &mut st.servers[idx];
         if let Err(e) = server.sock.send(&packet) {
-            log::debug(|| format!("evdns: send to {} failed: {e}", server.addr));
+            // Counted as sent: the question times out and is asked again,
+            // as libevent does after a failed send.
+            debug(|| format!("evdns: send to {} failed: {e}", server.addr));
         }
         if !server.watching {
             server.watching = self.base().add(ev_ptr(&server.ev), None, false).is_ok();
@@ -916,7 +1403,8 @@ impl Inner {
         }
     }
 
-    /// Takes the question off the lists and frees it.
+    /// Takes the question off the lists and frees it; a waiting question
+    /// may go out in its place.
     fn remove_query(&self, qp: *mut Query) {
         let mut st = self.st.borrow_mut();
         if let Some(pos) = st.queries.iter().position(|q| std::ptr::eq(&**q, qp)) {
@@ -925,18 +1413,21 @@ impl Inner {
         }
         drop(st);
         self.idle_check();
+        self.pump();
     }
 
-    fn drop_queries_of(&self, lp: *mut Lookup) {
-        let mine: Vec<*mut Query> = self
-            .st
+    fn queries_where(&self, f: impl Fn(&Query) -> bool) -> Vec<*mut Query> {
+        self.st
             .borrow_mut()
             .queries
             .iter_mut()
-            .filter(|q| q.lookup == lp)
+            .filter(|q| f(q))
             .map(|q| &mut **q as *mut Query)
-            .collect();
-        for q in mine {
+            .collect()
+    }
+
+    fn drop_queries_of(&self, lp: *mut Lookup) {
+        for q in self.queries_where(|q| q.owner == Owner::Lookup(lp)) {
             self.remove_query(q);
         }
     }
@@ -950,11 +1441,125 @@ impl Inner {
         }
     }
 
-    /// A question is over: updates its lookup and says what to report.
-    fn finish(&self, qp: *mut Query, result: Result<(Vec<IpAddr>, Option<String>), i32>) {
+    /// Takes a request off the list; None if it is not there (finished).
+    fn take_request(&self, rp: *mut ResolveRequest) -> Option<Box<ResolveRequest>> {
+        let mut st = self.st.borrow_mut();
+        let pos = st.requests.iter().position(|r| std::ptr::eq(&**r, rp))?;
+        Some(st.requests.remove(pos))
+    }
+
+    /// `evdns_base_resolve_*`: starts the question; None if the name
+    /// cannot be asked.
+    fn resolve(
+        &self,
+        kind: Kind,
+        name: &str,
+        search: bool,
+        cb: ResolveCallback,
+        arg: *mut c_void,
+    ) -> Option<*mut ResolveRequest> {
+        let names = if search {
+            candidates(&self.st.borrow(), name)
+        } else {
+            vec![name.to_string()]
+        };
+        let mut req = Box::new(ResolveRequest {
+            inner: std::ptr::from_ref(self),
+            cb,
+            arg,
+        });
+        let rp: *mut ResolveRequest = &mut *req;
+        let qp = self.new_query(Owner::Request(rp), kind, names)?;
+        self.st.borrow_mut().requests.push(req);
+        self.transmit(qp, None);
+        Some(rp)
+    }
+
+    /// `evdns_cancel_request`: the callback runs from the loop with
+    /// DNS_ERR_CANCEL; nothing if its outcome is already on its way.
+    fn cancel_request(&self, rp: *mut ResolveRequest) {
+        let Some(req) = self.take_request(rp) else {
+            return;
+        };
+        for q in self.queries_where(|q| q.owner == Owner::Request(rp)) {
+            self.remove_query(q);
+        }
+        let mut r = ResolveReport::failure(req.cb, req.arg, DNS_ERR_CANCEL, 0);
+        r._request = Some(req);
+        defer_resolve(self.base, r);
+    }
+
+    /// A question is over with `outcome` (never ServFail).
+    fn finish(&self, qp: *mut Query, outcome: Outcome) {
         // SAFETY: qp is listed, so alive until remove_query below.
-        let (lp, v6) = unsafe { ((*qp).lookup, (*qp).v6) };
+        let (owner, kind, pin) = unsafe { ((*qp).owner, (*qp).kind, (*qp).pin) };
         self.remove_query(qp);
+        match owner {
+            Owner::Lookup(lp) => {
+                let result = match outcome {
+                    Outcome::Addrs(addrs, cname, _) => Ok((addrs, cname)),
+                    Outcome::Error(e, _) => Err(e),
+                    _ => Err(DNS_ERR_UNKNOWN),
+                };
+                self.finish_lookup(lp, kind == Kind::Aaaa, result);
+            }
+            Owner::Request(rp) => {
+                let Some(req) = self.take_request(rp) else {
+                    return;
+                };
+                let mut r = match outcome {
+                    Outcome::Addrs(addrs, _, ttl) => {
+                        let mut bytes = Vec::new();
+                        for ip in &addrs {
+                            match ip {
+                                IpAddr::V4(v4) => bytes.extend_from_slice(&v4.octets()),
+                                IpAddr::V6(v6) => bytes.extend_from_slice(&v6.octets()),
+                            }
+                        }
+                        let mut r = ResolveReport::failure(req.cb, req.arg, DNS_ERR_NONE, ttl);
+                        r.kind = if kind == Kind::Aaaa {
+                            DNS_IPV6_AAAA
+                        } else {
+                            DNS_IPV4_A
+                        };
+                        r.count = addrs.len() as c_int;
+                        r.addrs = bytes;
+                        r
+                    }
+                    Outcome::Name(name, ttl) => {
+                        let mut r = ResolveReport::failure(req.cb, req.arg, DNS_ERR_NONE, ttl);
+                        r.kind = DNS_PTR;
+                        r.count = 1;
+                        r.name = Some(CString::new(name).unwrap_or_default());
+                        r
+                    }
+                    Outcome::Error(e, ttl) => ResolveReport::failure(req.cb, req.arg, e, ttl),
+                    Outcome::ServFail => {
+                        ResolveReport::failure(req.cb, req.arg, DNS_ERR_SERVERFAILED, 0)
+                    }
+                };
+                r._request = Some(req);
+                defer_resolve(self.base, r);
+            }
+            Owner::Probe => {
+                let Some(idx) = pin else { return };
+                match outcome {
+                    Outcome::Addrs(..) | Outcome::Name(..) => self.server_up(idx, qp),
+                    Outcome::Error(DNS_ERR_NOTEXIST, _) => self.server_up(idx, qp),
+                    _ => self.probe_failed(idx),
+                }
+            }
+        }
+    }
+
+    /// A question of a lookup is over: updates the lookup and reports it
+    /// when nothing else is awaited.
+    fn finish_lookup(
+        &self,
+        lp: *mut Lookup,
+        v6: bool,
+        result: Result<(Vec<IpAddr>, Option<String>), i32>,
+    ) {
         // SAFETY: a listed question's lookup is alive.
         let l = unsafe { &mut *lp };
         let side = usize::from(v6);
@@ -1030,10 +1635,96 @@ impl Inner {
         }
     }
 
+    /// Nameserver `idx` did not answer as it should: it is down until a
+    /// probe, sent after initial-probe-timeout, gets an answer.
+    fn server_failed(&self, idx: usize) {
+        let mut st = self.st.borrow_mut();
+        let wait = st.probe_initial_ns;
+        let Some(s) = st.servers.get_mut(idx) else {
+            return;
+        };
+        if !s.up {
+            return;
+        }
+        s.up = false;
+        s.failed_times = 1;
+        let (addr, ev) = (s.addr, ev_ptr(&s.probe_ev));
+        let none_left = !st.servers.iter().any(|s| s.up);
+        drop(st);
+        info(|| format!("evdns: nameserver {addr} has failed"));
+        if none_left {
+            info(|| "evdns: all nameservers have failed".to_string());
+        }
+        let _ = self.base().add(ev, Some(wait), false);
+    }
+
+    /// Nameserver `idx` answered: it is up again, and its probe (other
+    /// than `except`, which is being finished) is dropped.
+    fn server_up(&self, idx: usize, except: *mut Query) {
+        let mut st = self.st.borrow_mut();
+        let Some(s) = st.servers.get_mut(idx) else {
+            return;
+        };
+        if s.up {
+            return;
+        }
+        s.up = true;
+        s.failed_times = 0;
+        s.timedout = 0;
+        let (addr, ev) = (s.addr, ev_ptr(&s.probe_ev));
+        drop(st);
+        info(|| format!("evdns: nameserver {addr} is back up"));
+        self.base().del(ev);
+        let probes = self.queries_where(|q| q.owner == Owner::Probe && q.pin == Some(idx));
+        for q in probes.into_iter().filter(|&q| q != except) {
+            self.remove_query(q);
+        }
+    }
+
+    /// A probe got no useful answer: the next one waits longer, three
+    /// times as long per failure so far, up to an hour.
+    fn probe_failed(&self, idx: usize) {
+        let mut st = self.st.borrow_mut();
+        let mut wait = st.probe_initial_ns;
+        let Some(s) = st.servers.get_mut(idx) else {
+            return;
+        };
+        self.base().del(ev_ptr(&s.probe_ev));
+        if s.up {
+            return;
+        }
+        for _ in 0..s.failed_times {
+            if wait >= MAX_PROBE_NS {
+                break;
+            }
+            wait = wait.saturating_mul(3);
+        }
+        s.failed_times += 1;
+        let ev = ev_ptr(&s.probe_ev);
+        drop(st);
+        let _ = self.base().add(ev, Some(wait.min(MAX_PROBE_NS)), false);
+    }
+
+    /// Sends a probe to down nameserver `idx`: one question that goes to
+    /// it alone, whatever max-inflight says.
+    fn send_probe(&self, idx: usize) {
+        debug(|| format!("evdns: probing nameserver {idx}"));
+        let names = vec![PROBE_NAME.to_string()];
+        let Some(qp) = self.new_query(Owner::Probe, Kind::A, names) else {
+            return;
+        };
+        // SAFETY: qp was just listed.
+        unsafe { (*qp).pin = Some(idx) };
+        self.transmit(qp, None);
+    }
+
     /// A reply arrived on nameserver `idx`.
     fn on_packet(&self, idx: usize, packet: &[u8]) {
+        if let Some(s) = self.st.borrow_mut().servers.get_mut(idx) {
+            s.timedout = 0;
+        }
         let Some(reply) = wire::parse(packet) else {
-            log::debug(|| "evdns: dropped a malformed reply".to_string());
+            debug(|| "evdns: dropped a malformed reply".to_string());
             return;
         };
         let qp = {
@@ -1044,7 +1735,7 @@ impl Inner {
                 .find(|q| {
                     q.server == Some(idx)
                         && q.id == reply.id
-                        && q.v6 == reply.v6
+                        && q.kind == reply.kind
                         && if exact {
                             q.sent == reply.qname
                         } else {
@@ -1054,41 +1745,101 @@ impl Inner {
                 .map(|q| &mut **q as *mut Query)
         };
         let Some(qp) = qp else {
-            log::debug(|| "evdns: dropped a reply that answers no question of ours".to_string());
+            debug(|| "evdns: dropped a reply that answers no question of ours".to_string());
             return;
         };
         match reply.outcome {
-            wire::Outcome::Addrs(addrs, cname) => self.finish(qp, Ok((addrs, cname))),
-            wire::Outcome::ServFail => self.timed_out(qp),
-            wire::Outcome::Error(e) => {
-                // SAFETY: qp is listed and alive.
+            Outcome::ServFail => self.timed_out(qp),
+            Outcome::Error(e, ttl) => {
+                if (e == DNS_ERR_NOTIMPL || e == DNS_ERR_REFUSED) && self.reissue(qp, idx) {
+                    return;
+                }
+                if e != DNS_ERR_NOTIMPL && e != DNS_ERR_REFUSED {
+                    self.server_up(idx, qp);
+                }
+                // SAFETY: qp is listed and alive (server_up spared it).
                 let q = unsafe { &mut *qp };
-                if q.at + 1 < q.names.len() {
+                if q.kind != Kind::Ptr && q.at + 1 < q.names.len() {
                     q.at += 1;
                     q.tx = 0;
+                    q.reissues = 0;
                     self.base().del(ev_ptr(&q.ev));
-                    self.transmit(qp);
+                    self.transmit(qp, None);
                 } else {
-                    self.finish(qp, Err(e));
+                    self.finish(qp, Outcome::Error(e, ttl));
                 }
+            }
+            answer => {
+                self.server_up(idx, qp);
+                self.finish(qp, answer);
             }
         }
     }
 
-    /// No usable reply in time: ask again, or give up after `attempts`.
-    fn timed_out(&self, qp: *mut Query) {
-        let attempts = self.st.borrow().attempts;
+    /// Nameserver `idx` refused the question or does not know its kind:
+    /// it is marked down and the question goes to another one, once. False
+    /// when there is no other to ask.
+    fn reissue(&self, qp: *mut Query, idx: usize) -> bool {
         // SAFETY: qp is listed and alive.
         let q = unsafe { &mut *qp };
-        if q.tx >= attempts {
-            self.finish(qp, Err(DNS_ERR_TIMEOUT));
-        } else {
-            self.base().del(ev_ptr(&q.ev));
-            self.transmit(qp);
+        if q.reissues >= MAX_REISSUES || q.pin.is_some() {
+            return false;
+        }
+        self.server_failed(idx);
+        let next = pick(&mut self.st.borrow_mut());
+        match next {
+            Some(other) if other != idx => {
+                // libevent sends it on the next transmission pass or at
+                // its timeout; we send it now.
+                q.reissues += 1;
+                q.tx = 0;
+                self.base().del(ev_ptr(&q.ev));
+                self.transmit(qp, Some(other));
+                true
+            }
+            _ => false,
         }
     }
 
-    /// Tears everything down; with `fail`, returns the reports owed.
+    /// No usable reply in time: ask again (another nameserver, which
+    /// counts the timeout), or give up after `attempts` and mark the
+    /// nameserver down.
+    fn timed_out(&self, qp: *mut Query) {
+        let (attempts, max_timeouts) = {
+            let st = self.st.borrow();
+            (st.attempts, st.max_timeouts)
+        };
+        // SAFETY: qp is listed and alive.
+        let q = unsafe { &mut *qp };
+        if i64::from(q.tx) >= attempts {
+            let last = q.server;
+            self.finish(qp, Outcome::Error(DNS_ERR_TIMEOUT, 0));
+            if let (Some(idx), false) = (last, self.freed.get()) {
+                self.server_failed(idx);
+            }
+            return;
+        }
+        self.base().del(ev_ptr(&q.ev));
+        self.transmit(qp, None);
+        let Some(idx) = q.server else { return };
+        let failed = {
+            let mut st = self.st.borrow_mut();
+            let s = &mut st.servers[idx];
+            s.timedout += 1;
+            if s.timedout > max_timeouts {
+                s.timedout = 0;
+                true
+            } else {
+                false
+            }
+        };
+        if failed {
+            self.server_failed(idx);
+        }
+    }
+
+    /// Tears everything down; with `fail`, returns the reports owed to
+    /// lookups and sends those of requests (DNS_ERR_SHUTDOWN) on their way.
     fn shutdown(&self, fail: bool) -> Vec<Report> {
         if self.freed.replace(true) {
             return Vec::new();
@@ -1099,6 +1850,14 @@ impl Inner {
         }
         for s in st.servers.drain(..) {
             self.base().del(ev_ptr(&s.ev));
+            self.base().del(ev_ptr(&s.probe_ev));
+        }
+        for req in st.requests.drain(..) {
+            if fail {
+                let mut r = ResolveReport::failure(req.cb, req.arg, DNS_ERR_SHUTDOWN, 0);
+                r._request = Some(req);
+                defer_resolve(self.base, r);
+            }
         }
         let mut out = Vec::new();
         for l in st.lookups.drain(..) {
@@ -1173,6 +1932,16 @@ unsafe extern "C" fn timeout_cb(_fd: c_int, _what: c_short, arg: *mut c_void) {
     // is alive.
     let inner = unsafe { hold((*qp).inner) };
     inner.timed_out(qp);
+}
+
+/// Time to probe a down nameserver.
+unsafe extern "C" fn probe_cb(_fd: c_int, _what: c_short, arg: *mut c_void) {
+    // SAFETY: arg is the ProbeArg boxed in a listed Server, whose probe
+    // event is deleted before the server goes.
+    let pa = unsafe { &*arg.cast::<ProbeArg>() };
+    // SAFETY: the server is listed, so its Inner is alive.
+    let inner = unsafe { hold(pa.inner) };
+    inner.send_probe(pa.idx);
 }
 
 /// The wait for the second question is over, or a cancellation is due.

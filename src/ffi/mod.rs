@@ -25,6 +25,7 @@ pub mod bufferevent_compat;
 pub mod bufferevent_ssl;
 pub mod bufferevent_struct;
 pub mod dns;
+pub mod dns_compat;
 pub mod event;
 pub mod event_compat;
 pub mod event_struct;
