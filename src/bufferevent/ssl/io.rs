@@ -120,6 +120,19 @@ pub(super) fn ssl_call(s: &SslState, op: impl FnOnce(*mut SSL) -> c_int) -> (c_i
     (r, err)
 }
 
+/// OpenSSL's reason for a close without close_notify.
+const ERR_LIB_SSL: c_int = 20;
+const SSL_R_UNEXPECTED_EOF_WHILE_READING: c_int = 294;
+
+/// Whether the oldest queued OpenSSL error says the peer closed the
+/// connection without close_notify.
+fn unexpected_eof() -> bool {
+    // SAFETY: peeking at this thread's OpenSSL error queue.
+    let e = unsafe { ERR_peek_error() };
+    openssl_sys::ERR_GET_LIB(e) == ERR_LIB_SSL
+        && openssl_sys::ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING
+}
+
 /// The connection failed or closed: keeps the error codes, stops I/O and
 /// tells the program `when` (READING or WRITING) with EOF or ERROR.
 fn conn_closed(bev: &Bufferevent, when: c_short, err: c_int, ret: c_int) {
@@ -142,7 +155,15 @@ fn conn_closed(bev: &Bufferevent, when: c_short, err: c_int, ret: c_int) {
             }
             s.push_error(err as c_ulong);
         }
-        SSL_ERROR_SSL | SSL_ERROR_WANT_X509_LOOKUP => s.push_error(err as c_ulong),
+        SSL_ERROR_SSL => {
+            // OpenSSL 3 reports a close without close_notify as a protocol
+            // error, where 1.1 said SYSCALL with nothing queued. 2.1.12
+            // then reports ERROR even with allow_dirty_shutdown; we call it
+            // a dirty shutdown, as that flag's documentation promises.
+            dirty = unexpected_eof();
+            s.push_error(err as c_ulong);
+        }
+        SSL_ERROR_WANT_X509_LOOKUP => s.push_error(err as c_ulong),
         _ => log::warn(&format!("BUG: Unexpected OpenSSL error code {err}")),
     }
     loop {
