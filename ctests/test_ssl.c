@@ -367,10 +367,10 @@ end:
 }
 
 /*
- * A client freed before reading the server's session tickets resets the
- * connection: OpenSSL says SSL_ERROR_SYSCALL with an empty queue, which
- * is a dirty shutdown: EOF|READING when allowed, else ERROR|READING; the
- * only error kept is SSL_ERROR_SYSCALL.
+ * A client freed with data it has not read resets the connection:
+ * OpenSSL says SSL_ERROR_SYSCALL with an empty queue, which is a dirty
+ * shutdown: EOF|READING when allowed, else ERROR|READING; the only error
+ * kept is SSL_ERROR_SYSCALL.
  */
 static void
 reset_close(int allow_dirty)
@@ -380,6 +380,13 @@ reset_close(int allow_dirty)
 	check_int(world_init(&w), ==, 0);
 	check_int(connect_pair(&w), ==, 0);
 	bufferevent_openssl_set_allow_dirty_shutdown(w.srv.bev, allow_dirty);
+	/* Data the client leaves unread in its socket. */
+	bufferevent_disable(w.cli.bev, EV_READ);
+	bufferevent_write(w.srv.bev, "unread", 6);
+	RUN_UNTIL(w.base,
+	    evbuffer_get_length(bufferevent_get_output(w.srv.bev)) == 0);
+	check_int(evbuffer_get_length(bufferevent_get_output(w.srv.bev)), ==,
+	    0);
 	bufferevent_free(w.cli.bev);
 	w.cli.bev = NULL;
 	RUN_UNTIL(w.base, w.srv.events);

@@ -190,6 +190,21 @@ fn conn_closed(bev: &Bufferevent, when: c_short, err: c_int, ret: c_int) {
     bev.run_eventcb(when | event, 0);
 }
 
+/// Socket variant, handshake just done: an event still waiting from the
+/// handshake is not re-armed by enabling it again, and the fd may hold
+/// what the peer sent right after its last handshake message (TLS 1.3
+/// application data behind the client's Finished) with no new edge to
+/// come. Each side the fd is still known ready for runs once more, to find
+/// out.
+fn keep_edges(bev: &Bufferevent, fd: c_int) {
+    let base = bev.base();
+    for (ev, what) in [(bev.ev_read(), EV_READ), (bev.ev_write(), EV_WRITE)] {
+        if ev.flags() & EVLIST_INSERTED != 0 && base.is_ready(fd, what) {
+            base.activate_later(ev, what);
+        }
+    }
+}
+
 /// Drives the handshake one step; 1 when it finished, 0 while it waits,
 /// -1 when it failed (already reported).
 pub(super) fn do_handshake(bev: &Bufferevent) -> c_int {
@@ -206,6 +221,9 @@ pub(super) fn do_handshake(bev: &Bufferevent) -> c_int {
             take_underlying_callbacks(bev, under);
         }
         bev.enable(bev.enabled());
+        if s.underlying.is_null() {
+            keep_edges(bev, fd);
+        }
         bev.run_eventcb(BEV_EVENT_CONNECTED, 0);
         return 1;
     }
