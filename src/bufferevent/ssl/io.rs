@@ -345,8 +345,9 @@ fn do_write(bev: &Bufferevent, atmost: usize) -> u8 {
             piece.as_ptr()
         };
         let (r, err) = ssl_call(s, |ssl| {
-            // SAFETY: `from` holds `got` bytes: of the output's chunk,
-            // which nothing changes during the call, or of `piece`.
+            // SAFETY: `from` holds `got` bytes: of `piece`, or of the
+            // output's chunk, whose memory never moves and which only a
+            // drain (none happens inside SSL_write) could free.
             unsafe { openssl_sys::SSL_write(ssl, from.cast(), got as c_int) }
         });
         charge_raw(bev);
