@@ -28,6 +28,7 @@ set(BEVRS_BENCH_SMOKE_ARGS_timers n=2000 spread_ms=5)
 set(BEVRS_BENCH_SMOKE_ARGS_idle_memory conns=100 timeout=5)
 set(BEVRS_BENCH_SMOKE_ARGS_pair_pingpong pairs=4 size=64 msgs=50 timeout=5)
 set(BEVRS_BENCH_SMOKE_ARGS_ratelimit seconds=1 members=4)
+set(BEVRS_BENCH_SMOKE_ARGS_tls_echo conns=4 size=4096 msgs=20 timeout=5)
 
 file(GLOB BEVRS_BENCH_SOURCES CONFIGURE_DEPENDS
 	${CMAKE_SOURCE_DIR}/bench/*.c)

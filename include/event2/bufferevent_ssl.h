@@ -67,8 +67,9 @@ struct bufferevent *bufferevent_openssl_socket_new(struct event_base *base,
 /**
  * 1 if an unclean close (the connection ends without a TLS close_notify)
  * is reported as BEV_EVENT_EOF, 0 (the default) if as BEV_EVENT_ERROR;
- * -1 for a bufferevent that is not a TLS one. With OpenSSL 3 an
- * unexpected end of stream is a protocol error and stays an error.
+ * -1 for a bufferevent that is not a TLS one. OpenSSL 3's "unexpected
+ * eof while reading" counts as an unclean close (libevent 2.1.12 reports
+ * it as an error even when allowed).
  */
 EVENT2_EXPORT_SYMBOL
 int bufferevent_openssl_get_allow_dirty_shutdown(struct bufferevent *bev);

@@ -4,9 +4,11 @@
 //! failures and closes, and the raw bytes charged to rate limits.
 
 use std::ffi::{c_int, c_short, c_ulong};
+use std::mem::MaybeUninit;
 
 use openssl_sys::SSL;
 
+use crate::buffer::FrozenEnd;
 use crate::ffi::event_struct::EVLIST_INSERTED;
 use crate::log;
 use crate::reactor::{EV_READ, EV_WRITE};
@@ -58,21 +60,23 @@ pub(super) fn note_counts(s: &SslState) {
     s.counted_written.set(w);
 }
 
-/// Filter variant: hands everything the underlying has read to the SSL.
+/// Filter variant: hands everything the underlying has read to the SSL,
+/// straight from the input's chunks.
 fn feed_from_underlying(s: &SslState) {
     let Some(under) = under_of(s) else { return };
     let input = under.input();
-    let mut chunk = [0u8; 16384];
     // SAFETY: the read BIO is the memory BIO filter_new installed.
     let rbio = unsafe { openssl_sys::SSL_get_rbio(s.ssl) };
-    while !input.is_empty() {
-        let n = input.copyout(&mut chunk).unwrap_or(0);
-        if n == 0 {
+    while !input.is_empty() && !input.is_frozen(FrozenEnd::Front) {
+        let (_, regions) = input.peek(None, None, 1);
+        let Some(&(ptr, len)) = regions.first() else {
             break;
-        }
-        // SAFETY: writing n initialised bytes into a memory BIO, which
-        // takes all of them or fails.
-        let put = unsafe { openssl_sys::BIO_write(rbio, chunk.as_ptr().cast(), n as c_int) };
+        };
+        let n = len.min(c_int::MAX as usize) as c_int;
+        // SAFETY: ptr and len describe bytes of the input's first chunk,
+        // which nothing changes until the drain below; a memory BIO takes
+        // all of them or fails.
+        let put = unsafe { openssl_sys::BIO_write(rbio, ptr.cast_const().cast(), n) };
         if put <= 0 {
             break;
         }
@@ -85,7 +89,9 @@ fn flush_to_underlying(s: &SslState) {
     let Some(under) = under_of(s) else { return };
     // SAFETY: the write BIO is the memory BIO filter_new installed.
     let wbio = unsafe { openssl_sys::SSL_get_wbio(s.ssl) };
-    let mut chunk = [0u8; 16384];
+    // Not zeroed: BIO_read initialises what it reports, and only that is
+    // read back.
+    let mut chunk = MaybeUninit::<[u8; IO_PIECE]>::uninit();
     loop {
         // SAFETY: asking a memory BIO how much it holds.
         let pending =
@@ -93,13 +99,15 @@ fn flush_to_underlying(s: &SslState) {
         if pending <= 0 {
             break;
         }
-        let room = chunk.len() as c_int;
+        let room = IO_PIECE as c_int;
         // SAFETY: reading into our own buffer of `room` bytes.
         let n = unsafe { openssl_sys::BIO_read(wbio, chunk.as_mut_ptr().cast(), room) };
         if n <= 0 {
             break;
         }
-        let _ = under.output().add(&chunk[..n as usize]);
+        // SAFETY: BIO_read wrote the first n bytes of chunk.
+        let got = unsafe { std::slice::from_raw_parts(chunk.as_ptr().cast::<u8>(), n as usize) };
+        let _ = under.output().add(got);
     }
 }
 
@@ -118,6 +126,19 @@ pub(super) fn ssl_call(s: &SslState, op: impl FnOnce(*mut SSL) -> c_int) -> (c_i
     };
     flush_to_underlying(s);
     (r, err)
+}
+
+/// OpenSSL's reason for a close without close_notify.
+const ERR_LIB_SSL: c_int = 20;
+const SSL_R_UNEXPECTED_EOF_WHILE_READING: c_int = 294;
+
+/// Whether the oldest queued OpenSSL error says the peer closed the
+/// connection without close_notify.
+fn unexpected_eof() -> bool {
+    // SAFETY: peeking at this thread's OpenSSL error queue.
+    let e = unsafe { ERR_peek_error() };
+    openssl_sys::ERR_GET_LIB(e) == ERR_LIB_SSL
+        && openssl_sys::ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING
 }
 
 /// The connection failed or closed: keeps the error codes, stops I/O and
@@ -142,7 +163,15 @@ fn conn_closed(bev: &Bufferevent, when: c_short, err: c_int, ret: c_int) {
             }
             s.push_error(err as c_ulong);
         }
-        SSL_ERROR_SSL | SSL_ERROR_WANT_X509_LOOKUP => s.push_error(err as c_ulong),
+        SSL_ERROR_SSL => {
+            // OpenSSL 3 reports a close without close_notify as a protocol
+            // error, where 1.1 said SYSCALL with nothing queued. 2.1.12
+            // then reports ERROR even with allow_dirty_shutdown; we call it
+            // a dirty shutdown, as that flag's documentation promises.
+            dirty = unexpected_eof();
+            s.push_error(err as c_ulong);
+        }
+        SSL_ERROR_WANT_X509_LOOKUP => s.push_error(err as c_ulong),
         _ => log::warn(&format!("BUG: Unexpected OpenSSL error code {err}")),
     }
     loop {
@@ -161,6 +190,21 @@ fn conn_closed(bev: &Bufferevent, when: c_short, err: c_int, ret: c_int) {
     bev.run_eventcb(when | event, 0);
 }
 
+/// Socket variant, handshake just done: an event still waiting from the
+/// handshake is not re-armed by enabling it again, and the fd may hold
+/// what the peer sent right after its last handshake message (TLS 1.3
+/// application data behind the client's Finished) with no new edge to
+/// come. Each side the fd is still known ready for runs once more, to find
+/// out.
+fn keep_edges(bev: &Bufferevent, fd: c_int) {
+    let base = bev.base();
+    for (ev, what) in [(bev.ev_read(), EV_READ), (bev.ev_write(), EV_WRITE)] {
+        if ev.flags() & EVLIST_INSERTED != 0 && base.is_ready(fd, what) {
+            base.activate_later(ev, what);
+        }
+    }
+}
+
 /// Drives the handshake one step; 1 when it finished, 0 while it waits,
 /// -1 when it failed (already reported).
 pub(super) fn do_handshake(bev: &Bufferevent) -> c_int {
@@ -177,6 +221,9 @@ pub(super) fn do_handshake(bev: &Bufferevent) -> c_int {
             take_underlying_callbacks(bev, under);
         }
         bev.enable(bev.enabled());
+        if s.underlying.is_null() {
+            keep_edges(bev, fd);
+        }
         bev.run_eventcb(BEV_EVENT_CONNECTED, 0);
         return 1;
     }
@@ -215,7 +262,9 @@ fn do_read(bev: &Bufferevent, n: usize) -> u8 {
     if bev.read_suspended() {
         return 0;
     }
-    let mut space = [0u8; IO_PIECE];
+    // Not zeroed: SSL_read initialises what it reports, and only that is
+    // read back.
+    let mut space = MaybeUninit::<[u8; IO_PIECE]>::uninit();
     let n = n.min(bev.max_to_read()).clamp(1, IO_PIECE);
     let (r, err) = ssl_call(s, |ssl| {
         // SAFETY: reading into our own buffer of n bytes.
@@ -223,7 +272,9 @@ fn do_read(bev: &Bufferevent, n: usize) -> u8 {
     });
     if r > 0 {
         charge_raw(bev);
-        let _ = bev.input().add(&space[..r as usize]);
+        // SAFETY: SSL_read wrote the first r bytes of space.
+        let got = unsafe { std::slice::from_raw_parts(space.as_ptr().cast::<u8>(), r as usize) };
+        let _ = bev.input().add(got);
         if s.read_wants_write.get() && clear_read_wants_write(bev) < 0 {
             return FAILED | MADE_PROGRESS;
         }
@@ -265,19 +316,39 @@ fn do_write(bev: &Bufferevent, atmost: usize) -> u8 {
         0 => atmost.min(bev.max_to_write()),
         again => again,
     };
-    let mut piece = [0u8; IO_PIECE];
-    while budget > 0 && output.len() > written && !bev.write_suspended() {
-        let len = match s.last_write.get() {
-            0 => budget.min(output.len() - written).min(piece.len()),
-            again => again,
-        };
-        let got = output.copyout_from(written, &mut piece[..len]).unwrap_or(0);
-        if got == 0 {
+    // Only for a retried write longer than the chunk it starts in.
+    let mut piece = Vec::new();
+    while budget > 0
+        && output.len() > written
+        && !bev.write_suspended()
+        && !output.is_frozen(FrozenEnd::Front)
+    {
+        let (_, regions) = output.peek(None, Some(written), 1);
+        let Some(&(ptr, avail)) = regions.first() else {
             break;
-        }
+        };
+        let got = match s.last_write.get() {
+            0 => budget.min(avail).min(IO_PIECE),
+            again => again.min(output.len() - written),
+        };
+        // SSL_write reads straight from the output's chunk (the SSL takes
+        // a moving write buffer); a retry may span chunks, then it goes
+        // through a copy.
+        let from = if got <= avail {
+            ptr.cast_const()
+        } else {
+            piece.resize(got, 0);
+            let n = output.copyout_from(written, &mut piece).unwrap_or(0);
+            if n < got {
+                break;
+            }
+            piece.as_ptr()
+        };
         let (r, err) = ssl_call(s, |ssl| {
-            // SAFETY: writing `got` bytes of our own buffer.
-            unsafe { openssl_sys::SSL_write(ssl, piece.as_ptr().cast(), got as c_int) }
+            // SAFETY: `from` holds `got` bytes: of `piece`, or of the
+            // output's chunk, whose memory never moves and which only a
+            // drain (none happens inside SSL_write) could free.
+            unsafe { openssl_sys::SSL_write(ssl, from.cast(), got as c_int) }
         });
         charge_raw(bev);
         if r > 0 {
