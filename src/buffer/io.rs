@@ -61,7 +61,7 @@ impl Buffer {
             if got < 0 {
                 let err = io::Error::last_os_error();
                 if let Some(c) = extra {
-                    inner.dead.push_back(c);
+                    inner.dead.push(c);
                 }
                 drop(inner);
                 self.bury();
@@ -79,7 +79,7 @@ impl Buffer {
                     c.end += left;
                     inner.chunks.push_back(c);
                 } else {
-                    inner.dead.push_back(c);
+                    inner.dead.push(c);
                 }
             }
             let orig = inner.len;
@@ -130,7 +130,7 @@ impl Buffer {
     fn write_step(&self, fd: RawFd, max: usize, max_iov: usize) -> io::Result<Step> {
         let step = {
             let mut inner = self.inner.borrow_mut();
-            let to_fd = inner.flags & EVBUFFER_FLAG_DRAINS_TO_FD != 0;
+            let to_fd = u64::from(inner.flags) & EVBUFFER_FLAG_DRAINS_TO_FD != 0;
             let first = inner.chunks.iter().find(|c| !c.is_empty());
             if let Some((src, offset, n)) = first
                 .filter(|_| to_fd)

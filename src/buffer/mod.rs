@@ -95,11 +95,12 @@ struct Inner {
     len: usize,
     frozen_front: bool,
     frozen_back: bool,
-    flags: u64,
+    /// 32 bits wide, as libevent keeps them (the API passes 64).
+    flags: u32,
     /// readln's memory: for this style, no line end starts before `.1`.
     scan: Option<(Eol, usize)>,
     /// Chunks taken out, to release once the state is no longer borrowed.
-    dead: VecDeque<Chunk>,
+    dead: Vec<Chunk>,
     /// Held by every view other buffers took of this one's chunks; made on
     /// the first evbuffer_add_buffer_reference from this buffer.
     // LIMITATION: the count is not atomic; 2.1.12 lets two locked buffers in
@@ -130,7 +131,8 @@ impl Drop for Buffer {
             }
         }
         let keeper = inner.keeper.take().filter(Keeper::has_views);
-        while let Some(c) = inner.chunks.pop_front().or_else(|| inner.dead.pop_front()) {
+        let dead = std::mem::take(&mut inner.dead);
+        for c in inner.chunks.drain(..).chain(dead) {
             match &keeper {
                 Some(k) => k.keep(c),
                 None => c.recycle(),
@@ -150,7 +152,7 @@ impl Buffer {
                 frozen_back: false,
                 flags: 0,
                 scan: None,
-                dead: VecDeque::new(),
+                dead: Vec::new(),
                 keeper: None,
             }),
             cbs: RefCell::new(callbacks::List::default()),
@@ -296,23 +298,28 @@ impl Buffer {
     pub fn set_flags(&self, flags: u64, on: bool) {
         let mut inner = self.inner.borrow_mut();
         if on {
-            inner.flags |= flags;
+            inner.flags |= flags as u32;
         } else {
-            inner.flags &= !flags;
+            inner.flags &= !(flags as u32);
         }
     }
 
     pub fn flags(&self) -> u64 {
-        self.inner.borrow().flags
+        u64::from(self.inner.borrow().flags)
     }
 
     /// Releases the chunks taken out by the last change; a foreign chunk runs
     /// the program's cleanup here, with no borrow held.
     fn bury(&self) {
-        // One at a time, oldest first, keeping the queue's capacity.
+        // One at a time, oldest first, keeping the list's capacity (it is
+        // short: the chunks one call took out).
         loop {
-            let Some(c) = self.inner.borrow_mut().dead.pop_front() else {
-                break;
+            let c = {
+                let mut inner = self.inner.borrow_mut();
+                if inner.dead.is_empty() {
+                    break;
+                }
+                inner.dead.remove(0)
             };
             c.recycle();
         }
@@ -367,7 +374,7 @@ impl Buffer {
                 // chain and runs its cleanup when that chain is trimmed or
                 // drained past, which depends on its chain layout; we run
                 // it at once; modelling empty chains would lift it.
-                inner.dead.push_back(chunk);
+                inner.dead.push(chunk);
             } else {
                 inner.chunks.push_back(chunk);
             }
@@ -505,14 +512,14 @@ impl Inner {
     fn trim_empty_tail(&mut self) {
         while self.chunks.back().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_back().expect("last exists");
-            self.dead.push_back(c);
+            self.dead.push(c);
         }
     }
 
     fn trim_empty_head(&mut self) {
         while self.chunks.front().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_front().expect("first exists");
-            self.dead.push_back(c);
+            self.dead.push(c);
         }
     }
 
@@ -530,7 +537,7 @@ impl Inner {
             if front.len() <= left {
                 left -= front.len();
                 let c = self.chunks.pop_front().expect("front exists");
-                self.dead.push_back(c);
+                self.dead.push(c);
             } else {
                 front.start += left;
                 left = 0;
@@ -546,7 +553,7 @@ impl Inner {
         self.scan = None;
         // Moved one by one so both queues keep their capacity.
         while let Some(c) = self.chunks.pop_front() {
-            self.dead.push_back(c);
+            self.dead.push(c);
         }
     }
 

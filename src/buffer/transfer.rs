@@ -28,7 +28,7 @@ impl Buffer {
             if ends_empty {
                 while let Some(c) = s.chunks.pop_front() {
                     if c.is_empty() {
-                        s.dead.push_back(c);
+                        s.dead.push(c);
                     } else {
                         dst.chunks.push_back(c);
                     }
@@ -99,7 +99,7 @@ impl Buffer {
             let dst_orig = dst.len;
             while let Some(c) = s.chunks.pop_back() {
                 if c.is_empty() {
-                    s.dead.push_back(c);
+                    s.dead.push(c);
                 } else {
                     dst.chunks.push_front(c);
                 }
@@ -148,7 +148,7 @@ impl Buffer {
                     let c = s.chunks.pop_front().expect("front exists");
                     left -= c.len();
                     if c.is_empty() {
-                        s.dead.push_back(c);
+                        s.dead.push(c);
                     } else {
                         d.chunks.push_back(c);
                     }
