@@ -555,4 +555,6 @@ impl Inner {
 }
 
 #[cfg(test)]
+pub(crate) mod prop_tests;
+#[cfg(test)]
 mod tests;
