@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
 use super::{DNS_ERR_FORMAT, DNS_ERR_NODATA, DNS_ERR_NOTEXIST, DNS_ERR_NOTIMPL};
 use super::{DNS_ERR_REFUSED, DNS_ERR_TRUNCATED, DNS_ERR_UNKNOWN};
@@ -134,10 +134,12 @@ fn answers(msg: &Message, qname: &Name, v6: bool) -> Outcome {
             None => break,
         }
     }
+    // Only Internet-class addresses answer our Internet-class question, as
+    // in 2.1.12; a CHAOS-class A record is someone else's data.
     let addrs: Vec<IpAddr> = msg
         .answers
         .iter()
-        .filter(|r| r.name == target)
+        .filter(|r| r.name == target && r.dns_class == DNSClass::IN)
         .filter_map(|r| match &r.data {
             RData::A(a) if !v6 => Some(IpAddr::V4(a.0)),
             RData::AAAA(a) if v6 => Some(IpAddr::V6(a.0)),
