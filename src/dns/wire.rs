@@ -50,8 +50,21 @@ pub struct Reply {
 }
 
 /// Decodes a reply; None for anything that is not a usable one.
+///
+/// Only the header, the question and the answer section are read, as
+/// 2.1.12 reads them: the authority and additional sections carry nothing
+/// we use, and a record there that hickory refuses (one with empty data,
+/// an unexpected OPT or signature) must not cost the answer.
 pub fn parse(packet: &[u8]) -> Option<Reply> {
-    match Message::from_vec(packet) {
+    let mut head = packet.to_vec();
+    if let Some(counts) = head.get_mut(8..12) {
+        counts.fill(0);
+    }
+    // LIMITATION: 2.1.12 skips an answer record with empty data of a type
+    // it does not use; hickory refuses the whole message, so such a reply
+    // is dropped and the question waits for a retry or times out; lifting
+    // it needs a record-by-record decode of the answer section.
+    match Message::from_vec(&head) {
         Ok(msg) => decode(&msg),
         Err(_) => parse_cut(packet),
     }
