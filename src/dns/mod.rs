@@ -1042,13 +1042,19 @@ impl Inner {
             st.queries
                 .iter_mut()
                 .find(|q| {
+                    // The reply's name comes without the root's final dot,
+                    // which an absolute name ("host.example.") was sent with.
+                    let sent = match q.sent.strip_suffix('.') {
+                        Some(s) if !s.is_empty() => s,
+                        _ => &q.sent,
+                    };
                     q.server == Some(idx)
                         && q.id == reply.id
                         && q.v6 == reply.v6
                         && if exact {
-                            q.sent == reply.qname
+                            sent == reply.qname
                         } else {
-                            q.sent.eq_ignore_ascii_case(&reply.qname)
+                            sent.eq_ignore_ascii_case(&reply.qname)
                         }
                 })
                 .map(|q| &mut **q as *mut Query)
