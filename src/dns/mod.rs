@@ -9,6 +9,8 @@
 //! once but frees its memory only when the handler is done with it.
 
 pub mod conf;
+#[cfg(test)]
+mod prop_tests;
 mod wire;
 
 use std::cell::{Cell, RefCell};
