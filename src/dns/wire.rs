@@ -6,8 +6,9 @@
 
 use std::net::IpAddr;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::op::{Header, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
 use super::{DNS_ERR_FORMAT, DNS_ERR_NODATA, DNS_ERR_NOTEXIST, DNS_ERR_NOTIMPL};
 use super::{DNS_ERR_REFUSED, DNS_ERR_TRUNCATED, DNS_ERR_UNKNOWN};
@@ -50,24 +51,36 @@ pub struct Reply {
 }
 
 /// Decodes a reply; None for anything that is not a usable one.
-///
-/// Only the header, the question and the answer section are read, as
-/// 2.1.12 reads them: the authority and additional sections carry nothing
-/// we use, and a record there that hickory refuses (one with empty data,
-/// an unexpected OPT or signature) must not cost the answer.
 pub fn parse(packet: &[u8]) -> Option<Reply> {
-    let mut head = packet.to_vec();
-    if let Some(counts) = head.get_mut(8..12) {
-        counts.fill(0);
-    }
     // LIMITATION: 2.1.12 skips an answer record with empty data of a type
     // it does not use; hickory refuses the whole message, so such a reply
     // is dropped and the question waits for a retry or times out; lifting
     // it needs a record-by-record decode of the answer section.
-    match Message::from_vec(&head) {
+    match read(packet, true) {
         Ok(msg) => decode(&msg),
         Err(_) => parse_cut(packet),
     }
+}
+
+/// Decodes the header, the questions and, with `answers`, the answer
+/// section: what 2.1.12 reads of a reply. The authority and additional
+/// sections carry nothing we use, and a record there that hickory refuses
+/// (one with empty data, a misplaced OPT or signature) must not cost the
+/// answer. Names are read from the packet as it came, so a compression
+/// pointer into the header means what it says there.
+fn read(packet: &[u8], answers: bool) -> Result<Message, DecodeError> {
+    let mut d = BinDecoder::new(packet);
+    let Header { metadata, counts } = Header::read(&mut d)?;
+    let mut msg = Message::new(metadata.id, metadata.message_type, metadata.op_code);
+    msg.metadata = metadata;
+    for _ in 0..counts.queries {
+        msg.queries.push(Query::read(&mut d)?);
+    }
+    if answers {
+        let n = usize::from(counts.answers);
+        msg.answers = Message::read_records(&mut d, n, false, metadata.op_code)?.0;
+    }
+    Ok(msg)
 }
 
 /// What a decoded message says, if it is a reply to one A or AAAA question.
@@ -111,12 +124,9 @@ fn parse_cut(packet: &[u8]) -> Option<Reply> {
     if packet.len() < 12 || packet[2] & TC == 0 {
         return None;
     }
-    let mut head = packet.to_vec();
-    // Keep the question count, drop the answer, authority and additional
-    // counts; hickory ignores the bytes after the question then.
-    head[6..12].fill(0);
-    // No second fallback: a header that still does not decode is dropped.
-    let reply = decode(&Message::from_vec(&head).ok()?)?;
+    // No second fallback: a header and question that do not decode are
+    // dropped.
+    let reply = decode(&read(packet, false).ok()?)?;
     (reply.outcome == Outcome::Error(DNS_ERR_TRUNCATED)).then_some(reply)
 }
 
