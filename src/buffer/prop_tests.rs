@@ -238,6 +238,9 @@ enum Op {
     Remove(usize),
     /// The whole buffer goes to a scratch buffer and comes back.
     RoundTrip,
+    /// The program writes a byte (at a position modulo the length) through
+    /// the pointer `evbuffer_pullup(buf, -1)` gave it.
+    Poke(usize, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -251,6 +254,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..64usize).prop_map(Op::Pullup),
         1 => (0..40usize).prop_map(Op::Remove),
         1 => Just(Op::RoundTrip),
+        1 => (any::<usize>(), prop_oneof![Just(b'\r'), Just(b'\n'), Just(0u8)])
+            .prop_map(|(at, b)| Op::Poke(at, b)),
     ]
 }
 
@@ -301,6 +306,17 @@ fn run_ops(ops: &[Op]) {
                 assert_eq!(got, k as c_int);
                 assert_eq!(t.contents(), model[..k]);
                 model.drain(..k);
+            }
+            Op::Poke(at, b) => {
+                if !model.is_empty() {
+                    let at = at % model.len();
+                    // SAFETY: live handle.
+                    let p = unsafe { evbuffer_pullup(buf.0, -1) };
+                    assert!(!p.is_null());
+                    // SAFETY: pullup made all model.len() bytes contiguous at p.
+                    unsafe { p.add(at).write(*b) };
+                    model[at] = *b;
+                }
             }
             Op::RoundTrip => {
                 let t = Evb::new();
