@@ -310,6 +310,34 @@ end:
 	stop_server();
 }
 
+/* An absolute name, given with its final dot, is answered like the same
+ * name without it: the reply's question carries no dot to compare. */
+static void
+resolve_absolute_name(void)
+{
+	struct event_base *base = NULL;
+	struct evdns_base *dns = NULL;
+	struct outcome o = { 0, 0, NULL };
+
+	check(start_server() == 0);
+	base = event_base_new();
+	dns = test_dns_base(base, 0);
+	check(dns != NULL);
+	lookup(base, dns, "a.test.", AF_INET, &o);
+	check_int(o.called, ==, 1);
+	check_int(o.result, ==, 0);
+	check(o.ai != NULL);
+	check_int(v4_of(o.ai), ==, 0x0a000001);
+end:
+	if (o.ai)
+		evutil_freeaddrinfo(o.ai);
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
+}
+
 /* AF_UNSPEC asks A and AAAA; the IPv4 answers come first, and with no
  * socket type each address comes as TCP and UDP. */
 static void
@@ -1479,6 +1507,7 @@ end:
 
 static const struct check_case cases[] = {
 	{ "resolve_a", resolve_a },
+	{ "resolve_absolute_name", resolve_absolute_name },
 	{ "resolve_unspec", resolve_unspec },
 	{ "answers_and_failures", answers_and_failures },
 	{ "cancel", cancel },

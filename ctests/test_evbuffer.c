@@ -613,6 +613,45 @@ end:
 		evbuffer_free(buf);
 }
 
+/* A program may write into the memory evbuffer_pullup and evbuffer_peek
+ * return; readln then finds a line end written there, even after an
+ * earlier readln looked at those bytes and found none. */
+static void
+readln_sees_writes_through_pointers(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct evbuffer_iovec v[2];
+	unsigned char *p;
+	char *line = NULL;
+	size_t n;
+
+	check(buf != NULL);
+	check_int(evbuffer_add(buf, "abcdef", 6), ==, 0);
+	line = evbuffer_readln(buf, &n, EVBUFFER_EOL_LF);
+	check_ptr(line, ==, NULL);
+	p = evbuffer_pullup(buf, -1);
+	check(p != NULL);
+	p[1] = '\n';
+	line = evbuffer_readln(buf, &n, EVBUFFER_EOL_LF);
+	check_str(line, "a");
+	free(line);
+	line = NULL;
+
+	line = evbuffer_readln(buf, &n, EVBUFFER_EOL_CRLF_STRICT);
+	check_ptr(line, ==, NULL);
+	check_int(evbuffer_peek(buf, -1, NULL, v, 2), ==, 1);
+	check_int(v[0].iov_len, ==, 4);
+	((char *)v[0].iov_base)[1] = '\r';
+	((char *)v[0].iov_base)[2] = '\n';
+	line = evbuffer_readln(buf, &n, EVBUFFER_EOL_CRLF_STRICT);
+	check_str(line, "c");
+	check(holds(buf, "f", 1));
+end:
+	free(line);
+	if (buf)
+		evbuffer_free(buf);
+}
+
 static void
 prepend_goes_first(void)
 {
@@ -795,6 +834,8 @@ static const struct check_case cases[] = {
 	{ "readln_lf_and_nul", readln_lf_and_nul },
 	{ "readln_incomplete_leaves_buffer", readln_incomplete_leaves_buffer },
 	{ "readln_across_chains", readln_across_chains },
+	{ "readln_sees_writes_through_pointers",
+	    readln_sees_writes_through_pointers },
 	{ "prepend_goes_first", prepend_goes_first },
 	{ "expand_adds_space_not_data", expand_adds_space_not_data },
 	{ "search_finds_matches", search_finds_matches },

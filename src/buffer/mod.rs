@@ -592,4 +592,6 @@ impl Inner {
 }
 
 #[cfg(test)]
+pub(crate) mod prop_tests;
+#[cfg(test)]
 mod tests;

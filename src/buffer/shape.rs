@@ -14,6 +14,9 @@ impl Buffer {
             if size == 0 || size > inner.len {
                 return None;
             }
+            // The program may write through the pointer: readln must look
+            // at these bytes again.
+            inner.scan = None;
             inner.trim_empty_head();
             let first = inner
                 .chunks

@@ -20,6 +20,11 @@ impl Buffer {
         max: usize,
     ) -> (usize, Vec<Region>) {
         let mut inner = self.inner.borrow_mut();
+        if max > 0 {
+            // The program may write through the regions: readln must look
+            // at their bytes again.
+            inner.scan = None;
+        }
         let total = inner.len;
         let mut out = Vec::new();
         let mut count = 0;

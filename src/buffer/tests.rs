@@ -751,3 +751,27 @@ fn views_of_itself_do_not_keep_a_buffer() {
     drop(a);
     assert_eq!(*log.borrow(), ["mine"]);
 }
+
+/// A program may write into the memory evbuffer_pullup and evbuffer_peek
+/// hand out (2.1.12's readln then sees the change): readln's memory of
+/// where no line end was must not outlive such a pointer.
+#[test]
+fn readln_sees_bytes_written_through_pullup_and_peek() {
+    let buf = pieces(&[b"abc", b"def"]);
+    assert_eq!(buf.readln(Eol::Lf).unwrap(), None);
+    let p = buf.pullup(None).unwrap();
+    // SAFETY: pullup made the 6 bytes contiguous at p; nothing changed since.
+    unsafe { p.add(1).write(b'\n') };
+    assert_eq!(buf.readln(Eol::Lf).unwrap(), Some(b"a".to_vec()));
+
+    let buf = pieces(&[b"abc", b"def"]);
+    assert_eq!(buf.readln(Eol::CrlfStrict).unwrap(), None);
+    let (n, regions) = buf.peek(None, None, 2);
+    assert_eq!(n, 2);
+    // SAFETY: the second region is the chunk "def", writable, unchanged.
+    unsafe {
+        regions[1].0.write(b'\r');
+        regions[1].0.add(1).write(b'\n');
+    }
+    assert_eq!(buf.readln(Eol::CrlfStrict).unwrap(), Some(b"abc".to_vec()));
+}

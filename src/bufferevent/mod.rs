@@ -753,3 +753,6 @@ fn input_changed(buf: &Buffer, _info: &crate::buffer::CbInfo, arg: *mut c_void) 
         bev.unsuspend_read(SUSPEND_WM);
     }
 }
+
+#[cfg(test)]
+mod prop_tests;

@@ -17,6 +17,8 @@
 //! it answers.
 
 pub mod conf;
+#[cfg(test)]
+mod prop_tests;
 pub mod server;
 mod wire;
 
@@ -1733,13 +1735,19 @@ impl Inner {
             st.queries
                 .iter_mut()
                 .find(|q| {
+                    // The reply's name comes without the root's final dot,
+                    // which an absolute name ("host.example.") was sent with.
+                    let sent = match q.sent.strip_suffix('.') {
+                        Some(s) if !s.is_empty() => s,
+                        _ => &q.sent,
+                    };
                     q.server == Some(idx)
                         && q.id == reply.id
                         && q.kind == reply.kind
                         && if exact {
-                            q.sent == reply.qname
+                            sent == reply.qname
                         } else {
-                            q.sent.eq_ignore_ascii_case(&reply.qname)
+                            sent.eq_ignore_ascii_case(&reply.qname)
                         }
                 })
                 .map(|q| &mut **q as *mut Query)

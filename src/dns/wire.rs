@@ -7,8 +7,9 @@
 
 use std::net::IpAddr;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::op::{Header, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
 use super::{DNS_ERR_FORMAT, DNS_ERR_NODATA, DNS_ERR_NOTEXIST, DNS_ERR_NOTIMPL};
 use super::{DNS_ERR_REFUSED, DNS_ERR_TRUNCATED, DNS_ERR_UNKNOWN};
@@ -17,7 +18,7 @@ use super::{DNS_ERR_REFUSED, DNS_ERR_TRUNCATED, DNS_ERR_UNKNOWN};
 const MAX_CHAIN: usize = 16;
 
 /// At most this many addresses of one reply are kept, as in libevent.
-const MAX_ADDRS: usize = 32;
+pub(crate) const MAX_ADDRS: usize = 32;
 
 /// What a question asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +77,11 @@ pub struct Reply {
 
 /// Decodes a reply; None for anything that is not a usable one.
 pub fn parse(packet: &[u8]) -> Option<Reply> {
-    match Message::from_vec(packet) {
+    // LIMITATION: 2.1.12 skips an answer record with empty data of a type
+    // it does not use; hickory refuses the whole message, so such a reply
+    // is dropped and the question waits for a retry or times out; lifting
+    // it needs a record-by-record decode of the answer section.
+    match read(packet, true) {
         Ok(msg) => decode(&msg),
         Err(_) => parse_cut(packet).or_else(|| parse_packed(packet)),
     }
@@ -84,7 +89,8 @@ pub fn parse(packet: &[u8]) -> Option<Reply> {
 
 /// Reads the (possibly compressed) name at `at` of `p`: its text (labels
 /// joined with dots, no final dot) and the offset after it. None if it
-/// runs out of the packet, loops, or grows past 255 bytes.
+/// runs out of the packet, points forward or into the header (a pointer
+/// names an earlier occurrence), or grows past 255 bytes.
 pub fn read_name(p: &[u8], mut at: usize) -> Option<(Vec<u8>, usize)> {
     let mut out: Vec<u8> = Vec::new();
     let mut after = None;
@@ -93,6 +99,9 @@ pub fn read_name(p: &[u8], mut at: usize) -> Option<(Vec<u8>, usize)> {
         let len = *p.get(at)? as usize;
         if len & 0xc0 == 0xc0 {
             let target = ((len & 0x3f) << 8) | *p.get(at + 1)? as usize;
+            if target >= at || target < 12 {
+                return None;
+            }
             after.get_or_insert(at + 2);
             jumps += 1;
             if jumps > 64 {
@@ -142,16 +151,24 @@ fn parse_packed(p: &[u8]) -> Option<Reply> {
         _ => return None,
     };
     at += 4;
-    // (owner, type, ttl, rdata offset, rdata length) of each answer.
+    // (owner, type, ttl, rdata offset, rdata length) of each answer of the
+    // Internet class, the only one 2.1.12 reads.
     let mut records = Vec::new();
     for _ in 0..ancount {
         let (owner, next) = read_name(p, at)?;
         let rtype = get16(next)?;
+        let class = get16(next + 2)?;
         let ttl = u32::from(get16(next + 4)?) << 16 | u32::from(get16(next + 6)?);
         let len = usize::from(get16(next + 8)?);
         let data = next + 10;
         p.get(data..data + len)?;
-        records.push((owner, rtype, ttl, data, len));
+        // A CNAME's data must be exactly one name, or the reply is broken.
+        if rtype == 5 && read_name(p, data)?.1 != data + len {
+            return None;
+        }
+        if class == 1 {
+            records.push((owner, rtype, ttl, data, len));
+        }
         at = data + len;
     }
     let same = |a: &[u8], b: &[u8]| a.eq_ignore_ascii_case(b);
@@ -179,6 +196,11 @@ fn parse_packed(p: &[u8]) -> Option<Reply> {
             .unwrap_or(Outcome::Error(DNS_ERR_NODATA, 0))
     } else {
         let (code, size) = if kind == Kind::A { (1, 4) } else { (28, 16) };
+        // An address record whose length is no multiple of an address is
+        // malformed, and so is the reply, as 2.1.12 parses it.
+        if owned.clone().any(|r| r.1 == code && r.4 % size != 0) {
+            return None;
+        }
         let mut ttl = u32::MAX;
         let mut addrs = Vec::new();
         for r in owned.filter(|r| r.1 == code && r.4 % size == 0) {
@@ -204,6 +226,33 @@ fn parse_packed(p: &[u8]) -> Option<Reply> {
         kind,
         outcome,
     })
+}
+
+/// Decodes the header, the questions and, with `answers`, the answer
+/// section: what 2.1.12 reads of a reply. The authority and additional
+/// sections carry nothing we use, and a record there that hickory refuses
+/// (one with empty data, a misplaced OPT or signature) must not cost the
+/// answer. Names are read from the packet as it came, so a compression
+/// pointer into the header means what it says there.
+fn read(packet: &[u8], answers: bool) -> Result<Message, DecodeError> {
+    let mut d = BinDecoder::new(packet);
+    let Header { metadata, counts } = Header::read(&mut d)?;
+    let mut msg = Message::new(metadata.id, metadata.message_type, metadata.op_code);
+    msg.metadata = metadata;
+    for _ in 0..counts.queries {
+        msg.queries.push(Query::read(&mut d)?);
+    }
+    if answers {
+        let n = usize::from(counts.answers);
+        msg.answers = Message::read_records(&mut d, n, false, metadata.op_code)?.0;
+        // The authority section gives only the TTL of a negative answer
+        // (its SOA): read when it decodes, ignored when it does not.
+        let n = usize::from(counts.authorities);
+        if let Ok((records, ..)) = Message::read_records(&mut d, n, false, metadata.op_code) {
+            msg.authorities = records;
+        }
+    }
+    Ok(msg)
 }
 
 /// What a decoded message says, if it is a reply to one A, AAAA or PTR
@@ -262,12 +311,9 @@ fn parse_cut(packet: &[u8]) -> Option<Reply> {
     if packet.len() < 12 || packet[2] & TC == 0 {
         return None;
     }
-    let mut head = packet.to_vec();
-    // Keep the question count, drop the answer, authority and additional
-    // counts; hickory ignores the bytes after the question then.
-    head[6..12].fill(0);
-    // No second fallback: a header that still does not decode is dropped.
-    let reply = decode(&Message::from_vec(&head).ok()?)?;
+    // No second fallback: a header and question that do not decode are
+    // dropped.
+    let reply = decode(&read(packet, false).ok()?)?;
     (reply.outcome == Outcome::Error(DNS_ERR_TRUNCATED, 0)).then_some(reply)
 }
 
@@ -298,7 +344,12 @@ fn answers(msg: &Message, qname: &Name, kind: Kind) -> Outcome {
             None => break,
         }
     }
-    let owned = msg.answers.iter().filter(|r| r.name == target);
+    // Only Internet-class records answer our Internet-class question, as
+    // in 2.1.12; a CHAOS-class A record is someone else's data.
+    let owned = msg
+        .answers
+        .iter()
+        .filter(|r| r.name == target && r.dns_class == DNSClass::IN);
     if kind == Kind::Ptr {
         let found = owned
             .filter_map(|r| match &r.data {
