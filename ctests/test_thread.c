@@ -8,7 +8,9 @@
  * table runs in one process in order; every later case installs the
  * pthread functions itself (installing twice is allowed).
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include "check.h"
@@ -648,6 +651,186 @@ end:
 		event_base_free(base);
 }
 
+/* A thread-safe pair: another thread writes into one half while the
+ * loop thread reads the other; both halves share one lock. */
+#define PAIR_MSGS 3000
+
+static size_t pair_got;
+static int pair_bad;
+
+static void
+pair_read(struct bufferevent *bev, void *arg)
+{
+	unsigned char msg[8];
+	struct evbuffer *in = bufferevent_get_input(bev);
+	unsigned n;
+
+	(void)arg;
+	while (evbuffer_get_length(in) >= sizeof(msg)) {
+		evbuffer_remove(in, msg, sizeof(msg));
+		n = (unsigned)(pair_got / sizeof(msg));
+		if (msg[0] != (unsigned char)n || msg[7] != (unsigned char)~n)
+			pair_bad = 1;
+		pair_got += sizeof(msg);
+	}
+	if (pair_got == PAIR_MSGS * sizeof(msg))
+		event_base_loopbreak(bufferevent_get_base(bev));
+}
+
+static void *
+pair_writer(void *arg)
+{
+	struct bufferevent *bev = arg;
+	unsigned char msg[8];
+	unsigned n;
+
+	for (n = 0; n < PAIR_MSGS; n++) {
+		memset(msg, 0, sizeof(msg));
+		msg[0] = (unsigned char)n;
+		msg[7] = (unsigned char)~n;
+		bufferevent_write(bev, msg, sizeof(msg));
+		if (n % 200 == 0)
+			sleep_ms(1);
+	}
+	return NULL;
+}
+
+static void
+pair_written_from_another_thread(void)
+{
+	struct event_base *base = NULL;
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct event *block = NULL;
+	pthread_t t;
+	int started = 0;
+
+	check_int(evthread_use_pthreads(), ==, 0);
+	base = event_base_new();
+	block = blocker(base);
+	check_int(bufferevent_pair_new(base, BEV_OPT_THREADSAFE, pair), ==, 0);
+	pair_got = 0;
+	pair_bad = 0;
+	bufferevent_setcb(pair[1], pair_read, NULL, NULL, NULL);
+	bufferevent_enable(pair[1], EV_READ);
+	check_int(pthread_create(&t, NULL, pair_writer, pair[0]), ==, 0);
+	started = 1;
+	check_int(event_base_dispatch(base), ==, 0);
+	pthread_join(t, NULL);
+	started = 0;
+	check_int(pair_bad, ==, 0);
+	check_int(pair_got, ==, PAIR_MSGS * 8);
+end:
+	if (started)
+		pthread_join(t, NULL);
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (block)
+		event_free(block);
+	if (base)
+		event_base_free(base);
+}
+
+/* A thread-safe listener turned off and on by another thread while the
+ * loop thread accepts what a third thread connects. */
+#define LISTEN_CONNS 40
+
+static int accepted;
+
+static void
+on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	(void)sa;
+	(void)socklen;
+	(void)arg;
+	close(fd);
+	if (++accepted == LISTEN_CONNS)
+		event_base_loopbreak(evconnlistener_get_base(lev));
+}
+
+struct toggler {
+	struct evconnlistener *lev;
+	struct sockaddr_in sin;
+	int stop;
+};
+
+static void *
+toggle_main(void *arg)
+{
+	struct toggler *tg = arg;
+
+	while (!flag_get(&tg->stop)) {
+		evconnlistener_disable(tg->lev);
+		sleep_ms(1);
+		evconnlistener_enable(tg->lev);
+		sleep_ms(2);
+	}
+	return NULL;
+}
+
+static void *
+connect_main(void *arg)
+{
+	struct toggler *tg = arg;
+	int i, fd;
+
+	for (i = 0; i < LISTEN_CONNS; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&tg->sin,
+		    sizeof(tg->sin)) == 0)
+			sleep_ms(1);
+		if (fd >= 0)
+			close(fd);
+	}
+	return NULL;
+}
+
+static void
+listener_toggled_from_another_thread(void)
+{
+	struct event_base *base = NULL;
+	struct evconnlistener *lev = NULL;
+	struct event *block = NULL;
+	struct toggler tg;
+	socklen_t len = sizeof(tg.sin);
+	pthread_t tt, tc;
+	int started = 0;
+
+	check_int(evthread_use_pthreads(), ==, 0);
+	base = event_base_new();
+	block = blocker(base);
+	memset(&tg, 0, sizeof(tg));
+	tg.sin.sin_family = AF_INET;
+	tg.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lev = evconnlistener_new_bind(base, on_accept, NULL,
+	    LEV_OPT_THREADSAFE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
+	    (struct sockaddr *)&tg.sin, sizeof(tg.sin));
+	check(lev != NULL);
+	check_int(getsockname(evconnlistener_get_fd(lev),
+	    (struct sockaddr *)&tg.sin, &len), ==, 0);
+	tg.lev = lev;
+	accepted = 0;
+	check_int(pthread_create(&tt, NULL, toggle_main, &tg), ==, 0);
+	check_int(pthread_create(&tc, NULL, connect_main, &tg), ==, 0);
+	started = 1;
+	check_int(event_base_dispatch(base), ==, 0);
+	check_int(accepted, ==, LISTEN_CONNS);
+end:
+	if (started) {
+		flag_set(&tg.stop, 1);
+		pthread_join(tt, NULL);
+		pthread_join(tc, NULL);
+	}
+	if (lev)
+		evconnlistener_free(lev);
+	if (block)
+		event_free(block);
+	if (base)
+		event_base_free(base);
+}
+
 static const struct check_case cases[] = {
 	{ "threadsafe_refused_before_install",
 	    threadsafe_refused_before_install },
@@ -662,6 +845,10 @@ static const struct check_case cases[] = {
 	{ "del_waits_for_running_callback", del_waits_for_running_callback },
 	{ "evbuffer_locking", evbuffer_locking },
 	{ "writers_and_freer_threads", writers_and_freer_threads },
+	{ "pair_written_from_another_thread",
+	    pair_written_from_another_thread },
+	{ "listener_toggled_from_another_thread",
+	    listener_toggled_from_another_thread },
 	{ NULL, NULL },
 };
 

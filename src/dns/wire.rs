@@ -150,6 +150,10 @@ fn parse_packed(p: &[u8]) -> Option<Reply> {
         12 => Kind::Ptr,
         _ => return None,
     };
+    // The question's class must be there, and Internet.
+    if get16(at + 2)? != 1 {
+        return None;
+    }
     at += 4;
     // (owner, type, ttl, rdata offset, rdata length) of each answer of the
     // Internet class, the only one 2.1.12 reads.
