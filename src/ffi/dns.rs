@@ -425,14 +425,14 @@ pub unsafe extern "C" fn evdns_base_resolve_reverse(
     ptr: *mut c_void,
 ) -> *mut ResolveRequest {
     let _ = flags;
-    const NAME: &str = "evdns_base_resolve_reverse";
-    enter(NAME, || {
-        let b = handle(NAME, base)?;
-        let a = handle(NAME, r#in)?;
-        let ip = IpAddr::from(a.s_addr.to_ne_bytes());
-        Ok(b.resolve_reverse(&ip, callback, ptr)
-            .unwrap_or(std::ptr::null_mut()))
-    })
+    reverse(
+        "evdns_base_resolve_reverse",
+        base,
+        r#in,
+        |a| IpAddr::from(a.s_addr.to_ne_bytes()),
+        callback,
+        ptr,
+    )
 }
 
 /// As evdns_base_resolve_reverse(), for the IPv6 address @p in (under
@@ -446,11 +446,28 @@ pub unsafe extern "C" fn evdns_base_resolve_reverse_ipv6(
     ptr: *mut c_void,
 ) -> *mut ResolveRequest {
     let _ = flags;
-    const NAME: &str = "evdns_base_resolve_reverse_ipv6";
-    enter(NAME, || {
-        let b = handle(NAME, base)?;
-        let a = handle(NAME, r#in)?;
-        let ip = IpAddr::from(a.s6_addr);
+    reverse(
+        "evdns_base_resolve_reverse_ipv6",
+        base,
+        r#in,
+        |a| IpAddr::from(a.s6_addr),
+        callback,
+        ptr,
+    )
+}
+
+/// The body of both reverse lookups: the address `r#in` read by `ip`.
+fn reverse<A>(
+    name: &'static str,
+    base: *mut EvdnsBase,
+    r#in: *const A,
+    ip: impl FnOnce(&A) -> IpAddr,
+    callback: evdns_callback_type,
+    ptr: *mut c_void,
+) -> *mut ResolveRequest {
+    enter(name, || {
+        let b = handle(name, base)?;
+        let ip = ip(handle(name, r#in)?);
         Ok(b.resolve_reverse(&ip, callback, ptr)
             .unwrap_or(std::ptr::null_mut()))
     })
