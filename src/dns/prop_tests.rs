@@ -122,7 +122,7 @@ fn model(pkt: &[u8]) -> Option<Model> {
             TYPE_AAAA => Some(16),
             _ => None,
         };
-        if want.is_some_and(|w| len == 0 || len % w != 0) {
+        if want.is_some_and(|w| len % w != 0) {
             return None;
         }
         if rtype == TYPE_CNAME {
