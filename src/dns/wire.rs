@@ -200,9 +200,10 @@ fn parse_packed(p: &[u8]) -> Option<Reply> {
             .unwrap_or(Outcome::Error(DNS_ERR_NODATA, 0))
     } else {
         let (code, size) = if kind == Kind::A { (1, 4) } else { (28, 16) };
-        // An address record whose length is no multiple of an address is
-        // malformed, and so is the reply, as 2.1.12 parses it.
-        if owned.clone().any(|r| r.1 == code && r.4 % size != 0) {
+        // An address record of the asked type whose length is no multiple
+        // of an address breaks the reply, whoever owns it, as 2.1.12
+        // parses it.
+        if records.iter().any(|r| r.1 == code && r.4 % size != 0) {
             return None;
         }
         let mut ttl = u32::MAX;
