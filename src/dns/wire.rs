@@ -155,8 +155,8 @@ fn parse_packed(p: &[u8]) -> Option<Reply> {
         return None;
     }
     at += 4;
-    // (owner, type, ttl, rdata offset, rdata length) of each answer of the
-    // Internet class, the only one 2.1.12 reads.
+    // (owner, type, ttl, rdata offset, rdata length, Internet class) of
+    // each answer.
     let mut records = Vec::new();
     for _ in 0..ancount {
         let (owner, next) = read_name(p, at)?;
@@ -170,9 +170,7 @@ fn parse_packed(p: &[u8]) -> Option<Reply> {
         if rtype == 5 && read_name(p, data)?.1 != data + len {
             return None;
         }
-        if class == 1 {
-            records.push((owner, rtype, ttl, data, len));
-        }
+        records.push((owner, rtype, ttl, data, len, class == 1));
         at = data + len;
     }
     let same = |a: &[u8], b: &[u8]| a.eq_ignore_ascii_case(b);
@@ -192,7 +190,10 @@ fn parse_packed(p: &[u8]) -> Option<Reply> {
         }
     }
     let text = |n: &[u8]| String::from_utf8_lossy(n).into_owned();
-    let owned = records.iter().filter(|r| same(&r.0, &target));
+    // Addresses and names come from Internet-class records only, as in
+    // 2.1.12; CNAMEs are followed whatever their class, as hickory's path
+    // above follows them.
+    let owned = records.iter().filter(|r| r.5 && same(&r.0, &target));
     let outcome = if kind == Kind::Ptr {
         owned
             .filter(|r| r.1 == 12)
@@ -203,7 +204,7 @@ fn parse_packed(p: &[u8]) -> Option<Reply> {
         // An address record of the asked type whose length is no multiple
         // of an address breaks the reply, whoever owns it, as 2.1.12
         // parses it.
-        if records.iter().any(|r| r.1 == code && r.4 % size != 0) {
+        if records.iter().any(|r| r.5 && r.1 == code && r.4 % size != 0) {
             return None;
         }
         let mut ttl = u32::MAX;
