@@ -17,6 +17,7 @@
 #include <event2/buffer_compat.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/util.h>
 
 #include "check.h"
 
@@ -327,6 +328,10 @@ file_segment_through_bufferevent(void)
 		data[i] = big_byte(i);
 	check_int(write(fd, data, BIG_FILE), ==, BIG_FILE);
 	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	/* 2.1.12 sends a whole segment with one sendfile: on a blocking
+	 * socket that would wait for this very thread to read. */
+	check_int(evutil_make_socket_nonblocking(sv[0]), ==, 0);
+	check_int(evutil_make_socket_nonblocking(sv[1]), ==, 0);
 	out = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
 	in = bufferevent_socket_new(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
 	check(out && in);
