@@ -589,6 +589,14 @@ impl Base {
     /// Stops waiting for `ev` and takes it off the active queues, never
     /// waiting for its callback: the library's own events.
     pub fn del(&self, ev: EvPtr) {
+        // The library deletes its events often when they are not pending
+        // (timeouts off, a side disabled twice): nothing to do then. Its
+        // events change only under their owner's lock, so the flags are
+        // stable here.
+        let linked = EVLIST_INSERTED | EVLIST_TIMEOUT | EVLIST_ACTIVE | EVLIST_ACTIVE_LATER;
+        if ev.flags() & linked == 0 {
+            return;
+        }
         self.del_waiting(ev, DelWait::Never);
     }
 
