@@ -48,6 +48,11 @@ pub struct Io {
     events: Events,
     fds: Vec<FdEntry>,
     always_ready: Vec<RawFd>,
+    /// Events added while their fd was already known ready (edge mode):
+    /// reported with the next poll's results, where libevent's
+    /// level-triggered epoll would report them, so they run after the
+    /// callbacks that were active already, not before.
+    known_ready: Vec<(RawFd, EvPtr)>,
 }
 
 /// An event to activate with these result flags.
@@ -62,6 +67,7 @@ impl Io {
             events: Events::with_capacity(1024),
             fds: Vec::new(),
             always_ready: Vec::new(),
+            known_ready: Vec::new(),
         })
     }
 
@@ -74,9 +80,9 @@ impl Io {
     }
 
     /// Adds `ev` to the events of its fd, registering or changing the
-    /// registration as needed. Returns the flags it is ready for already
-    /// (edge mode), which the caller activates.
-    pub fn add(&mut self, ev: EvPtr) -> std::io::Result<c_short> {
+    /// registration as needed. If the fd is known ready for it already
+    /// (edge mode), the next poll reports it.
+    pub fn add(&mut self, ev: EvPtr) -> std::io::Result<()> {
         let fd = ev.fd();
         let entry = self.entry(fd);
         if !entry.events.contains(&ev) {
@@ -90,10 +96,13 @@ impl Io {
         let entry = self.entry(fd);
         // An EV_ET event of the program waits for the next edge: readiness
         // seen before it was added is not news to it.
-        Ok(match entry.mode {
-            Mode::Edge if ev.events() & EV_ET == 0 => entry.ready & ev.events() & WANTED,
-            _ => 0,
-        })
+        if entry.mode == Mode::Edge
+            && ev.events() & EV_ET == 0
+            && entry.ready & ev.events() & WANTED != 0
+        {
+            self.known_ready.push((fd, ev));
+        }
+        Ok(())
     }
 
     /// Removes `ev` from its fd.
@@ -257,7 +266,7 @@ impl Io {
         timeout: Option<Duration>,
         out: &mut Vec<Activation>,
     ) -> std::io::Result<()> {
-        let timeout = if self.always_ready.is_empty() {
+        let timeout = if self.always_ready.is_empty() && self.known_ready.is_empty() {
             timeout
         } else {
             Some(Duration::ZERO)
@@ -297,6 +306,20 @@ impl Io {
                 if res != 0 {
                     out.push((ev, res));
                 }
+            }
+        }
+        for (fd, ev) in self.known_ready.drain(..) {
+            // Only an event still waiting on that fd: one deleted since
+            // (perhaps freed) is compared, never read.
+            let Some(entry) = self.fds.get(fd as usize) else {
+                continue;
+            };
+            if entry.mode != Mode::Edge || !entry.events.contains(&ev) {
+                continue;
+            }
+            let res = entry.ready & ev.events() & WANTED;
+            if res != 0 {
+                out.push((ev, res));
             }
         }
         for &fd in &self.always_ready {

@@ -221,7 +221,6 @@ impl Base {
         if flags & EVLIST_FINALIZING != 0 {
             return Err(AddError::Finalizing);
         }
-        let mut activate_now = 0;
         let busy = EVLIST_INSERTED | EVLIST_ACTIVE | EVLIST_ACTIVE_LATER;
         if ev.events() & EV_SIGNAL != 0 && flags & busy == 0 {
             self.add_signal(ev)?;
@@ -230,10 +229,9 @@ impl Base {
             let mut st = self.state.borrow_mut();
             let watches_fd = ev.events() & (EV_READ | EV_WRITE | EV_CLOSED) != 0;
             if watches_fd && flags & busy == 0 {
-                let ready = st.io.add(ev).map_err(AddError::Register)?;
+                st.io.add(ev).map_err(AddError::Register)?;
                 ev.set_flags(ev.flags() | EVLIST_INSERTED);
                 st.count(ev, 1);
-                activate_now = ready;
             }
             if let Some(tv) = tv {
                 if ev.cb().closure() == CLOSURE_PERSIST && !absolute {
@@ -258,9 +256,6 @@ impl Base {
                 ev.set_flags(ev.flags() | EVLIST_TIMEOUT);
                 st.count(ev, 1);
             }
-        }
-        if activate_now != 0 {
-            self.activate(ev, activate_now);
         }
         Ok(())
     }

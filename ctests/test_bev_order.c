@@ -1,0 +1,180 @@
+/*
+ * test_bev_order.c: the order of callbacks within one loop pass, as the
+ * bufferevent differential driver (ctests/diff/bev_diff.c) found them to
+ * matter.
+ *
+ * In libevent 2.1.12 a bufferevent's fd is watched level-triggered: an
+ * event added while its fd is ready is reported by the next epoll_wait, so
+ * its callback runs after every callback that was active already.
+ */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "check.h"
+
+/* What ran, in order: one letter per callback. */
+static char order[32];
+
+static void
+note(char c)
+{
+	size_t n = strlen(order);
+
+	if (n + 1 < sizeof(order)) {
+		order[n] = c;
+		order[n + 1] = 0;
+	}
+}
+
+static void
+user_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	note('u');
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
+	note('r');
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	(void)arg;
+	note('w');
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)arg;
+	note(what == (BEV_EVENT_EOF | BEV_EVENT_READING) ? 'e' : '?');
+}
+
+/*
+ * A socket bufferevent that has seen EOF is enabled for reading again
+ * (BEV-35), and only then is a user event activated: the user event still
+ * runs first, because the EOF is only found by the next poll.
+ */
+static void
+reenabled_read_runs_after_active_callbacks(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *bev = NULL;
+	struct event *user = NULL;
+	int sv[2] = { -1, -1 };
+
+	order[0] = 0;
+	check(base != NULL);
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	evutil_make_socket_nonblocking(sv[0]);
+	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	check(bev != NULL);
+	sv[0] = -1;
+	bufferevent_setcb(bev, read_cb, NULL, event_cb, NULL);
+	check_int(bufferevent_enable(bev, EV_READ), ==, 0);
+	check_int(write(sv[1], "hello", 5), ==, 5);
+	close(sv[1]);
+	sv[1] = -1;
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_str(order, "re");
+	check_int(bufferevent_get_enabled(bev), ==, EV_WRITE);
+
+	order[0] = 0;
+	user = event_new(base, -1, 0, user_cb, NULL);
+	check(user != NULL);
+	check_int(bufferevent_enable(bev, EV_READ), ==, 0);
+	event_active(user, EV_READ, 1);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_str(order, "ue");
+end:
+	if (user)
+		event_free(user);
+	if (bev)
+		bufferevent_free(bev);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/*
+ * Output written to a socket bufferevent whose fd is known writable: the
+ * write (and its write callback) comes with the next poll, after a user
+ * event that was activated after the write.
+ */
+static void
+write_runs_after_active_callbacks(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *bev = NULL;
+	struct event *user = NULL;
+	int sv[2] = { -1, -1 };
+	char buf[8];
+
+	order[0] = 0;
+	check(base != NULL);
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	evutil_make_socket_nonblocking(sv[0]);
+	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	check(bev != NULL);
+	sv[0] = -1;
+	bufferevent_setcb(bev, NULL, write_cb, event_cb, NULL);
+	/* A first write teaches both libraries that the fd is writable. */
+	check_int(bufferevent_write(bev, "a", 1), ==, 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_str(order, "w");
+
+	order[0] = 0;
+	user = event_new(base, -1, 0, user_cb, NULL);
+	check(user != NULL);
+	check_int(bufferevent_write(bev, "b", 1), ==, 0);
+	event_active(user, EV_READ, 1);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_str(order, "uw");
+	check_int(read(sv[1], buf, sizeof(buf)), ==, 2);
+	check_mem(buf, "ab", 2);
+end:
+	if (user)
+		event_free(user);
+	if (bev)
+		bufferevent_free(bev);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (base)
+		event_base_free(base);
+}
+
+static const struct check_case cases[] = {
+	{ "reenabled_read_runs_after_active_callbacks",
+	    reenabled_read_runs_after_active_callbacks },
+	{ "write_runs_after_active_callbacks",
+	    write_runs_after_active_callbacks },
+	{ NULL, NULL }
+};
+
+int
+main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return check_main(cases, argc, argv);
+}
