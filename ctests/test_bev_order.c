@@ -63,7 +63,12 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	(void)arg;
-	note(what == (BEV_EVENT_EOF | BEV_EVENT_READING) ? 'e' : '?');
+	if (what == (BEV_EVENT_EOF | BEV_EVENT_READING))
+		note('e');
+	else if (what == (BEV_EVENT_ERROR | BEV_EVENT_WRITING))
+		note('x');
+	else
+		note('?');
 }
 
 /*
@@ -164,7 +169,65 @@ end:
 		event_base_free(base);
 }
 
+/*
+ * A socket bufferevent whose peer sent a byte and closed, with reading
+ * enabled and output waiting: both sides are ready in the same pass, and
+ * 2.1.12 runs the event added last first (its per-fd list puts new events
+ * at the head). write_last: the output came after reading was enabled.
+ */
+static void
+read_and_write_ready_together(int write_last, const char *want)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *bev = NULL;
+	int sv[2] = { -1, -1 };
+
+	order[0] = 0;
+	check(base != NULL);
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	evutil_make_socket_nonblocking(sv[0]);
+	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	check(bev != NULL);
+	sv[0] = -1;
+	bufferevent_setcb(bev, read_cb, write_cb, event_cb, NULL);
+	check_int(write(sv[1], "x", 1), ==, 1);
+	close(sv[1]);
+	sv[1] = -1;
+	if (write_last) {
+		check_int(bufferevent_enable(bev, EV_READ), ==, 0);
+		check_int(bufferevent_write(bev, "y", 1), ==, 0);
+	} else {
+		check_int(bufferevent_write(bev, "y", 1), ==, 0);
+		check_int(bufferevent_enable(bev, EV_READ), ==, 0);
+	}
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_str(order, want);
+end:
+	if (bev)
+		bufferevent_free(bev);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (base)
+		event_base_free(base);
+}
+
+static void
+write_added_last_runs_first(void)
+{
+	read_and_write_ready_together(1, "xre");
+}
+
+static void
+read_added_last_runs_first(void)
+{
+	read_and_write_ready_together(0, "rxe");
+}
+
 static const struct check_case cases[] = {
+	{ "write_added_last_runs_first", write_added_last_runs_first },
+	{ "read_added_last_runs_first", read_added_last_runs_first },
 	{ "reenabled_read_runs_after_active_callbacks",
 	    reenabled_read_runs_after_active_callbacks },
 	{ "write_runs_after_active_callbacks",

@@ -301,27 +301,39 @@ impl Io {
             if entry.mode == Mode::Edge {
                 entry.ready |= what;
             }
-            for &ev in &entry.events {
+            // Newest first, as libevent's per-fd lists run: of a read and
+            // a write ready together, the one added last goes first.
+            for &ev in entry.events.iter().rev() {
                 let res = ev.events() & what & WANTED;
                 if res != 0 {
                     out.push((ev, res));
                 }
             }
         }
-        for (fd, ev) in self.known_ready.drain(..) {
-            // Only an event still waiting on that fd: one deleted since
-            // (perhaps freed) is compared, never read.
+        // One report per fd, its events newest first as above. Only events
+        // still waiting on the fd are taken: one deleted since (perhaps
+        // freed) is compared, never read.
+        self.known_ready.sort_by_key(|&(fd, _)| fd);
+        let mut at = 0;
+        while at < self.known_ready.len() {
+            let fd = self.known_ready[at].0;
+            let end = at + self.known_ready[at..].partition_point(|&(f, _)| f == fd);
+            let group = &self.known_ready[at..end];
+            at = end;
             let Some(entry) = self.fds.get(fd as usize) else {
                 continue;
             };
-            if entry.mode != Mode::Edge || !entry.events.contains(&ev) {
+            if entry.mode != Mode::Edge {
                 continue;
             }
-            let res = entry.ready & ev.events() & WANTED;
-            if res != 0 {
-                out.push((ev, res));
+            for &ev in entry.events.iter().rev() {
+                let res = entry.ready & ev.events() & WANTED;
+                if res != 0 && group.iter().any(|&(_, e)| e == ev) {
+                    out.push((ev, res));
+                }
             }
         }
+        self.known_ready.clear();
         for &fd in &self.always_ready {
             for &ev in &self.fds[fd as usize].events {
                 let res = ev.events() & (EV_READ | EV_WRITE);
