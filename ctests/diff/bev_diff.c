@@ -74,7 +74,7 @@ static const char *kind_names[] = {
 };
 
 /* What a read callback does with the input. */
-enum rmode { R_ALL, R_NONE, R_SOME, R_ECHO, R_DISABLE, NRMODE };
+enum rmode { R_ALL, R_NONE, R_SOME, R_ECHO, R_DISABLE, R_FREE, NRMODE };
 
 struct end {
 	struct bufferevent *bev;	/* NULL once freed */
@@ -82,6 +82,7 @@ struct end {
 	enum rmode mode;
 	size_t some;			/* R_SOME and R_ECHO take this much */
 	int echo_budget;
+	int free_on_end;		/* free it from an EOF or error event */
 	unsigned long long taken;	/* bytes the program took out */
 	uint64_t hash;			/* FNV-1a of them */
 	unsigned long long wrote;	/* bytes the program wrote */
@@ -266,16 +267,21 @@ end_name(struct end *e)
 	return buf[k];
 }
 
+/* Lengths of an end's buffers; 0 once it was freed (a read callback that
+ * frees its end can run nested inside the outer one's bufferevent_read
+ * when a filter hands on what was held back). */
 static size_t
 in_len(struct end *e)
 {
-	return evbuffer_get_length(bufferevent_get_input(e->bev));
+	return e->bev ? evbuffer_get_length(bufferevent_get_input(e->bev)) :
+	    0;
 }
 
 static size_t
 out_len(struct end *e)
 {
-	return evbuffer_get_length(bufferevent_get_output(e->bev));
+	return e->bev ? evbuffer_get_length(bufferevent_get_output(e->bev)) :
+	    0;
 }
 
 /* Takes up to n bytes out of e's input into the taken record. */
@@ -283,7 +289,7 @@ static size_t
 take(struct end *e, size_t n)
 {
 	unsigned char *p = malloc(n + 1);
-	int got = bufferevent_read(e->bev, p, n);
+	int got = e->bev ? bufferevent_read(e->bev, p, n) : 0;
 
 	if (got > 0) {
 		e->taken += (unsigned)got;
@@ -303,8 +309,7 @@ read_cb(struct bufferevent *bev, void *arg)
 		size_t low, high;
 	} wm;
 
-	(void)bev;
-	bufferevent_getwatermark(e->bev, EV_READ, &wm.low, &wm.high);
+	bufferevent_getwatermark(bev, EV_READ, &wm.low, &wm.high);
 	if (c->loose) {
 		cb_line(e, 0, "cb rd %s", end_name(e));
 		/* Taking nothing at the high watermark would make 2.1.12 run
@@ -330,7 +335,7 @@ read_cb(struct bufferevent *bev, void *arg)
 		break;
 	case R_ECHO: {
 		unsigned char *p = malloc(e->some + 1);
-		int got = bufferevent_read(e->bev, p, e->some);
+		int got = bufferevent_read(bev, p, e->some);
 		int r = 0;
 
 		if (got > 0) {
@@ -338,7 +343,7 @@ read_cb(struct bufferevent *bev, void *arg)
 			e->hash = fnv(e->hash, p, (size_t)got);
 		}
 		cb_line(e, 0, "cb rd %s in %zu took %d", end_name(e), len, got);
-		if (got > 0 && e->echo_budget > 0) {
+		if (got > 0 && e->echo_budget > 0 && e->bev) {
 			e->echo_budget--;
 			e->wrote += (unsigned)got;
 			r = bufferevent_write(e->bev, p, (size_t)got);
@@ -347,9 +352,16 @@ read_cb(struct bufferevent *bev, void *arg)
 		free(p);
 		break;
 	}
-	default:
+	case R_DISABLE:
 		cb_line(e, 0, "cb rd %s in %zu disable = %d", end_name(e), len,
-		    bufferevent_disable(e->bev, EV_READ));
+		    bufferevent_disable(bev, EV_READ));
+		break;
+	default:
+		cb_line(e, 0, "cb rd %s in %zu free", end_name(e), len);
+		if (e->bev == bev) {
+			bufferevent_free(bev);
+			e->bev = NULL;
+		}
 		break;
 	}
 }
@@ -380,6 +392,12 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	else
 		cb_line(e, 2, "cb ev %s 0x%02x in %zu out %zu", end_name(e),
 		    what, in_len(e), out_len(e));
+	if (e->free_on_end && e->bev == bev &&
+	    (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
+		cb_line(e, 2, "  free %s", end_name(e));
+		bufferevent_free(e->bev);
+		e->bev = NULL;
+	}
 }
 
 /* Filters: a copy, a byte transform, and one that passes whole lines. */
@@ -498,6 +516,11 @@ chan_new(struct chan *c)
 	}
 	set_end(c, 0, a);
 	set_end(c, 1, b);
+	/* Mostly reading from the start: new bufferevents only write. */
+	if (below(4))
+		out("  enable A = %d\n", bufferevent_enable(a, EV_READ));
+	if (below(4))
+		out("  enable B = %d\n", bufferevent_enable(b, EV_READ));
 }
 
 static void
@@ -721,14 +744,15 @@ op_enable(struct end *e)
 	    below(2) ? EV_READ : EV_WRITE;
 	int r;
 
-	if (below(2)) {
+	if (below(3)) {
 		out("enable %s %d\n", end_name(e), what);
 		r = bufferevent_enable(e->bev, what);
 	} else {
 		out("disable %s %d\n", end_name(e), what);
 		r = bufferevent_disable(e->bev, what);
 	}
-	out("  = %d en %d\n", r, bufferevent_get_enabled(e->bev));
+	out("  = %d en %d\n", r,
+	    e->bev ? bufferevent_get_enabled(e->bev) : -1);
 }
 
 static void
@@ -737,9 +761,14 @@ op_mode(struct end *e)
 	struct chan *c = &chans[e->ch];
 
 	e->mode = (enum rmode)below(c->loose ? 2 : NRMODE);
+	/* Freeing from the read callback is rare: it ends the channel. */
+	if (e->mode == R_FREE && below(3))
+		e->mode = R_ALL;
+	e->free_on_end = below(4) == 0;
 	e->some = 1 + below(below(2) ? 100 : 6000);
 	e->echo_budget = 3;
-	out("mode %s %d %zu\n", end_name(e), e->mode, e->some);
+	out("mode %s %d %zu free_on_end %d\n", end_name(e), e->mode, e->some,
+	    e->free_on_end);
 }
 
 static void
@@ -784,6 +813,36 @@ op_trigger(struct end *e)
 	}
 }
 
+/* Takes callbacks away or gives them back. */
+static void
+op_setcb(struct end *e)
+{
+	int r = below(3) != 0, w = below(3) != 0, v = below(3) != 0;
+
+	out("setcb %s %d %d %d\n", end_name(e), r, w, v);
+	bufferevent_setcb(e->bev, r ? read_cb : NULL, w ? write_cb : NULL,
+	    v ? event_cb : NULL, e);
+}
+
+/* The whole input at once into a buffer of the program's. */
+static void
+op_read_buffer(struct end *e)
+{
+	struct evbuffer *tmp = evbuffer_new();
+	size_t n;
+	unsigned char *p;
+	int r = bufferevent_read_buffer(e->bev, tmp);
+
+	n = evbuffer_get_length(tmp);
+	p = evbuffer_pullup(tmp, -1);
+	if (n) {
+		e->taken += n;
+		e->hash = fnv(e->hash, p, n);
+	}
+	out("read_buffer %s = %d got %zu\n", end_name(e), r, n);
+	evbuffer_free(tmp);
+}
+
 static void
 step(void)
 {
@@ -811,8 +870,12 @@ step(void)
 	}
 	if (which < 38)
 		op_write(e);
-	else if (which < 48)
+	else if (which < 45)
 		op_read(e);
+	else if (which < 47)
+		op_read_buffer(e);
+	else if (which < 48)
+		op_setcb(e);
 	else if (which < 56)
 		op_watermark(e);
 	else if (which < 68)
