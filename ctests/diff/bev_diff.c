@@ -29,9 +29,10 @@
  *   output when epoll next reports it writable and reads the peer one poll
  *   later; we may do both in one pass. So every loop run ends with
  *   EVLOOP_NONBLOCK, which keeps polling while anything was active (both
- *   libraries then finish all socket traffic), and the callback lines of a
- *   loop run are printed ordered by channel (and for loose channels by end
- *   and kind of callback), keeping the order among each group's lines.
+ *   libraries then finish all socket traffic). The callback lines of a
+ *   loop run are printed in groups: first those of all pairs and filters
+ *   over pairs in the order they ran, then each loose channel's, by end
+ *   and kind of callback, each group keeping the order of its lines.
  * - Timeouts are the one timing-dependent event: they are only set inside
  *   a timeout episode (set, wait until the event or a generous guard, then
  *   clear), and the transcript says only whether one fired and its flags.
@@ -74,14 +75,17 @@ static const char *kind_names[] = {
 };
 
 /* What a read callback does with the input. */
-enum rmode { R_ALL, R_NONE, R_SOME, R_ECHO, R_DISABLE, R_FREE, NRMODE };
+enum rmode {
+	R_ALL, R_NONE, R_SOME, R_ECHO, R_DISABLE, R_FORWARD, R_FREE, NRMODE
+};
 
 struct end {
 	struct bufferevent *bev;	/* NULL once freed */
 	int ch, side;
 	enum rmode mode;
 	size_t some;			/* R_SOME and R_ECHO take this much */
-	int echo_budget;
+	int echo_budget;		/* R_ECHO and R_FORWARD writes left */
+	int to_ch, to_side;		/* where R_FORWARD writes */
 	int free_on_end;		/* free it from an EOF or error event */
 	unsigned long long taken;	/* bytes the program took out */
 	uint64_t hash;			/* FNV-1a of them */
@@ -197,9 +201,11 @@ cb_line(struct end *e, int kind, const char *fmt, ...)
 		out("  %s\n", buf);
 		return;
 	}
-	key = e->ch * 8;
+	/* Pairs and filters over pairs keep their order across channels:
+	 * their callbacks are all deferred ones or run inside calls. */
+	key = 0;
 	if (c->loose)
-		key += 1 + e->side * 3 + kind;
+		key = 8 + e->ch * 8 + 1 + e->side * 3 + kind;
 	/* Consecutive read callbacks of one loose end are one line. */
 	if (c->loose && kind == 0 && nlines && lines[nlines - 1].key == key &&
 	    !strcmp(lines[nlines - 1].text, buf))
@@ -349,6 +355,29 @@ read_cb(struct bufferevent *bev, void *arg)
 			r = bufferevent_write(e->bev, p, (size_t)got);
 			cb_line(e, 0, "  echo %d = %d", got, r);
 		}
+		free(p);
+		break;
+	}
+	case R_FORWARD: {
+		/* Like a proxy: into an end of another channel (of a pair
+		 * kind, whose callbacks keep their order). */
+		struct end *to = &chans[e->to_ch].e[e->to_side];
+		unsigned char *p = malloc(e->some + 1);
+		int got = bufferevent_read(bev, p, e->some), r = -2;
+
+		if (got > 0) {
+			e->taken += (unsigned)got;
+			e->hash = fnv(e->hash, p, (size_t)got);
+		}
+		if (got > 0 && e->echo_budget > 0 && to->bev &&
+		    !chans[e->to_ch].loose) {
+			e->echo_budget--;
+			r = bufferevent_write(to->bev, p, (size_t)got);
+			if (r == 0)
+				to->wrote += (unsigned)got;
+		}
+		cb_line(e, 0, "cb rd %s in %zu took %d forward %s = %d",
+		    end_name(e), len, got, end_name(to), r);
 		free(p);
 		break;
 	}
@@ -767,8 +796,10 @@ op_mode(struct end *e)
 	e->free_on_end = below(4) == 0;
 	e->some = 1 + below(below(2) ? 100 : 6000);
 	e->echo_budget = 3;
-	out("mode %s %d %zu free_on_end %d\n", end_name(e), e->mode, e->some,
-	    e->free_on_end);
+	e->to_ch = (int)below(NCH);
+	e->to_side = (int)below(2);
+	out("mode %s %d %zu free_on_end %d to c%d%c\n", end_name(e), e->mode,
+	    e->some, e->free_on_end, e->to_ch, e->to_side ? 'B' : 'A');
 }
 
 static void
