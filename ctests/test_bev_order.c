@@ -1,11 +1,14 @@
 /*
- * test_bev_order.c: the order of callbacks within one loop pass, as the
- * bufferevent differential driver (ctests/diff/bev_diff.c) found them to
- * matter.
+ * test_bev_order.c: what the bufferevent differential driver
+ * (ctests/diff/bev_diff.c) found to matter about when a socket
+ * bufferevent's events run.
  *
  * In libevent 2.1.12 a bufferevent's fd is watched level-triggered: an
  * event added while its fd is ready is reported by the next epoll_wait, so
- * its callback runs after every callback that was active already.
+ * its callback runs after every callback that was active already; of the
+ * events of one fd, the one added last runs first; and an fd with nothing
+ * to read is not reported at all, so nothing about its read event (its
+ * timeout included) changes.
  */
 #include <signal.h>
 #include <string.h>
@@ -225,7 +228,102 @@ read_added_last_runs_first(void)
 	read_and_write_ready_together(0, "rxe");
 }
 
+static void
+wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* Runs the loop for ms milliseconds (scaled). */
+static void
+run_ms(struct event_base *base, int ms)
+{
+	struct event *t = evtimer_new(base, wait_cb, base);
+	struct timeval tv;
+
+	check_set_ms(&tv, ms * check_time_scale());
+	evtimer_add(t, &tv);
+	event_base_dispatch(base);
+	event_free(t);
+}
+
+static int timeouts;
+
+static void
+count_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)arg;
+	if (what == (BEV_EVENT_TIMEOUT | BEV_EVENT_READING))
+		timeouts++;
+}
+
+/*
+ * A socket bufferevent whose read event once had a timeout keeps that
+ * interval in 2.1.12 even after set_timeouts(NULL, NULL): each read
+ * re-arms it (both libraries do this). Reading up to a high watermark and
+ * draining makes it read again with nothing there; that must not re-arm
+ * the old timeout, or an idle connection times out and stops reading.
+ */
+static void
+read_finding_nothing_keeps_timer(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *bev = NULL;
+	struct evbuffer *in;
+	struct timeval tv;
+	int sv[2] = { -1, -1 }, i;
+
+	timeouts = 0;
+	check(base != NULL);
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	evutil_make_socket_nonblocking(sv[0]);
+	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	check(bev != NULL);
+	sv[0] = -1;
+	in = bufferevent_get_input(bev);
+	bufferevent_setcb(bev, NULL, NULL, count_event_cb, NULL);
+	check_int(bufferevent_enable(bev, EV_READ), ==, 0);
+	check_set_ms(&tv, 20);
+	check_int(bufferevent_set_timeouts(bev, &tv, NULL), ==, 0);
+	run_ms(base, 100);
+	check_int(timeouts, ==, 1);
+	check_int(bufferevent_set_timeouts(bev, NULL, NULL), ==, 0);
+	check_int(bufferevent_enable(bev, EV_READ), ==, 0);
+
+	/* Two reads that each stop at the high watermark, each drained. */
+	bufferevent_setwatermark(bev, EV_READ, 0, 2);
+	check_int(write(sv[1], "abcd", 4), ==, 4);
+	for (i = 0; i < 2; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		check_int(evbuffer_get_length(in), ==, 2);
+		check_int(evbuffer_drain(in, 2), ==, 0);
+	}
+	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+
+	/* Idle: no data, so no timeout and reading stays on. */
+	run_ms(base, 100);
+	check_int(timeouts, ==, 1);
+	check_int(bufferevent_get_enabled(bev) & EV_READ, ==, EV_READ);
+	check_int(write(sv[1], "e", 1), ==, 1);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(evbuffer_get_length(in), ==, 1);
+end:
+	if (bev)
+		bufferevent_free(bev);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (base)
+		event_base_free(base);
+}
+
 static const struct check_case cases[] = {
+	{ "read_finding_nothing_keeps_timer",
+	    read_finding_nothing_keeps_timer },
 	{ "write_added_last_runs_first", write_added_last_runs_first },
 	{ "read_added_last_runs_first", read_added_last_runs_first },
 	{ "reenabled_read_runs_after_active_callbacks",

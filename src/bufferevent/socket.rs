@@ -402,6 +402,9 @@ fn readable(bev: &Bufferevent, fd: c_int, what: c_short) {
         }
         Err(e) if sys::is_retriable(&e) => {
             bev.base().clear_ready(fd, EV_READ);
+            // Nothing was there: 2.1.12 would not have been woken, so the
+            // read timeout keeps running from where it was.
+            bev.base().undo_rearm(bev.ev_read());
             return;
         }
         Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {

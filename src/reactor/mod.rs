@@ -76,6 +76,10 @@ pub struct Base {
     state: RefCell<State>,
     /// The monotonic time cached for the current pass (0: not cached).
     cached_now: Cell<u64>,
+    /// While a persistent event's callback runs: that event and the
+    /// deadline its timer had before the callback re-armed it (None: no
+    /// timer), for `undo_rearm`.
+    rearmed: Cell<Option<(EvPtr, Option<u64>)>>,
     /// EVENT_BASE_FLAG_NO_CACHE_TIME: never cache the time.
     no_cache: bool,
     /// event_config_set_max_dispatch_interval's bound, if any.
@@ -163,6 +167,7 @@ impl Base {
                 max_added: 0,
             }),
             cached_now: Cell::new(0),
+            rearmed: Cell::new(None),
             no_cache,
             limit: Cell::new(None),
             method,
@@ -849,9 +854,12 @@ impl Base {
                 Some(ev) => {
                     let res = ev.res();
                     if cb.closure() == CLOSURE_PERSIST {
+                        let prev = (ev.flags() & EVLIST_TIMEOUT != 0).then(|| ev.deadline());
+                        self.rearmed.set(Some((ev, prev)));
                         self.rearm_persistent(ev);
                     }
                     ev.call(res);
+                    self.rearmed.set(None);
                 }
             }
             {
@@ -913,6 +921,33 @@ impl Base {
         // The event was registered a moment ago, so adding again can only
         // fail if its fd was closed under it, which the next pass reports.
         let _ = self.add(ev, Some(at), true);
+    }
+
+    /// Takes back the timer restart of the persistent event whose callback
+    /// is running: its timer goes back to the deadline it had before (or
+    /// to none). A bufferevent calls it when the readiness it acted on
+    /// turned out to be stale (a read found nothing): libevent's
+    /// level-triggered epoll would not have reported the fd at all, so
+    /// its idle timer would not have restarted.
+    pub fn undo_rearm(&self, ev: EvPtr) {
+        let Some((which, prev)) = self.rearmed.get() else {
+            return;
+        };
+        if which != ev || ev.flags() & EVLIST_INSERTED == 0 {
+            return;
+        }
+        self.rearmed.set(None);
+        let mut st = self.state.borrow_mut();
+        if ev.flags() & EVLIST_TIMEOUT != 0 {
+            st.timers.remove(ev);
+            st.count(ev, -1);
+            ev.set_flags(ev.flags() & !EVLIST_TIMEOUT);
+        }
+        if let Some(deadline) = prev {
+            st.timers.insert(ev, deadline);
+            ev.set_flags(ev.flags() | EVLIST_TIMEOUT);
+            st.count(ev, 1);
+        }
     }
 
     /// Called from `event_base_free`: runs the pending finalizers of
