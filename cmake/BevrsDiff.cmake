@@ -45,7 +45,7 @@ function(bevrs_add_bev_diff_tests)
 	if(VALGRIND)
 		add_test(NAME bev_diff__valgrind
 			COMMAND ${VALGRIND} ${BEVRS_VALGRIND_ARGS}
-				$<TARGET_FILE:bev_diff__rs> 7 300)
+				$<TARGET_FILE:bev_diff__rs> 7 2000)
 		set_tests_properties(bev_diff__valgrind PROPERTIES
 			LABELS "diff;valgrind" TIMEOUT 600)
 	endif()

@@ -952,7 +952,8 @@ step(void)
 	}
 	if (!e->bev)
 		e = &c->e[!e->side];
-	if (!e->bev || which < 14) {
+	/* A channel with one end gone is renewed sooner or later. */
+	if (!e->bev || which < 14 || (!chan_alive(c) && below(10) == 0)) {
 		int s;
 
 		for (s = 0; s < 2; s++)
