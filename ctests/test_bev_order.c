@@ -321,7 +321,59 @@ end:
 		event_base_free(base);
 }
 
+static void
+read_then_write_cb(struct bufferevent *bev, void *arg)
+{
+	char buf[8];
+
+	(void)arg;
+	note('r');
+	if (bufferevent_read(bev, buf, sizeof(buf)) > 0 && strlen(order) == 1)
+		bufferevent_write(bev, "x", 1);
+}
+
+/*
+ * A read that took all it was allowed (max_single_read) leaves the fd
+ * readable; output written from the read callback makes the write event
+ * the newest on the fd. 2.1.12's next epoll_wait reports both at once and
+ * runs the write first; the second read follows.
+ */
+static void
+unfinished_read_waits_for_next_poll(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *bev = NULL;
+	int sv[2] = { -1, -1 };
+	char buf[8];
+
+	order[0] = 0;
+	check(base != NULL);
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	evutil_make_socket_nonblocking(sv[0]);
+	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	check(bev != NULL);
+	sv[0] = -1;
+	check_int(bufferevent_set_max_single_read(bev, 4), ==, 0);
+	bufferevent_setcb(bev, read_then_write_cb, write_cb, NULL, NULL);
+	check_int(bufferevent_enable(bev, EV_READ), ==, 0);
+	check_int(write(sv[1], "abcdefgh", 8), ==, 8);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_str(order, "rwr");
+	check_int(read(sv[1], buf, sizeof(buf)), ==, 1);
+end:
+	if (bev)
+		bufferevent_free(bev);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (base)
+		event_base_free(base);
+}
+
 static const struct check_case cases[] = {
+	{ "unfinished_read_waits_for_next_poll",
+	    unfinished_read_waits_for_next_poll },
 	{ "read_finding_nothing_keeps_timer",
 	    read_finding_nothing_keeps_timer },
 	{ "write_added_last_runs_first", write_added_last_runs_first },

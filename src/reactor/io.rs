@@ -105,6 +105,12 @@ impl Io {
         Ok(())
     }
 
+    /// Has the next poll report `ev` again if its fd is still known ready
+    /// for it then, as a level-triggered epoll would.
+    pub fn report_again(&mut self, ev: EvPtr) {
+        self.known_ready.push((ev.fd(), ev));
+    }
+
     /// Removes `ev` from its fd.
     pub fn del(&mut self, ev: EvPtr) {
         let fd = ev.fd();

@@ -575,6 +575,14 @@ impl Base {
         self.state.borrow_mut().io.clear_ready(fd, what);
     }
 
+    /// Has the next poll report `ev` (a bufferevent's event) again if its
+    /// fd is still known ready for it: where libevent's level-triggered
+    /// epoll would report an fd a read or write did not exhaust, in the
+    /// same order among that fd's events.
+    pub fn report_again(&self, ev: EvPtr) {
+        self.state.borrow_mut().io.report_again(ev);
+    }
+
     /// Whether `fd` is known ready for `what` (edge-triggered fds only).
     pub fn is_ready(&self, fd: i32, what: c_short) -> bool {
         self.state.borrow().io.is_ready(fd, what)
