@@ -691,10 +691,11 @@ op_timeout(struct end *e)
 	if (e->bev)
 		bufferevent_set_timeouts(e->bev, NULL, NULL);
 	/* 2.1.12 keeps the interval on a socket's own read or write event
-	 * after set_timeouts(NULL, NULL), and later I/O on it re-arms that
-	 * old timeout (contrary to its documentation; we copy it). When
-	 * exactly it comes back follows 2.1.12's passes and read sizes, so
-	 * a socket end that had a timeout is not used again. */
+	 * after set_timeouts(NULL, NULL), and each later read or write on
+	 * it re-arms that old timeout (contrary to its documentation; we
+	 * copy it). It would then fire in whichever operation runs the loop
+	 * once its time is up, which is timing: a socket end that had a
+	 * timeout is not used again. */
 	if (c->loose && !(c->kind == K_FILT_SOCK && e->side == 0)) {
 		for (s = 0; s < 2; s++)
 			if (c->e[s].bev)
