@@ -478,7 +478,7 @@ line_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
     enum bufferevent_flush_mode mode, void *ctx)
 {
 	size_t n = evbuffer_get_length(src);
-	unsigned char *p;
+	unsigned char *p, *q;
 
 	(void)limit;
 	(void)ctx;
@@ -491,7 +491,15 @@ line_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		if (n == 0)
 			return BEV_NEED_MORE;
 	}
-	evbuffer_remove_buffer(src, dst, n);
+	/* Copied out, then added: 2.1.12's evbuffer_remove_buffer runs the
+	 * destination's callbacks while the source still holds the bytes,
+	 * and a filter's input callback can run this filter again right
+	 * there, which hands the same bytes on twice (see
+	 * ctests/test_bev_order.c). */
+	q = malloc(n);
+	evbuffer_remove(src, q, n);
+	evbuffer_add(dst, q, n);
+	free(q);
 	return BEV_OK;
 }
 
