@@ -88,6 +88,8 @@ struct end {
 	int to_ch, to_side;		/* where R_FORWARD writes */
 	int free_on_end;		/* free it from an EOF or error event */
 	int refill;			/* write callback writes this often */
+	short ev_seen;			/* loose: event flags of this loop run */
+	size_t ev_out;			/* loose: output at the latest event */
 	unsigned long long taken;	/* bytes the program took out */
 	uint64_t hash;			/* FNV-1a of them */
 	unsigned long long wrote;	/* bytes the program wrote */
@@ -238,11 +240,23 @@ group_begin(void)
 	nlines = 0;
 }
 
+static const char *end_name(struct end *e);
+
 static void
 group_end(void)
 {
 	size_t i;
+	int k, s;
 
+	for (k = 0; k < NCH; k++)
+		for (s = 0; s < 2; s++) {
+			struct end *e = &chans[k].e[s];
+
+			if (chans[k].loose && e->ev_seen)
+				cb_line(e, 2, "cb ev %s 0x%02x out %zu",
+				    end_name(e), e->ev_seen, e->ev_out);
+			e->ev_seen = 0;
+		}
 	grouping = 0;
 	qsort(lines, nlines, sizeof(*lines), line_cmp);
 	for (i = 0; i < nlines; i++) {
@@ -434,8 +448,14 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		event_base_loopexit(base, NULL);
 	}
 	/* A loose end's input at an event that comes between its reads
-	 * depends on read sizes; the state after the loop shows it. */
-	if (chans[e->ch].loose)
+	 * depends on read sizes; the state after the loop shows it. Its
+	 * events of one loop run are reported as one: whether a read error
+	 * comes in the pass of a write error (and, deferred, is merged with
+	 * it) depends on how fast reading got there. */
+	if (chans[e->ch].loose && grouping) {
+		e->ev_seen |= what;
+		e->ev_out = out_len(e);
+	} else if (chans[e->ch].loose)
 		cb_line(e, 2, "cb ev %s 0x%02x out %zu", end_name(e), what,
 		    out_len(e));
 	else
@@ -838,7 +858,9 @@ op_mode(struct end *e)
 	/* Freeing from the read callback is rare: it ends the channel. */
 	if (e->mode == R_FREE && below(3))
 		e->mode = R_ALL;
-	e->free_on_end = below(4) == 0;
+	/* Not for loose ends: freeing at one event would cut off another
+	 * that, depending on read sizes, came in the same pass or later. */
+	e->free_on_end = !c->loose && below(4) == 0;
 	e->some = 1 + below(below(2) ? 100 : 6000);
 	e->echo_budget = 3;
 	e->to_ch = (int)below(NCH);
