@@ -88,7 +88,7 @@ struct end {
 	int to_ch, to_side;		/* where R_FORWARD writes */
 	int free_on_end;		/* free it from an EOF or error event */
 	int refill;			/* write callback writes this often */
-	short ev_seen;			/* loose: event flags of this loop run */
+	short ev_seen;			/* loose: events of this loop run */
 	size_t ev_out;			/* loose: output at the latest event */
 	unsigned long long taken;	/* bytes the program took out */
 	uint64_t hash;			/* FNV-1a of them */
