@@ -398,13 +398,16 @@ fn readable(bev: &Bufferevent, fd: c_int, what: c_short) {
             // A read that filled its allowance may have left more behind,
             // and a closed peer's end of stream is still to be read.
             if bev.base().is_ready(fd, EV_READ) && still_inserted(bev.ev_read()) {
-                bev.base().activate_later(bev.ev_read(), EV_READ);
+                bev.base().report_again(bev.ev_read());
             }
             bev.trigger(EV_READ, 0);
             return;
         }
         Err(e) if sys::is_retriable(&e) => {
             bev.base().clear_ready(fd, EV_READ);
+            // Nothing was there: 2.1.12 would not have been woken, so the
+            // read timeout keeps running from where it was.
+            bev.base().undo_rearm(bev.ev_read());
             return;
         }
         Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
@@ -475,7 +478,7 @@ fn writable(bev: &Bufferevent, fd: c_int, what: c_short) {
                 if n < attempt {
                     bev.base().clear_ready(fd, EV_WRITE);
                 } else if output.len() > 0 && still_inserted(bev.ev_write()) {
-                    bev.base().activate_later(bev.ev_write(), EV_WRITE);
+                    bev.base().report_again(bev.ev_write());
                 }
             }
             Err(e) if sys::is_retriable(&e) => {

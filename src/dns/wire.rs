@@ -204,7 +204,10 @@ fn parse_packed(p: &[u8]) -> Option<Reply> {
         // An address record of the asked type whose length is no multiple
         // of an address breaks the reply, whoever owns it, as 2.1.12
         // parses it.
-        if records.iter().any(|r| r.5 && r.1 == code && r.4 % size != 0) {
+        if records
+            .iter()
+            .any(|r| r.5 && r.1 == code && r.4 % size != 0)
+        {
             return None;
         }
         let mut ttl = u32::MAX;

@@ -51,6 +51,11 @@ pub struct Io {
     epfd: RawFd,
     fds: Vec<FdEntry>,
     always_ready: Vec<RawFd>,
+    /// Events added while their fd was already known ready (edge mode):
+    /// reported with the next poll's results, where libevent's
+    /// level-triggered epoll would report them, so they run after the
+    /// callbacks that were active already, not before.
+    known_ready: Vec<(RawFd, EvPtr)>,
 }
 
 /// The epoll instance and the buffer it reports into; used only by the
@@ -145,6 +150,7 @@ impl Io {
             epfd,
             fds: Vec::new(),
             always_ready: Vec::new(),
+            known_ready: Vec::new(),
         }
     }
 
@@ -161,9 +167,9 @@ impl Io {
     }
 
     /// Adds `ev` to the events of its fd, registering or changing the
-    /// registration as needed. Returns the flags it is ready for already
-    /// (edge mode), which the caller activates.
-    pub fn add(&mut self, ev: EvPtr) -> std::io::Result<c_short> {
+    /// registration as needed. If the fd is known ready for it already
+    /// (edge mode), the next poll reports it.
+    pub fn add(&mut self, ev: EvPtr) -> std::io::Result<()> {
         let fd = ev.fd();
         let entry = self.entry(fd);
         if !entry.events.contains(&ev) {
@@ -177,10 +183,19 @@ impl Io {
         let entry = self.entry(fd);
         // An EV_ET event of the program waits for the next edge: readiness
         // seen before it was added is not news to it.
-        Ok(match entry.mode {
-            Mode::Edge if ev.events() & EV_ET == 0 => entry.ready & ev.events() & WANTED,
-            _ => 0,
-        })
+        if entry.mode == Mode::Edge
+            && ev.events() & EV_ET == 0
+            && entry.ready & ev.events() & WANTED != 0
+        {
+            self.known_ready.push((fd, ev));
+        }
+        Ok(())
+    }
+
+    /// Has the next poll report `ev` again if its fd is still known ready
+    /// for it then, as a level-triggered epoll would.
+    pub fn report_again(&mut self, ev: EvPtr) {
+        self.known_ready.push((ev.fd(), ev));
     }
 
     /// Removes `ev` from its fd.
@@ -331,9 +346,9 @@ impl Io {
     }
 
     /// How long the next wait may last: not at all while some fd is
-    /// always ready.
+    /// always ready or known ready for an event added since.
     pub fn wait_limit(&self, timeout: Option<Duration>) -> Option<Duration> {
-        if self.always_ready.is_empty() {
+        if self.always_ready.is_empty() && self.known_ready.is_empty() {
             timeout
         } else {
             Some(Duration::ZERO)
@@ -371,13 +386,39 @@ impl Io {
             if entry.mode == Mode::Edge {
                 entry.ready |= what;
             }
-            for &ev in &entry.events {
+            // Newest first, as libevent's per-fd lists run: of a read and
+            // a write ready together, the one added last goes first.
+            for &ev in entry.events.iter().rev() {
                 let res = ev.events() & what & WANTED;
                 if res != 0 {
                     out.push((ev, res));
                 }
             }
         }
+        // One report per fd, its events newest first as above. Only events
+        // still waiting on the fd are taken: one deleted since (perhaps
+        // freed) is compared, never read.
+        self.known_ready.sort_by_key(|&(fd, _)| fd);
+        let mut at = 0;
+        while at < self.known_ready.len() {
+            let fd = self.known_ready[at].0;
+            let end = at + self.known_ready[at..].partition_point(|&(f, _)| f == fd);
+            let group = &self.known_ready[at..end];
+            at = end;
+            let Some(entry) = self.fds.get(fd as usize) else {
+                continue;
+            };
+            if entry.mode != Mode::Edge {
+                continue;
+            }
+            for &ev in entry.events.iter().rev() {
+                let res = entry.ready & ev.events() & WANTED;
+                if res != 0 && group.iter().any(|&(_, e)| e == ev) {
+                    out.push((ev, res));
+                }
+            }
+        }
+        self.known_ready.clear();
         for &fd in &self.always_ready {
             for &ev in &self.fds[fd as usize].events {
                 let res = ev.events() & (EV_READ | EV_WRITE);

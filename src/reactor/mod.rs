@@ -101,6 +101,10 @@ pub struct Base {
     cond: Option<Cond>,
     /// The monotonic time cached for the current pass (0: not cached).
     cached_now: AtomicU64,
+    /// While a persistent event's callback runs: that event and the
+    /// deadline its timer had before the callback re-armed it (None: no
+    /// timer), for `undo_rearm`. Only the loop's thread touches it.
+    rearmed: Cell<Option<(EvPtr, Option<u64>)>>,
     /// EVENT_BASE_FLAG_NO_CACHE_TIME: never cache the time.
     no_cache: bool,
     /// event_config_set_max_dispatch_interval's bound, if any.
@@ -218,6 +222,7 @@ impl Base {
             }),
             waiter: UnsafeCell::new(waiter),
             cached_now: AtomicU64::new(0),
+            rearmed: Cell::new(None),
             no_cache,
             limit: Cell::new(None),
             method,
@@ -334,7 +339,6 @@ impl Base {
         if flags & EVLIST_FINALIZING != 0 {
             return Err(AddError::Finalizing);
         }
-        let mut activate_now = 0;
         let busy = EVLIST_INSERTED | EVLIST_ACTIVE | EVLIST_ACTIVE_LATER;
         if ev.events() & EV_SIGNAL != 0 && flags & busy == 0 {
             self.add_signal(ev)?;
@@ -343,10 +347,9 @@ impl Base {
             let mut st = self.state.borrow_mut();
             let watches_fd = ev.events() & (EV_READ | EV_WRITE | EV_CLOSED) != 0;
             if watches_fd && flags & busy == 0 {
-                let ready = st.io.add(ev).map_err(AddError::Register)?;
+                st.io.add(ev).map_err(AddError::Register)?;
                 ev.set_flags(ev.flags() | EVLIST_INSERTED);
                 st.count(ev, 1);
-                activate_now = ready;
             }
             if let Some(tv) = tv {
                 if ev.cb().closure() == CLOSURE_PERSIST && !absolute {
@@ -371,9 +374,6 @@ impl Base {
                 ev.set_flags(ev.flags() | EVLIST_TIMEOUT);
                 st.count(ev, 1);
             }
-        }
-        if activate_now != 0 {
-            self.activate(ev, activate_now);
         }
         self.wake_loop();
         Ok(())
@@ -750,6 +750,15 @@ impl Base {
         self.state.borrow_mut().io.clear_ready(fd, what);
     }
 
+    /// Has the next poll report `ev` (a bufferevent's event) again if its
+    /// fd is still known ready for it: where libevent's level-triggered
+    /// epoll would report an fd a read or write did not exhaust, in the
+    /// same order among that fd's events.
+    pub fn report_again(&self, ev: EvPtr) {
+        let _held = self.hold();
+        self.state.borrow_mut().io.report_again(ev);
+    }
+
     /// Whether `fd` is known ready for `what` (edge-triggered fds only).
     pub fn is_ready(&self, fd: i32, what: c_short) -> bool {
         let _held = self.hold();
@@ -1050,9 +1059,12 @@ impl Base {
                 Some(ev) => {
                     let res = ev.res();
                     if cb.closure() == CLOSURE_PERSIST {
+                        let prev = (ev.flags() & EVLIST_TIMEOUT != 0).then(|| ev.deadline());
+                        self.rearmed.set(Some((ev, prev)));
                         self.rearm_persistent(ev);
                     }
                     self.unlocked(|| ev.call(res));
+                    self.rearmed.set(None);
                 }
             }
             {
@@ -1120,6 +1132,34 @@ impl Base {
         // The event was registered a moment ago, so adding again can only
         // fail if its fd was closed under it, which the next pass reports.
         let _ = self.add(ev, Some(at), true);
+    }
+
+    /// Takes back the timer restart of the persistent event whose callback
+    /// is running: its timer goes back to the deadline it had before (or
+    /// to none). A bufferevent calls it when the readiness it acted on
+    /// turned out to be stale (a read found nothing): libevent's
+    /// level-triggered epoll would not have reported the fd at all, so
+    /// its idle timer would not have restarted.
+    pub fn undo_rearm(&self, ev: EvPtr) {
+        let _held = self.hold();
+        let Some((which, prev)) = self.rearmed.get() else {
+            return;
+        };
+        if which != ev || ev.flags() & EVLIST_INSERTED == 0 {
+            return;
+        }
+        self.rearmed.set(None);
+        let mut st = self.state.borrow_mut();
+        if ev.flags() & EVLIST_TIMEOUT != 0 {
+            st.timers.remove(ev);
+            st.count(ev, -1);
+            ev.set_flags(ev.flags() & !EVLIST_TIMEOUT);
+        }
+        if let Some(deadline) = prev {
+            st.timers.insert(ev, deadline);
+            ev.set_flags(ev.flags() | EVLIST_TIMEOUT);
+            st.count(ev, 1);
+        }
     }
 
     /// Called from `event_base_free`: runs the pending finalizers of
