@@ -327,6 +327,13 @@ file_segment_through_bufferevent(void)
 		data[i] = big_byte(i);
 	check_int(write(fd, data, BIG_FILE), ==, BIG_FILE);
 	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+	/*
+	 * libevent leaves a given fd's mode alone: a blocking one would stall
+	 * sendfile once the socket's buffer is full, with the reader in this
+	 * same thread.
+	 */
+	check_int(evutil_make_socket_nonblocking(sv[0]), ==, 0);
+	check_int(evutil_make_socket_nonblocking(sv[1]), ==, 0);
 	out = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
 	in = bufferevent_socket_new(base, sv[1], BEV_OPT_CLOSE_ON_FREE);
 	check(out && in);
