@@ -6,20 +6,24 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$root/build}
 
 # Debian packages the build and the tests need besides the Rust toolchain.
-# tmux and memcached are the real programs the tests run on our library.
+# tmux, memcached, sslsplit and openbsd-inetd are the real programs the
+# tests run on our library (ctests/real/).
 # zlib1g-dev: the compression filter tests (ctests/test_filter_zlib*.c).
 # openssl: the command-line program, the real TLS peer of
 # ctests/test_ssl_peers.c (s_server and s_client).
 deps_packages=(build-essential cmake pkg-config libevent-dev libssl-dev
-	valgrind tmux memcached python3 zlib1g-dev openssl)
+	valgrind tmux memcached sslsplit openbsd-inetd python3 zlib1g-dev
+	openssl)
 
 # Prints what is missing, one word per item; nothing when all is there.
 deps_missing() {
 	local cmd
 	for cmd in cmake pkg-config valgrind cc c++ make tmux memcached python3 \
-	    openssl; do
+	    openssl sslsplit; do
 		command -v "$cmd" >/dev/null 2>&1 || echo "$cmd"
 	done
+	# In /usr/sbin, which a user's PATH may lack.
+	[[ -x /usr/sbin/inetd ]] || echo openbsd-inetd
 	if command -v pkg-config >/dev/null 2>&1; then
 		pkg-config --exists libevent libevent_core libevent_pthreads \
 		    libevent_openssl || echo libevent-dev

@@ -205,8 +205,9 @@ impl Io {
             return;
         }
         self.entry(fd).events.retain(|&e| e != ev);
-        // A failure here means the fd was closed under us: epoll has already
-        // forgotten it, which is what we wanted.
+        // The fd closed under us is taken care of in `epoll_del`; any other
+        // failure leaves the old registration, which reports nothing to
+        // the events left.
         let _ = self.update(fd);
     }
 
@@ -309,17 +310,15 @@ impl Io {
         let result = match (current, wanted) {
             (_, Mode::None) => {
                 if matches!(current, Mode::Edge | Mode::Level(_)) {
-                    epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, 0)
+                    epoll_del(epfd, fd)
                 } else {
                     Ok(())
                 }
             }
-            (Mode::None, Mode::Edge) => epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, edge),
-            (Mode::None, Mode::Level(bits)) => epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, bits),
-            (Mode::Edge | Mode::Level(_), Mode::Level(bits)) => {
-                epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, bits)
-            }
-            (Mode::Level(_), Mode::Edge) => epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, edge),
+            (Mode::None, Mode::Edge) => epoll_add(epfd, fd, edge),
+            (Mode::None, Mode::Level(bits)) => epoll_add(epfd, fd, bits),
+            (Mode::Edge | Mode::Level(_), Mode::Level(bits)) => epoll_mod(epfd, fd, bits),
+            (Mode::Level(_), Mode::Edge) => epoll_mod(epfd, fd, edge),
             _ => Ok(()),
         };
         let entry = &mut self.fds[fd as usize];
@@ -427,6 +426,50 @@ impl Io {
                 }
             }
         }
+    }
+}
+
+// The table can be out of date with epoll: a program may close an fd that
+// still has events (or whose bufferevent is not finalized yet), which drops
+// it from epoll, and get the same number back from its next socket. As
+// libevent's epoll backend does, a change that finds the kernel's view
+// different is retried as the one that fits it.
+
+/// Registers `fd`; one epoll already has (a stale number reused) is changed.
+fn epoll_add(epfd: RawFd, fd: RawFd, bits: u32) -> std::io::Result<()> {
+    match epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, bits) {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, bits)
+        }
+        r => r,
+    }
+}
+
+/// Changes the registration of `fd`; one epoll has forgotten (the fd was
+/// closed and its number reused) is made again.
+fn epoll_mod(epfd: RawFd, fd: RawFd, bits: u32) -> std::io::Result<()> {
+    match epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, bits) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, bits)
+        }
+        r => r,
+    }
+}
+
+/// Drops the registration of `fd`; an fd already closed (so gone from
+/// epoll) counts as dropped, else the table would keep a registration the
+/// next fd with its number does not have.
+fn epoll_del(epfd: RawFd, fd: RawFd) -> std::io::Result<()> {
+    match epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, 0) {
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOENT | libc::EBADF | libc::EPERM)
+            ) =>
+        {
+            Ok(())
+        }
+        r => r,
     }
 }
 
