@@ -15,10 +15,11 @@ use crate::ffi::event_struct::event_callback;
 use crate::reactor::Base;
 use crate::reactor::event_mem::CbPtr;
 
-/// Where and how a buffer's callbacks are deferred. Boxed in the buffer,
-/// so the record's address, which the loop's queue holds, never moves.
+/// Where and how a buffer's callbacks are deferred. Boxed in the buffer
+/// once, so the record's address, which the loop's queue holds, never
+/// moves; deferring to another base later reuses it.
 pub(crate) struct Deferral {
-    base: *mut Base,
+    base: Cell<*mut Base>,
     record: UnsafeCell<event_callback>,
     /// Bytes added and removed since the deferred callbacks last ran.
     pend: Cell<(usize, usize)>,
@@ -32,7 +33,7 @@ impl Deferral {
     fn base(&self) -> &Base {
         // SAFETY: the program keeps the base alive while buffers defer to it
         // (libevent asks the same).
-        unsafe { &*self.base }
+        unsafe { &*self.base.get() }
     }
 }
 
@@ -40,8 +41,7 @@ impl Buffer {
     /// Adds a change to the batch the deferred callbacks will report, and
     /// returns the batch so far.
     pub(crate) fn add_pending(&self, added: usize, deleted: usize) -> (usize, usize) {
-        let defer = self.defer.borrow();
-        let Some(d) = defer.as_ref() else {
+        let Some(d) = self.defer.get() else {
             return (added, deleted);
         };
         let (a, d2) = d.pend.get();
@@ -52,10 +52,7 @@ impl Buffer {
 
     /// Takes the batch the deferred callbacks report.
     pub(crate) fn take_pending(&self) -> (usize, usize) {
-        self.defer
-            .borrow()
-            .as_ref()
-            .map_or((0, 0), |d| d.pend.replace((0, 0)))
+        self.defer.get().map_or((0, 0), |d| d.pend.replace((0, 0)))
     }
 
     /// Makes the buffer's callbacks (other than the library's own) run from
@@ -64,20 +61,19 @@ impl Buffer {
     pub fn defer_callbacks(&self, self_raw: *mut Buffer, base: *mut Base) {
         // A record already queued on another base moves to the new one.
         let was_queued = self.undefer();
-        let pend = self
-            .defer
-            .borrow()
-            .as_ref()
-            .map_or((0, 0), |d| d.pend.get());
-        let d = Box::new(Deferral {
-            base,
-            // SAFETY: all-zero is a valid unqueued record; init_self fills it.
-            record: UnsafeCell::new(unsafe { std::mem::zeroed() }),
-            pend: Cell::new(pend),
+        let d = self.defer.get_or_init(|| {
+            Box::new(Deferral {
+                base: Cell::new(base),
+                // SAFETY: all-zero is a valid unqueued record; init_self
+                // fills it below.
+                record: UnsafeCell::new(unsafe { std::mem::zeroed() }),
+                pend: Cell::new((0, 0)),
+            })
         });
+        // Not queued (undefer took it off): safe to fill again.
+        d.base.set(base);
         let pri = d.base().default_priority();
         d.cb().init_self(Some(run_deferred), self_raw.cast(), pri);
-        *self.defer.borrow_mut() = Some(d);
         if was_queued {
             self.schedule_deferred();
         }
@@ -88,8 +84,7 @@ impl Buffer {
     pub(crate) fn undefer(&self) -> bool {
         let queued = self
             .defer
-            .borrow()
-            .as_ref()
+            .get()
             .is_some_and(|d| d.base().unschedule(d.cb()));
         if queued {
             self.busy.set(self.busy.get() - 1);
@@ -98,17 +93,13 @@ impl Buffer {
     }
 
     pub(crate) fn is_deferring(&self) -> bool {
-        self.defer.borrow().is_some()
+        self.defer.get().is_some()
     }
 
     /// Queues the record unless it is queued already; a newly queued record
     /// holds the buffer.
     pub(crate) fn schedule_deferred(&self) {
-        let newly = self
-            .defer
-            .borrow()
-            .as_ref()
-            .is_some_and(|d| d.base().schedule(d.cb()));
+        let newly = self.defer.get().is_some_and(|d| d.base().schedule(d.cb()));
         if newly {
             self.busy.set(self.busy.get() + 1);
         }

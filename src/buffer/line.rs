@@ -110,14 +110,14 @@ impl Buffer {
             if inner.frozen_front {
                 return Err(BufferError::Frozen);
             }
-            let scan_from = match inner.scan {
+            let scan_from = match inner.scan() {
                 Some((s, p)) if s == style => p,
                 _ => 0,
             };
             let (pos, eol_len) = match inner.find_eol(0, scan_from, style) {
                 Ok(found) => found,
                 Err(resume) => {
-                    inner.scan = Some((style, resume));
+                    inner.set_scan(Some((style, resume)));
                     return Ok(None);
                 }
             };

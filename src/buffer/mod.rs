@@ -25,7 +25,7 @@
 //! so steady traffic allocates nothing per message, and an emptied buffer
 //! keeps no chunk.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 
 mod callbacks;
@@ -83,7 +83,7 @@ pub struct Buffer {
     /// `evbuffer_free` was called while busy; the last call out frees it.
     freed: Cell<bool>,
     /// Set by `evbuffer_defer_callbacks`; boxed, since few buffers defer.
-    defer: RefCell<Option<Box<deferred::Deferral>>>,
+    defer: OnceCell<Box<deferred::Deferral>>,
     /// Taken by every entry point once set (evbuffer_enable_locking, or
     /// the lock of the bufferevent owning the buffer).
     lock: LockSlot,
@@ -97,8 +97,11 @@ struct Inner {
     frozen_back: bool,
     /// 32 bits wide, as libevent keeps them (the API passes 64).
     flags: u32,
-    /// readln's memory: for this style, no line end starts before `.1`.
-    scan: Option<(Eol, usize)>,
+    /// readln's memory: for this style, no line end starts before
+    /// `scan_from` (two fields rather than a tuple, so the style's byte
+    /// shares a word with the flags).
+    scan_style: Option<Eol>,
+    scan_from: usize,
     /// Chunks taken out, to release once the state is no longer borrowed.
     dead: Vec<Chunk>,
     /// Held by every view other buffers took of this one's chunks; made on
@@ -151,7 +154,8 @@ impl Buffer {
                 frozen_front: false,
                 frozen_back: false,
                 flags: 0,
-                scan: None,
+                scan_style: None,
+                scan_from: 0,
                 dead: Vec::new(),
                 keeper: None,
             }),
@@ -159,7 +163,7 @@ impl Buffer {
             busy: Cell::new(0),
             freed: Cell::new(false),
             lock: LockSlot::empty(),
-            defer: RefCell::new(None),
+            defer: OnceCell::new(),
         }
     }
 
@@ -397,7 +401,7 @@ impl Buffer {
         let orig = {
             let mut inner = self.inner.borrow_mut();
             let orig = inner.len;
-            inner.scan = None;
+            inner.set_scan(None);
             let mut rest = data;
             if let Some(first) = inner.chunks.front_mut() {
                 if first.is_empty() {
@@ -483,6 +487,17 @@ impl Buffer {
 }
 
 impl Inner {
+    /// readln's memory: the style and the offset before which no line
+    /// end of that style starts.
+    fn scan(&self) -> Option<(Eol, usize)> {
+        self.scan_style.map(|style| (style, self.scan_from))
+    }
+
+    fn set_scan(&mut self, scan: Option<(Eol, usize)>) {
+        self.scan_style = scan.map(|s| s.0);
+        self.scan_from = scan.map_or(0, |s| s.1);
+    }
+
     /// Appends bytes into spare room from the last chunk holding data on,
     /// then into new chunks.
     fn append(&mut self, mut data: &[u8]) {
@@ -526,7 +541,7 @@ impl Inner {
     /// Removes up to `n` bytes from the front; returns how many.
     fn drain(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
-        self.scan = None;
+        self.set_scan(None);
         if n == self.len {
             self.clear();
             return n;
@@ -550,7 +565,7 @@ impl Inner {
     /// Empties the buffer, letting go of every chunk.
     fn clear(&mut self) {
         self.len = 0;
-        self.scan = None;
+        self.set_scan(None);
         // Moved one by one so both queues keep their capacity.
         while let Some(c) = self.chunks.pop_front() {
             self.dead.push(c);

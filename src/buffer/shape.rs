@@ -16,7 +16,7 @@ impl Buffer {
             }
             // The program may write through the pointer: readln must look
             // at these bytes again.
-            inner.scan = None;
+            inner.set_scan(None);
             inner.trim_empty_head();
             let first = inner
                 .chunks

@@ -23,7 +23,7 @@ impl Buffer {
         if max > 0 {
             // The program may write through the regions: readln must look
             // at their bytes again.
-            inner.scan = None;
+            inner.set_scan(None);
         }
         let total = inner.len;
         let mut out = Vec::new();

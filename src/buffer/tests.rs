@@ -102,7 +102,7 @@ fn readln_resumes_scan_of_long_line() {
         assert_eq!(buf.readln(Eol::Crlf).unwrap(), None);
     }
     assert!(matches!(
-        buf.inner.borrow().scan,
+        buf.inner.borrow().scan(),
         Some((Eol::Crlf, 100_000))
     ));
     buf.add(b"\r").unwrap();

@@ -41,7 +41,7 @@ impl Buffer {
                 dst.chunks.append(&mut s.chunks);
             }
             s.len = 0;
-            s.scan = None;
+            s.set_scan(None);
             dst.len += n;
             (dst_orig, n)
         };
@@ -105,8 +105,8 @@ impl Buffer {
                 }
             }
             s.len = 0;
-            s.scan = None;
-            dst.scan = None;
+            s.set_scan(None);
+            dst.set_scan(None);
             dst.len += n;
             (dst_orig, n)
         };
@@ -162,7 +162,7 @@ impl Buffer {
             }
             s.len -= n;
             d.len += n;
-            s.scan = None;
+            s.set_scan(None);
             if s.len == 0 {
                 s.clear();
             }

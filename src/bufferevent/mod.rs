@@ -62,7 +62,7 @@ pub enum Kind {
 #[repr(C)]
 pub struct Bufferevent {
     public: UnsafeCell<bufferevent>,
-    refcnt: Cell<usize>,
+    refcnt: Cell<u32>,
     options: c_int,
     pub(crate) kind: Kind,
     read_suspended: Cell<u16>,
@@ -224,7 +224,7 @@ impl Bufferevent {
     }
 
     pub fn refcount(&self) -> usize {
-        self.refcnt.get()
+        self.refcnt.get() as usize
     }
 
     pub fn incref(&self) {

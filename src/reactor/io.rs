@@ -29,15 +29,70 @@ enum Mode {
     None,
     /// Edge-triggered for reading and writing, readiness kept in `ready`.
     Edge,
-    /// Level-triggered with these epoll interest bits.
-    Level(u32),
+    /// Level-triggered with these epoll interest bits (EPOLLIN, EPOLLOUT,
+    /// EPOLLRDHUP: they fit 16 bits, which keeps an fd's entry small).
+    Level(u16),
     /// Refused by epoll: reported ready on every pass.
     AlwaysReady,
 }
 
+/// The events waiting on one fd, oldest first. Nearly always one or two (a
+/// bufferevent's read and write events): those are kept in the entry
+/// itself, so an fd costs no allocation of its own; more go to the heap.
+#[derive(Default)]
+struct FdEvents {
+    /// Filled in order: the second only when the first is.
+    first: [Option<EvPtr>; 2],
+    /// The third on, when there are more than two.
+    more: Option<Box<Vec<EvPtr>>>,
+}
+
+impl FdEvents {
+    fn iter(&self) -> impl DoubleEndedIterator<Item = EvPtr> + '_ {
+        let more = self.more.iter().flat_map(|v| v.iter().copied());
+        self.first.iter().flatten().copied().chain(more)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first[0].is_none()
+    }
+
+    fn contains(&self, ev: EvPtr) -> bool {
+        self.iter().any(|e| e == ev)
+    }
+
+    fn push(&mut self, ev: EvPtr) {
+        match &mut self.first {
+            [None, _] => self.first[0] = Some(ev),
+            [Some(_), None] => self.first[1] = Some(ev),
+            _ => self.more.get_or_insert_with(Default::default).push(ev),
+        }
+    }
+
+    fn remove(&mut self, ev: EvPtr) {
+        if self.more.is_none() {
+            if self.first[0] == Some(ev) {
+                self.first[0] = self.first[1].take();
+            } else if self.first[1] == Some(ev) {
+                self.first[1] = None;
+            }
+            return;
+        }
+        let left: Vec<EvPtr> = self.iter().filter(|&e| e != ev).collect();
+        *self = FdEvents::default();
+        for e in left {
+            self.push(e);
+        }
+    }
+
+    fn to_vec(&self) -> Vec<EvPtr> {
+        self.iter().collect()
+    }
+}
+
 #[derive(Default)]
 struct FdEntry {
-    events: Vec<EvPtr>,
+    events: FdEvents,
     mode: Mode,
     /// EV_READ / EV_WRITE / EV_CLOSED known to hold (edge mode).
     ready: c_short,
@@ -172,12 +227,12 @@ impl Io {
     pub fn add(&mut self, ev: EvPtr) -> std::io::Result<()> {
         let fd = ev.fd();
         let entry = self.entry(fd);
-        if !entry.events.contains(&ev) {
+        if !entry.events.contains(ev) {
             entry.events.push(ev);
         }
         if let Err(e) = self.update(fd) {
             let entry = self.entry(fd);
-            entry.events.retain(|&e| e != ev);
+            entry.events.remove(ev);
             return Err(e);
         }
         let entry = self.entry(fd);
@@ -204,7 +259,7 @@ impl Io {
         if fd < 0 || fd as usize >= self.fds.len() {
             return;
         }
-        self.entry(fd).events.retain(|&e| e != ev);
+        self.entry(fd).events.remove(ev);
         // The fd closed under us is taken care of in `epoll_del`; any other
         // failure leaves the old registration, which reports nothing to
         // the events left.
@@ -216,15 +271,12 @@ impl Io {
         usize::try_from(fd)
             .ok()
             .and_then(|i| self.fds.get(i))
-            .map_or_else(Vec::new, |e| e.events.clone())
+            .map_or_else(Vec::new, |e| e.events.to_vec())
     }
 
     /// Every event waiting on some fd.
     pub fn all_events(&self) -> Vec<EvPtr> {
-        self.fds
-            .iter()
-            .flat_map(|e| e.events.iter().copied())
-            .collect()
+        self.fds.iter().flat_map(|e| e.events.iter()).collect()
     }
 
     /// A forked child shares its parent's epoll instance: moves to the
@@ -283,7 +335,7 @@ impl Io {
             Mode::AlwaysReady
         } else if level {
             let mut bits = 0u32;
-            for e in &entry.events {
+            for e in entry.events.iter() {
                 let what = e.events();
                 if what & EV_READ != 0 {
                     bits |= libc::EPOLLIN as u32;
@@ -295,7 +347,7 @@ impl Io {
                     bits |= libc::EPOLLRDHUP as u32;
                 }
             }
-            Mode::Level(bits)
+            Mode::Level(bits as u16)
         } else if !entry.events.is_empty() || (entry.owned && entry.mode == Mode::Edge) {
             Mode::Edge
         } else {
@@ -316,8 +368,10 @@ impl Io {
                 }
             }
             (Mode::None, Mode::Edge) => epoll_add(epfd, fd, edge),
-            (Mode::None, Mode::Level(bits)) => epoll_add(epfd, fd, bits),
-            (Mode::Edge | Mode::Level(_), Mode::Level(bits)) => epoll_mod(epfd, fd, bits),
+            (Mode::None, Mode::Level(bits)) => epoll_add(epfd, fd, u32::from(bits)),
+            (Mode::Edge | Mode::Level(_), Mode::Level(bits)) => {
+                epoll_mod(epfd, fd, u32::from(bits))
+            }
             (Mode::Level(_), Mode::Edge) => epoll_mod(epfd, fd, edge),
             _ => Ok(()),
         };
@@ -387,7 +441,7 @@ impl Io {
             }
             // Newest first, as libevent's per-fd lists run: of a read and
             // a write ready together, the one added last goes first.
-            for &ev in entry.events.iter().rev() {
+            for ev in entry.events.iter().rev() {
                 let res = ev.events() & what & WANTED;
                 if res != 0 {
                     out.push((ev, res));
@@ -410,7 +464,7 @@ impl Io {
             if entry.mode != Mode::Edge {
                 continue;
             }
-            for &ev in entry.events.iter().rev() {
+            for ev in entry.events.iter().rev() {
                 let res = entry.ready & ev.events() & WANTED;
                 if res != 0 && group.iter().any(|&(_, e)| e == ev) {
                     out.push((ev, res));
@@ -419,7 +473,7 @@ impl Io {
         }
         self.known_ready.clear();
         for &fd in &self.always_ready {
-            for &ev in &self.fds[fd as usize].events {
+            for ev in self.fds[fd as usize].events.iter() {
                 let res = ev.events() & (EV_READ | EV_WRITE);
                 if res != 0 {
                     out.push((ev, res));
