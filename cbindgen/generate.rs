@@ -117,6 +117,7 @@ pub const HEADERS: &[Header] = &[
     ),
     h("event.h", "EVENT1_EVENT_H_INCLUDED_", None),
     h("evutil.h", "EVENT1_EVUTIL_H_INCLUDED_", None),
+    h("evdns.h", "EVENT1_EVDNS_H_INCLUDED_", None),
 ];
 
 /// Files whose change must rerun the generator, relative to the crate root.
