@@ -230,7 +230,10 @@ impl Io {
         if !entry.events.contains(ev) {
             entry.events.push(ev);
         }
-        if let Err(e) = self.update(fd) {
+        // A bufferevent's event on its fd, registered edge-triggered
+        // already: nothing to change (the common case, on every enable).
+        let unchanged = entry.mode == Mode::Edge && ev.flags() & EVLIST_X_EDGE != 0;
+        if !unchanged && let Err(e) = self.update(fd) {
             let entry = self.entry(fd);
             entry.events.remove(ev);
             return Err(e);
@@ -259,7 +262,12 @@ impl Io {
         if fd < 0 || fd as usize >= self.fds.len() {
             return;
         }
-        self.entry(fd).events.remove(ev);
+        let entry = self.entry(fd);
+        entry.events.remove(ev);
+        // A bufferevent keeps its fd registered while it holds it.
+        if entry.owned && entry.mode == Mode::Edge {
+            return;
+        }
         // The fd closed under us is taken care of in `epoll_del`; any other
         // failure leaves the old registration, which reports nothing to
         // the events left.
@@ -451,7 +459,9 @@ impl Io {
         // One report per fd, its events newest first as above. Only events
         // still waiting on the fd are taken: one deleted since (perhaps
         // freed) is compared, never read.
-        self.known_ready.sort_by_key(|&(fd, _)| fd);
+        if self.known_ready.len() > 1 {
+            self.known_ready.sort_by_key(|&(fd, _)| fd);
+        }
         let mut at = 0;
         while at < self.known_ready.len() {
             let fd = self.known_ready[at].0;
