@@ -7,11 +7,15 @@
  * and handshakes that fail certificate verification (an unknown CA, a
  * wrong host name). Certificates are made when the test runs.
  */
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
 
 #include <openssl/x509_vfy.h>
 
 #include "ssl_world.h"
+
+#include <event2/thread.h>
 
 /*
  * Pins one protocol version on both ends; both report it, the client
@@ -334,6 +338,68 @@ wrong_host(void)
 	verify_fails(0);
 }
 
+/*
+ * A thread-safe TLS filter over a socket bufferevent that has no lock of
+ * its own shares one lock with it (2.1.12 records the underlying
+ * bufferevent before it makes the lock, unlike a plain filter): while
+ * this thread holds the filter's lock, another one cannot take the
+ * underlying's.
+ */
+struct locker {
+	struct bufferevent *bev;
+	int got;
+};
+
+static void *
+locker_main(void *arg)
+{
+	struct locker *l = arg;
+
+	bufferevent_lock(l->bev);
+	__atomic_store_n(&l->got, 1, __ATOMIC_SEQ_CST);
+	bufferevent_unlock(l->bev);
+	return NULL;
+}
+
+static void
+threadsafe_filter_shares_lock(void)
+{
+	struct world w;
+	struct bufferevent *under = NULL;
+	struct locker l;
+	struct timespec pause = { 0, 100000000L };
+	pthread_t t;
+	int started = 0, i;
+
+	check_int(evthread_use_pthreads(), ==, 0);
+	check_int(world_init(&w), ==, 0);
+	under = bufferevent_socket_new(w.base, w.fds[1], BEV_OPT_CLOSE_ON_FREE);
+	check(under != NULL);
+	w.fds[1] = -1;
+	w.cli.bev = bufferevent_openssl_filter_new(w.base, under,
+	    SSL_new(w.cctx), BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_THREADSAFE);
+	check(w.cli.bev != NULL);
+	under = NULL;
+	bufferevent_lock(w.cli.bev);
+	l.bev = bufferevent_get_underlying(w.cli.bev);
+	l.got = 0;
+	check_int(pthread_create(&t, NULL, locker_main, &l), ==, 0);
+	started = 1;
+	nanosleep(&pause, NULL);
+	check_int(__atomic_load_n(&l.got, __ATOMIC_SEQ_CST), ==, 0);
+	bufferevent_unlock(w.cli.bev);
+	for (i = 0; i < 300 && !__atomic_load_n(&l.got, __ATOMIC_SEQ_CST); i++)
+		nanosleep(&pause, NULL);
+	check_int(__atomic_load_n(&l.got, __ATOMIC_SEQ_CST), ==, 1);
+end:
+	if (started)
+		pthread_join(t, NULL);
+	if (under)
+		bufferevent_free(under);
+	world_free(&w);
+}
+
 static const struct check_case cases[] = {
 	{ "tls12", tls12 },
 	{ "tls13", tls13 },
@@ -344,6 +410,7 @@ static const struct check_case cases[] = {
 	{ "dirty_close_filter_allowed", dirty_close_filter_allowed },
 	{ "wrong_ca", wrong_ca },
 	{ "wrong_host", wrong_host },
+	{ "threadsafe_filter_shares_lock", threadsafe_filter_shares_lock },
 	{ NULL, NULL },
 };
 
