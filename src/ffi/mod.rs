@@ -105,9 +105,13 @@ pub fn refuse<T>(name: &str, why: &str) -> EntryResult<T> {
 
 /// Turns a handle from C into a shared reference, refusing NULL.
 ///
+/// This helper and the ones below are safe functions over raw pointers:
+/// only the entry points of this module call them, each an `unsafe
+/// extern "C" fn` whose C caller gives the pointer contract above.
+///
 /// The lifetime is unbounded: the caller is an entry point, and the handle
 /// outlives the call by the pointer contract of this module.
-pub fn handle<'a, T>(name: &str, ptr: *const T) -> EntryResult<&'a T> {
+pub(crate) fn handle<'a, T>(name: &str, ptr: *const T) -> EntryResult<&'a T> {
     if ptr.is_null() {
         return refuse(name, "called with a NULL pointer");
     }
@@ -116,7 +120,7 @@ pub fn handle<'a, T>(name: &str, ptr: *const T) -> EntryResult<&'a T> {
 }
 
 /// Views `(data, len)` from C as a byte slice; NULL is accepted only for len 0.
-pub fn bytes<'a>(name: &str, data: *const std::ffi::c_void, len: usize) -> EntryResult<&'a [u8]> {
+pub(crate) fn bytes<'a>(name: &str, data: *const std::ffi::c_void, len: usize) -> EntryResult<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }
@@ -128,7 +132,7 @@ pub fn bytes<'a>(name: &str, data: *const std::ffi::c_void, len: usize) -> Entry
 }
 
 /// Views `(data, len)` from C as a writable byte slice.
-pub fn bytes_mut<'a>(
+pub(crate) fn bytes_mut<'a>(
     name: &str,
     data: *mut std::ffi::c_void,
     len: usize,
@@ -144,7 +148,7 @@ pub fn bytes_mut<'a>(
 }
 
 /// Reads an optional `struct timeval *` argument.
-pub fn timeval_arg(tv: *const libc::timeval) -> Option<libc::timeval> {
+pub(crate) fn timeval_arg(tv: *const libc::timeval) -> Option<libc::timeval> {
     if tv.is_null() {
         None
     } else {
@@ -154,7 +158,7 @@ pub fn timeval_arg(tv: *const libc::timeval) -> Option<libc::timeval> {
 }
 
 /// Stores `value` through an optional output pointer.
-pub fn write_out<T>(out: *mut T, value: T) {
+pub(crate) fn write_out<T>(out: *mut T, value: T) {
     if !out.is_null() {
         // SAFETY: a non-NULL output argument points at writable storage for a T.
         unsafe { out.write(value) };
