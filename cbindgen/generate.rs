@@ -224,10 +224,10 @@ fn splice(text: &str, defined: &Defined, file: &Path) -> Result<(Option<String>,
         if skipping.is_some() {
             continue;
         }
-        if let Some(r) = line.strip_prefix("#define ") {
-            if defined.consts.contains(&ident(r)) {
-                continue;
-            }
+        if let Some(r) = line.strip_prefix("#define ")
+            && defined.consts.contains(&ident(r))
+        {
+            continue;
         }
         out.push_str(line);
         out.push('\n');

@@ -249,11 +249,11 @@ fn expansions(
         .arg(&src))?;
     let mut map = BTreeMap::new();
     for line in out.lines() {
-        if let Some(rest) = line.strip_prefix("@@\"") {
-            if let Some((name, value)) = rest.split_once('"') {
-                let value: String = value.split_whitespace().collect::<Vec<_>>().join(" ");
-                map.insert(name.to_string(), value);
-            }
+        if let Some(rest) = line.strip_prefix("@@\"")
+            && let Some((name, value)) = rest.split_once('"')
+        {
+            let value: String = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            map.insert(name.to_string(), value);
         }
     }
     Ok(map)

@@ -384,14 +384,14 @@ impl Chunk {
     /// Puts the tail of `src` that fits in front of the data; returns how much.
     pub fn push_front(&mut self, src: &[u8]) -> usize {
         let n = self.front_room().min(src.len());
-        if let Storage::Owned(m) = &self.storage {
-            if n > 0 {
-                let dst = m.ptr().wrapping_add(self.start - n);
-                // SAFETY: the n bytes before start are our own memory, in
-                // bounds, and src (another buffer's bytes) cannot overlap.
-                unsafe { std::ptr::copy_nonoverlapping(src[src.len() - n..].as_ptr(), dst, n) };
-                self.start -= n;
-            }
+        if let Storage::Owned(m) = &self.storage
+            && n > 0
+        {
+            let dst = m.ptr().wrapping_add(self.start - n);
+            // SAFETY: the n bytes before start are our own memory, in
+            // bounds, and src (another buffer's bytes) cannot overlap.
+            unsafe { std::ptr::copy_nonoverlapping(src[src.len() - n..].as_ptr(), dst, n) };
+            self.start -= n;
         }
         n
     }

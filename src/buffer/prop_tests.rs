@@ -287,10 +287,8 @@ fn run_ops(ops: &[Op]) {
             }
             Op::Prepend(d) => {
                 // SAFETY: live handle; d is readable for its length.
-                assert_eq!(
-                    unsafe { evbuffer_prepend(buf.0, d.as_ptr().cast(), d.len()) },
-                    0
-                );
+                let got = unsafe { evbuffer_prepend(buf.0, d.as_ptr().cast(), d.len()) };
+                assert_eq!(got, 0);
                 model.splice(0..0, d.iter().copied());
             }
             Op::Pullup(n) => {
@@ -359,7 +357,7 @@ proptest! {
     ) {
         let parts = split(&data, &cuts);
         let piecewise = replay(&parts, style, merge);
-        let whole = replay(&[data.clone()], style, false);
+        let whole = replay(std::slice::from_ref(&data), style, false);
         // Only EOL_ANY may end a line early where a CR waits for its LF
         // (BUF-6), so its lines may differ between the two.
         if style != 0 {
@@ -462,7 +460,7 @@ fn readln_corpus() {
         let data = std::fs::read(&f).expect("readable corpus file");
         for style in STYLES {
             for merge in [false, true] {
-                replay(&[data.clone()], style, merge);
+                replay(std::slice::from_ref(&data), style, merge);
                 let bytes: Vec<Vec<u8>> = data.iter().map(|&b| vec![b]).collect();
                 replay(&bytes, style, merge);
                 for cut in 1..data.len() {

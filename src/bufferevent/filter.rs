@@ -179,7 +179,7 @@ fn process_input(bev: &Bufferevent, mode: c_int, processed: &mut bool) -> c_int 
         }
         let more = res == BEV_OK
             && bev.enabled() & EV_READ != 0
-            && under.input().len() > 0
+            && !under.input().is_empty()
             && !input_full(bev, mode);
         if !more {
             break;
@@ -197,7 +197,7 @@ fn process_output(bev: &Bufferevent, mode: c_int, processed_any: &mut bool) -> c
     if mode == BEV_NORMAL
         && (bev.enabled() & EV_WRITE == 0
             || under_output_full(bev, mode)
-            || bev.output().len() == 0)
+            || bev.output().is_empty())
     {
         return BEV_OK;
     }
@@ -213,7 +213,7 @@ fn process_output(bev: &Bufferevent, mode: c_int, processed_any: &mut bool) -> c
     let can_go_on = |res: c_int| {
         res == BEV_OK
             && bev.enabled() & EV_WRITE != 0
-            && bev.output().len() > 0
+            && !bev.output().is_empty()
             && !under_output_full(bev, mode)
     };
     loop {
@@ -259,7 +259,7 @@ fn read_from_underlying(bev: &Bufferevent) {
     process_input(bev, BEV_NORMAL, &mut processed);
     if processed {
         bev.trigger(EV_READ, 0);
-        let under_has_more = underlying(bev).is_some_and(|u| u.input().len() > 0);
+        let under_has_more = underlying(bev).is_some_and(|u| !u.input().is_empty());
         if under_has_more && input_full(bev, BEV_NORMAL) {
             // Resume once the program drains the filter's input.
             if let Some(id) = state(bev).inbuf_cb.get() {
@@ -284,10 +284,10 @@ pub fn enable(bev: &Bufferevent, what: c_short) -> c_int {
 
 pub fn disable(bev: &Bufferevent, what: c_short) -> c_int {
     timers::stop(bev, what);
-    if what & EV_READ != 0 {
-        if let Some(under) = underlying(bev) {
-            under.suspend_read(SUSPEND_FILTER_READ);
-        }
+    if what & EV_READ != 0
+        && let Some(under) = underlying(bev)
+    {
+        under.suspend_read(SUSPEND_FILTER_READ);
     }
     0
 }
@@ -397,7 +397,7 @@ fn input_drained(_buf: &Buffer, _info: &CbInfo, arg: *mut c_void) {
     if let Some(id) = state(bev).inbuf_cb.get() {
         bev.input().set_callback_flags(id, CB_ENABLED, false);
     }
-    if underlying(bev).is_some_and(|u| u.input().len() > 0) {
+    if underlying(bev).is_some_and(|u| !u.input().is_empty()) {
         bev.incref();
         read_from_underlying(bev);
         bev.decref();

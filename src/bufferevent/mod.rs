@@ -654,43 +654,43 @@ impl Bufferevent {
     /// pending CONNECTED alone first, then read, write, and all other
     /// event flags in one call with the saved errno.
     fn run_pending(&self) {
-        if self.eventcb_pending.get() & BEV_EVENT_CONNECTED != 0 {
-            if let Some(cb) = self.callbacks().event {
-                self.eventcb_pending
-                    .set(self.eventcb_pending.get() & !BEV_EVENT_CONNECTED);
-                let arg = self.callbacks().arg;
-                // SAFETY: calling the program's event callback.
-                self.deferred_call(|| unsafe { cb(self.as_c(), BEV_EVENT_CONNECTED, arg) });
-            }
+        if self.eventcb_pending.get() & BEV_EVENT_CONNECTED != 0
+            && let Some(cb) = self.callbacks().event
+        {
+            self.eventcb_pending
+                .set(self.eventcb_pending.get() & !BEV_EVENT_CONNECTED);
+            let arg = self.callbacks().arg;
+            // SAFETY: calling the program's event callback.
+            self.deferred_call(|| unsafe { cb(self.as_c(), BEV_EVENT_CONNECTED, arg) });
         }
-        if self.readcb_pending.get() {
-            if let Some(cb) = self.callbacks().read {
-                self.readcb_pending.set(false);
-                let arg = self.callbacks().arg;
-                // SAFETY: calling the program's read callback.
-                self.deferred_call(|| unsafe { cb(self.as_c(), arg) });
-                self.input_watermark_check();
-            }
+        if self.readcb_pending.get()
+            && let Some(cb) = self.callbacks().read
+        {
+            self.readcb_pending.set(false);
+            let arg = self.callbacks().arg;
+            // SAFETY: calling the program's read callback.
+            self.deferred_call(|| unsafe { cb(self.as_c(), arg) });
+            self.input_watermark_check();
         }
-        if self.writecb_pending.get() {
-            if let Some(cb) = self.callbacks().write {
-                self.writecb_pending.set(false);
-                let arg = self.callbacks().arg;
-                // SAFETY: calling the program's write callback.
-                self.deferred_call(|| unsafe { cb(self.as_c(), arg) });
-            }
+        if self.writecb_pending.get()
+            && let Some(cb) = self.callbacks().write
+        {
+            self.writecb_pending.set(false);
+            let arg = self.callbacks().arg;
+            // SAFETY: calling the program's write callback.
+            self.deferred_call(|| unsafe { cb(self.as_c(), arg) });
         }
         let what = self.eventcb_pending.get();
-        if what != 0 {
-            if let Some(cb) = self.callbacks().event {
-                let err = self.errno_pending.get();
-                self.eventcb_pending.set(0);
-                self.errno_pending.set(0);
-                crate::sys::set_errno(err);
-                let arg = self.callbacks().arg;
-                // SAFETY: calling the program's event callback.
-                self.deferred_call(|| unsafe { cb(self.as_c(), what, arg) });
-            }
+        if what != 0
+            && let Some(cb) = self.callbacks().event
+        {
+            let err = self.errno_pending.get();
+            self.eventcb_pending.set(0);
+            self.errno_pending.set(0);
+            crate::sys::set_errno(err);
+            let arg = self.callbacks().arg;
+            // SAFETY: calling the program's event callback.
+            self.deferred_call(|| unsafe { cb(self.as_c(), what, arg) });
         }
     }
 }

@@ -90,7 +90,7 @@ fn wants_to_talk(src: &Bufferevent, dst: &Bufferevent) -> bool {
     src.enabled() & EV_WRITE != 0
         && dst.enabled() & EV_READ != 0
         && !dst.read_suspended()
-        && src.output().len() > 0
+        && !src.output().is_empty()
 }
 
 /// Moves `src`'s output into `dst`'s input, up to `dst`'s read high
@@ -117,7 +117,7 @@ fn transfer(src: &Bufferevent, dst: &Bufferevent, ignore_wm: bool) {
     dst.input().set_frozen(FrozenEnd::Back, true);
     if moved > 0 {
         timers::reset_read(dst);
-        if dst.output().len() > 0 {
+        if !dst.output().is_empty() {
             timers::reset_write(dst);
         } else {
             timers::stop(dst, EV_WRITE);
@@ -132,18 +132,20 @@ pub fn enable(bev: &Bufferevent, what: c_short) -> c_int {
         if what & EV_READ != 0 {
             timers::reset_read(bev);
         }
-        if what & EV_WRITE != 0 && bev.output().len() > 0 {
+        if what & EV_WRITE != 0 && !bev.output().is_empty() {
             timers::reset_write(bev);
         }
-        if let Some(other) = partner(bev) {
-            if what & EV_READ != 0 && wants_to_talk(other, bev) {
-                transfer(other, bev, false);
-            }
+        if let Some(other) = partner(bev)
+            && what & EV_READ != 0
+            && wants_to_talk(other, bev)
+        {
+            transfer(other, bev, false);
         }
-        if let Some(other) = partner(bev) {
-            if what & EV_WRITE != 0 && wants_to_talk(bev, other) {
-                transfer(bev, other, false);
-            }
+        if let Some(other) = partner(bev)
+            && what & EV_WRITE != 0
+            && wants_to_talk(bev, other)
+        {
+            transfer(bev, other, false);
         }
     });
     0
@@ -157,10 +159,10 @@ pub fn disable(bev: &Bufferevent, what: c_short) -> c_int {
 /// At the last reference: the partner forgets this half (PAIR-8: it gets
 /// no event, its flush fails and its writes stay in its output).
 pub fn unlink(bev: &Bufferevent) {
-    if let Some(other) = partner(bev) {
-        if let Some(st) = state(other) {
-            st.partner.set(std::ptr::null());
-        }
+    if let Some(other) = partner(bev)
+        && let Some(st) = state(other)
+    {
+        st.partner.set(std::ptr::null());
     }
     if let Some(st) = state(bev) {
         st.partner.set(std::ptr::null());

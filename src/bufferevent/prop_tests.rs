@@ -182,10 +182,8 @@ fn run(
     let opts = if defer { BEV_OPT_DEFER_CALLBACKS } else { 0 };
     let mut pair = [std::ptr::null_mut(); 2];
     // SAFETY: base is live; pair is writable for two pointers.
-    assert_eq!(
-        unsafe { bufferevent_pair_new(base, opts, pair.as_mut_ptr()) },
-        0
-    );
+    let got = unsafe { bufferevent_pair_new(base, opts, pair.as_mut_ptr()) };
+    assert_eq!(got, 0);
     let [near, far] = pair;
     let plan_in = Box::new(Plan::new(seeds.0, max_piece, need_more_pct));
     let plan_out = Box::new(Plan::new(seeds.1, max_piece, need_more_pct));
@@ -233,18 +231,14 @@ fn run(
         match s {
             Step::WriteFilter(d) => {
                 // SAFETY: live bufferevent; d is readable for its length.
-                assert_eq!(
-                    unsafe { bufferevent_write(filt, d.as_ptr().cast(), d.len()) },
-                    0
-                );
+                let got = unsafe { bufferevent_write(filt, d.as_ptr().cast(), d.len()) };
+                assert_eq!(got, 0);
                 sent_out.extend_from_slice(d);
             }
             Step::WriteFar(d) => {
                 // SAFETY: as above.
-                assert_eq!(
-                    unsafe { bufferevent_write(far, d.as_ptr().cast(), d.len()) },
-                    0
-                );
+                let got = unsafe { bufferevent_write(far, d.as_ptr().cast(), d.len()) };
+                assert_eq!(got, 0);
                 sent_in.extend_from_slice(d);
             }
             Step::Loop => {

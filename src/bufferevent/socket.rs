@@ -464,7 +464,7 @@ fn writable(bev: &Bufferevent, fd: c_int, what: c_short) {
     }
     let output = bev.output();
     let mut wrote = 0;
-    if output.len() > 0 {
+    if !output.is_empty() {
         let atmost = bev.max_to_write();
         let attempt = atmost.min(output.len());
         output.set_frozen(FrozenEnd::Front, false);
@@ -477,13 +477,13 @@ fn writable(bev: &Bufferevent, fd: c_int, what: c_short) {
                 ratelimit::charge(bev, true, n);
                 if n < attempt {
                     bev.base().clear_ready(fd, EV_WRITE);
-                } else if output.len() > 0 && still_inserted(bev.ev_write()) {
+                } else if !output.is_empty() && still_inserted(bev.ev_write()) {
                     bev.base().report_again(bev.ev_write());
                 }
             }
             Err(e) if sys::is_retriable(&e) => {
                 bev.base().clear_ready(fd, EV_WRITE);
-                if output.len() == 0 {
+                if output.is_empty() {
                     bev.base().del(bev.ev_write());
                 }
                 return;
@@ -496,7 +496,7 @@ fn writable(bev: &Bufferevent, fd: c_int, what: c_short) {
             return;
         }
     }
-    if output.len() == 0 {
+    if output.is_empty() {
         bev.base().del(bev.ev_write());
     }
     if wrote > 0 || !connected {

@@ -57,7 +57,7 @@ pub fn adjust(bev: &Bufferevent) -> c_int {
     } else {
         stop(bev, EV_READ);
     }
-    let writing = enabled & EV_WRITE != 0 && !bev.write_suspended() && bev.output().len() > 0;
+    let writing = enabled & EV_WRITE != 0 && !bev.write_suspended() && !bev.output().is_empty();
     if writing && Bufferevent::timeout_ns(bev.timeout_write()).is_some() {
         reset_write(bev);
     } else {

@@ -81,7 +81,7 @@ pub fn nameserver_addr(text: &str) -> Option<std::net::SocketAddr> {
 /// negative, under a millisecond (libevent refuses those) or not a number.
 pub fn seconds(text: &str) -> Option<u64> {
     let v: f64 = text.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.001).then(|| (v * 1e9) as u64)
+    (v.is_finite() && v >= 0.001).then_some((v * 1e9) as u64)
 }
 
 /// A whole number as libevent's option parsing reads it (strtol over the

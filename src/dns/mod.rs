@@ -375,6 +375,8 @@ impl EvdnsBase {
     /// `evdns_base_free`: with `fail_requests`, every lookup still running
     /// is answered from the loop's next pass with EVUTIL_EAI_FAIL (the
     /// getaddrinfo code of DNS_ERR_SHUTDOWN); otherwise nothing is called.
+    // Takes the box the program's handle came from: freeing it is the point.
+    #[allow(clippy::boxed_local)]
     pub fn free(self: Box<Self>, fail_requests: bool) {
         let reports = self.inner.shutdown(fail_requests);
         let base = self.inner.base;
@@ -747,14 +749,14 @@ impl EvdnsBase {
                 libc::AF_INET6 => ip.is_ipv6(),
                 _ => true,
             };
-            if let Some(ip) = ip.filter(fits) {
-                if let Ok(port) = service_port(service, h.ai_family) {
-                    let list = build_list(&[ip], port, h.ai_socktype, h.ai_protocol, None);
-                    return match list {
-                        Some(list) => now(0, list),
-                        None => now(libc::EAI_MEMORY, std::ptr::null_mut()),
-                    };
-                }
+            if let Some(ip) = ip.filter(fits)
+                && let Ok(port) = service_port(service, h.ai_family)
+            {
+                let list = build_list(&[ip], port, h.ai_socktype, h.ai_protocol, None);
+                return match list {
+                    Some(list) => now(0, list),
+                    None => now(libc::EAI_MEMORY, std::ptr::null_mut()),
+                };
             }
             h.ai_flags |= AI_NUMERICHOST;
             let (err, list) = resolve::getaddrinfo(node, service, Some(&h));

@@ -778,10 +778,8 @@ fn lookup_against(forgeries: &[Forgery], absolute: bool) {
     let dns = unsafe { evdns_base_new(base, 0) };
     let addr = CString::new(server.local_addr().unwrap().to_string()).unwrap();
     // SAFETY: live evdns base; addr is a C string.
-    assert_eq!(
-        unsafe { evdns_base_nameserver_ip_add(dns, addr.as_ptr()) },
-        0
-    );
+    let got = unsafe { evdns_base_nameserver_ip_add(dns, addr.as_ptr()) };
+    assert_eq!(got, 0);
     let seen = RefCell::new(Seen::default());
     // SAFETY: addrinfo is integers and pointers; all-zero is valid.
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };

@@ -120,7 +120,11 @@ pub(crate) fn handle<'a, T>(name: &str, ptr: *const T) -> EntryResult<&'a T> {
 }
 
 /// Views `(data, len)` from C as a byte slice; NULL is accepted only for len 0.
-pub(crate) fn bytes<'a>(name: &str, data: *const std::ffi::c_void, len: usize) -> EntryResult<&'a [u8]> {
+pub(crate) fn bytes<'a>(
+    name: &str,
+    data: *const std::ffi::c_void,
+    len: usize,
+) -> EntryResult<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
     }
