@@ -19,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <event2/util.h>
 #include <event2/thread.h>
 
 #include "check.h"
@@ -831,6 +832,129 @@ end:
 		event_base_free(base);
 }
 
+/*
+ * Two threads write into two thread-safe socket bufferevents that share
+ * one rate-limit group while the loop thread drives them and reads the
+ * other ends: every byte arrives, and the group counts them all.
+ */
+#define GROUP_BYTES (48 * 1024)
+
+struct limited {
+	struct bufferevent *writer, *reader;
+	size_t got;
+	int bad;
+};
+
+static struct limited limited[2];
+static int limited_done;
+
+static void
+limited_read(struct bufferevent *bev, void *arg)
+{
+	struct limited *l = arg;
+	int idx = (int)(l - limited);
+	unsigned char buf[4096];
+	size_t n, i;
+
+	while ((n = bufferevent_read(bev, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++)
+			if (buf[i] != (unsigned char)(idx * 7 + l->got + i))
+				l->bad = 1;
+		l->got += n;
+	}
+	if (l->got == GROUP_BYTES && ++limited_done == 2)
+		event_base_loopbreak(bufferevent_get_base(bev));
+}
+
+static void *
+limited_writer(void *arg)
+{
+	struct limited *l = arg;
+	int idx = (int)(l - limited);
+	unsigned char buf[1024];
+	size_t at, i;
+
+	for (at = 0; at < GROUP_BYTES; at += sizeof(buf)) {
+		for (i = 0; i < sizeof(buf); i++)
+			buf[i] = (unsigned char)(idx * 7 + at + i);
+		bufferevent_write(l->writer, buf, sizeof(buf));
+		sleep_ms(1);
+	}
+	return NULL;
+}
+
+static void
+group_shared_by_threads(void)
+{
+	struct event_base *base = NULL;
+	struct event *block = NULL;
+	struct ev_token_bucket_cfg *cfg = NULL;
+	struct bufferevent_rate_limit_group *g = NULL;
+	struct timeval tick = { 0, 20000 };
+	pthread_t t[2];
+	int fds[2], i, made = 0;
+	ev_uint64_t total_read = 0, total_written = 0;
+
+	check_int(evthread_use_pthreads(), ==, 0);
+	base = event_base_new();
+	block = blocker(base);
+	/* 200 KiB/s for the group: the run takes about half a second. */
+	cfg = ev_token_bucket_cfg_new(4096, 8192, 4096, 8192, &tick);
+	g = bufferevent_rate_limit_group_new(base, cfg);
+	check(cfg != NULL && g != NULL);
+	memset(limited, 0, sizeof(limited));
+	limited_done = 0;
+	for (i = 0; i < 2; i++) {
+		check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+		evutil_make_socket_nonblocking(fds[0]);
+		evutil_make_socket_nonblocking(fds[1]);
+		limited[i].writer = bufferevent_socket_new(base, fds[0],
+		    BEV_OPT_THREADSAFE | BEV_OPT_CLOSE_ON_FREE);
+		limited[i].reader = bufferevent_socket_new(base, fds[1],
+		    BEV_OPT_CLOSE_ON_FREE);
+		check(limited[i].writer && limited[i].reader);
+		check_int(bufferevent_add_to_rate_limit_group(
+		    limited[i].writer, g), ==, 0);
+		bufferevent_setcb(limited[i].reader, limited_read, NULL, NULL,
+		    &limited[i]);
+		bufferevent_enable(limited[i].reader, EV_READ);
+	}
+	for (i = 0; i < 2; i++) {
+		check_int(pthread_create(&t[i], NULL, limited_writer,
+		    &limited[i]), ==, 0);
+		made++;
+	}
+	check_int(event_base_dispatch(base), ==, 0);
+	for (i = 0; i < 2; i++) {
+		check_int(limited[i].bad, ==, 0);
+		check_int(limited[i].got, ==, GROUP_BYTES);
+	}
+	bufferevent_rate_limit_group_get_totals(g, &total_read,
+	    &total_written);
+	check_int(total_written, ==, 2 * GROUP_BYTES);
+end:
+	for (i = 0; i < made; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < 2; i++) {
+		if (limited[i].writer)
+			bufferevent_free(limited[i].writer);
+		if (limited[i].reader)
+			bufferevent_free(limited[i].reader);
+	}
+	if (block)
+		event_free(block);
+	if (base) {
+		/* The members leave the group when their frees complete. */
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	if (g)
+		bufferevent_rate_limit_group_free(g);
+	if (cfg)
+		ev_token_bucket_cfg_free(cfg);
+	if (base)
+		event_base_free(base);
+}
+
 static const struct check_case cases[] = {
 	{ "threadsafe_refused_before_install",
 	    threadsafe_refused_before_install },
@@ -849,6 +973,7 @@ static const struct check_case cases[] = {
 	    pair_written_from_another_thread },
 	{ "listener_toggled_from_another_thread",
 	    listener_toggled_from_another_thread },
+	{ "group_shared_by_threads", group_shared_by_threads },
 	{ NULL, NULL },
 };
 

@@ -13,9 +13,11 @@ use std::ffi::{c_short, c_void};
 
 use crate::ffi::event_struct::event;
 use crate::reactor::event_mem::EvPtr;
-use crate::reactor::{Base, EV_PERSIST, clock};
+use crate::reactor::{Base, EV_PERSIST, EV_TIMEOUT, clock};
 
 use super::Bufferevent;
+use crate::thread::{Held, Lock};
+use std::sync::Arc;
 
 /// Why a side is held back: its own bucket, or its group's.
 pub const SUSPEND_BW: u16 = 0x02;
@@ -176,11 +178,14 @@ impl BevLimit {
 }
 
 /// A rate-limit group (`struct bufferevent_rate_limit_group`).
-// LIMITATION: 2.1.12 gives a group a lock of its own once a thread
-// implementation is installed; ours has none, so members of one group used
-// from different threads (each under its own bufferevent lock) race on the
-// group's buckets; a group lock taken around every bucket change, ordered
-// after the member's lock, would lift it.
+///
+/// With a thread implementation installed the group has a lock, always
+/// taken after a member's own lock and never the other way: the group then
+/// does not reach into its members. A member sees a suspension when it
+/// next asks for its share (max_to_move suspends it), and a resumption is
+/// handed to each member as a run of its own refill event, which takes
+/// the member's lock first. Without threads the group suspends and resumes
+/// its members at once, as libevent does.
 pub struct Group {
     base: *mut Base,
     cfg: Cell<TokenBucketCfg>,
@@ -196,6 +201,7 @@ pub struct Group {
     refill: Box<UnsafeCell<event>>,
     /// For the random order in which members are resumed.
     seed: Cell<u32>,
+    lock: Option<Arc<Lock>>,
 }
 
 fn new_timer(
@@ -343,6 +349,7 @@ pub fn max_to_move(bev: &Bufferevent, write: bool, max_single: usize) -> usize {
         max = lim.bucket.get().get(write);
     }
     if let Some(g) = lim.group() {
+        let _held = g.hold();
         let share = if g.suspended(write) {
             suspend(bev, write, SUSPEND_BW_GROUP);
             0
@@ -378,6 +385,7 @@ pub fn charge(bev: &Bufferevent, write: bool, bytes: usize) {
         }
     }
     if let Some(g) = lim.group() {
+        let _held = g.hold();
         let total = if write {
             &g.total_written
         } else {
@@ -429,6 +437,15 @@ unsafe extern "C" fn bev_refill(_fd: i32, _what: c_short, arg: *mut c_void) {
     let Some(lim) = bev.rate_slot().get() else {
         return;
     };
+    // A thread-safe group's resumption arrives here (see Group).
+    if let Some(g) = lim.group() {
+        let _group = g.hold();
+        for write in [false, true] {
+            if !g.suspended(write) && suspended_for(bev, write, SUSPEND_BW_GROUP) {
+                unsuspend(bev, write, SUSPEND_BW_GROUP);
+            }
+        }
+    }
     let Some(cfg) = lim.cfg().copied() else {
         return;
     };
@@ -480,6 +497,7 @@ impl Group {
             // SAFETY: an all-zero struct event is valid; assigned below.
             refill: Box::new(UnsafeCell::new(unsafe { std::mem::zeroed() })),
             seed: Cell::new(seed),
+            lock: Lock::new(),
         }));
         // SAFETY: raw is the allocation just made.
         let g = unsafe { &*raw };
@@ -502,11 +520,20 @@ impl Group {
         unsafe { &*self.base }
     }
 
+    /// Takes the group's lock (if it has one) until the guard is dropped.
+    fn hold(&self) -> Held<'_> {
+        match &self.lock {
+            Some(l) => l.hold(),
+            None => Held::none(),
+        }
+    }
+
     fn refill_event(&self) -> EvPtr {
         EvPtr::new(self.refill.get()).expect("boxed event")
     }
 
     pub fn member_count(&self) -> usize {
+        let _held = self.hold();
         self.members.borrow().len()
     }
 
@@ -520,6 +547,7 @@ impl Group {
 
     /// `bufferevent_rate_limit_group_set_min_share`: never above a rate.
     pub fn set_min_share(&self, share: usize) -> i32 {
+        let _held = self.hold();
         if share > RATE_LIMIT_MAX {
             return -1;
         }
@@ -533,6 +561,7 @@ impl Group {
     /// `bufferevent_rate_limit_group_set_cfg`: copies `cfg` and clips the
     /// bucket down to the new burst.
     pub fn set_cfg(&self, cfg: &TokenBucketCfg) {
+        let _held = self.hold();
         let same_tick = {
             let old = self.cfg.get().tick;
             old.tv_sec == cfg.tick.tv_sec && old.tv_usec == cfg.tick.tv_usec
@@ -551,14 +580,17 @@ impl Group {
     }
 
     pub fn limit(&self, write: bool) -> isize {
+        let _held = self.hold();
         self.bucket.get().get(write) as isize
     }
 
     pub fn totals(&self) -> (u64, u64) {
+        let _held = self.hold();
         (self.total_read.get(), self.total_written.get())
     }
 
     pub fn reset_totals(&self) {
+        let _held = self.hold();
         self.total_read.set(0);
         self.total_written.set(0);
     }
@@ -566,6 +598,7 @@ impl Group {
     /// Adds `delta` to one bucket, suspending or resuming the members when
     /// it crosses zero.
     pub fn add_to_bucket(&self, write: bool, delta: i64) {
+        let _held = self.hold();
         let mut bucket = self.bucket.get();
         let old = bucket.get(write);
         *bucket.get_mut(write) = old.saturating_add(delta);
@@ -588,6 +621,10 @@ impl Group {
 
     fn suspend_all(&self, write: bool) {
         self.set_suspended(write, true);
+        if self.lock.is_some() {
+            // Members suspend themselves in max_to_move (see the type).
+            return;
+        }
         for bev in self.members.borrow().clone() {
             // SAFETY: members leave the group before they are torn down.
             suspend(unsafe { &*bev }, write, SUSPEND_BW_GROUP);
@@ -604,7 +641,13 @@ impl Group {
         }
         for bev in order {
             // SAFETY: as in suspend_all.
-            unsuspend(unsafe { &*bev }, write, SUSPEND_BW_GROUP);
+            let bev = unsafe { &*bev };
+            if self.lock.is_none() {
+                unsuspend(bev, write, SUSPEND_BW_GROUP);
+            } else if let Some(lim) = bev.rate_slot().get() {
+                // The member's refill event resumes it under its own lock.
+                bev.base().activate(lim.refill_event(), EV_TIMEOUT);
+            }
         }
     }
 
@@ -625,10 +668,12 @@ impl Group {
     pub unsafe fn free(g: *mut Group) {
         // SAFETY: caller's promise.
         let me = unsafe { &*g };
-        if me.member_count() != 0 {
+        let held = me.hold();
+        if me.members.borrow().len() != 0 {
             crate::log::fatal("bufferevent_rate_limit_group_free: the group still has members");
         }
         me.base().del(me.refill_event());
+        drop(held);
         // SAFETY: g came from Box::into_raw in `new`; its timer is deleted.
         drop(unsafe { Box::from_raw(g) });
     }
@@ -639,6 +684,7 @@ impl Group {
 unsafe extern "C" fn group_refill(_fd: i32, _what: c_short, arg: *mut c_void) {
     // SAFETY: arg is the group owning this timer, deleted when it is freed.
     let g = unsafe { &*arg.cast::<Group>() };
+    let _held = g.hold();
     let cfg = g.cfg.get();
     let mut bucket = g.bucket.get();
     bucket.refill(&cfg, tick_now(g.base(), &cfg));
@@ -660,6 +706,7 @@ pub fn add_to_group(bev: &Bufferevent, g: &Group) {
         return;
     }
     remove_from_group(bev, true);
+    let _held = g.hold();
     lim.group.set(g);
     g.members.borrow_mut().push(bev);
     for write in [false, true] {
@@ -675,6 +722,7 @@ pub fn remove_from_group(bev: &Bufferevent, resume: bool) {
         return;
     };
     if let Some(g) = lim.group() {
+        let _held = g.hold();
         g.members.borrow_mut().retain(|&m| !std::ptr::eq(m, bev));
         lim.group.set(std::ptr::null());
     }

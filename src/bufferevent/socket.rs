@@ -466,6 +466,11 @@ fn writable(bev: &Bufferevent, fd: c_int, what: c_short) {
     let mut wrote = 0;
     if !output.is_empty() {
         let atmost = bev.max_to_write();
+        // Asking for the share may have suspended writing (a thread-safe
+        // rate-limit group out of tokens): nothing goes out then.
+        if bev.write_suspended() {
+            return;
+        }
         let attempt = atmost.min(output.len());
         output.set_frozen(FrozenEnd::Front, false);
         let res = output.write_to_fd(fd, atmost);
