@@ -669,7 +669,7 @@ impl Group {
         // SAFETY: caller's promise.
         let me = unsafe { &*g };
         let held = me.hold();
-        if me.members.borrow().len() != 0 {
+        if !me.members.borrow().is_empty() {
             crate::log::fatal("bufferevent_rate_limit_group_free: the group still has members");
         }
         me.base().del(me.refill_event());
