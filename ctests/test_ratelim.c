@@ -41,7 +41,7 @@ bev_buckets(void)
 	struct event_base *base = event_base_new();
 	struct bufferevent *bev = NULL;
 	struct ev_token_bucket_cfg *c = NULL;
-	struct timeval tick = { 10, 0 };
+	struct timeval tick = { 3600, 0 };
 
 	check(base != NULL);
 	bev = bufferevent_socket_new(base, -1, 0);
@@ -51,7 +51,11 @@ bev_buckets(void)
 	check_int(bufferevent_get_write_limit(bev), ==, EV_SSIZE_MAX);
 	check_ptr(bufferevent_get_token_bucket_cfg(bev), ==, NULL);
 	check_int(bufferevent_get_max_to_read(bev), ==, 16384);
-	/* A long tick so that no refill happens during the test. */
+	/*
+	 * An hour-long tick, so that no refill happens during the test: ticks
+	 * are counted from a fixed start, and a 10-second one could end
+	 * during a slow (valgrind) run.
+	 */
 	c = ev_token_bucket_cfg_new(30000, 60000, 100, 200, &tick);
 	check(c != NULL);
 	check_int(bufferevent_set_rate_limit(bev, c), ==, 0);
@@ -91,7 +95,7 @@ group_basics(void)
 	struct bufferevent *a = NULL, *b = NULL;
 	struct ev_token_bucket_cfg *c = NULL, *c2 = NULL;
 	struct bufferevent_rate_limit_group *g = NULL;
-	struct timeval tick = { 10, 0 };
+	struct timeval tick = { 3600, 0 };
 	ev_uint64_t rd = 1, wr = 1;
 
 	check(base != NULL);
@@ -276,7 +280,7 @@ freed_member_leaves_group(void)
 	struct bufferevent *a = NULL, *b = NULL;
 	struct ev_token_bucket_cfg *c = NULL;
 	struct bufferevent_rate_limit_group *g = NULL;
-	struct timeval tick = { 10, 0 };
+	struct timeval tick = { 3600, 0 };
 
 	check(base != NULL);
 	a = bufferevent_socket_new(base, -1, 0);
