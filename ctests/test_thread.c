@@ -20,43 +20,7 @@
 #include <event2/thread.h>
 
 #include "check.h"
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
-}
-
-/* An atomic flag another thread sets and this one polls. */
-static int
-flag_get(int *flag)
-{
-	return __atomic_load_n(flag, __ATOMIC_SEQ_CST);
-}
-
-static void
-flag_set(int *flag, int value)
-{
-	__atomic_store_n(flag, value, __ATOMIC_SEQ_CST);
-}
-
-/* Waits up to a few seconds for *flag to become nonzero. */
-static int
-flag_wait(int *flag)
-{
-	int i;
-
-	for (i = 0; i < 500 * check_time_scale(); i++) {
-		if (flag_get(flag))
-			return 1;
-		sleep_ms(10);
-	}
-	return 0;
-}
+#include "thread_util.h"
 
 static void
 threadsafe_refused_before_install(void)
@@ -211,25 +175,6 @@ got_hello(struct bufferevent *bev, void *arg)
 	(void)arg;
 	if (n == 5 && !memcmp(buf, "hello", 5))
 		event_base_loopbreak(bufferevent_get_base(bev));
-}
-
-static void
-nothing(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-/* A persistent 30-second timer: keeps a loop blocked in epoll. */
-static struct event *
-blocker(struct event_base *base)
-{
-	struct event *ev = event_new(base, -1, EV_PERSIST, nothing, NULL);
-	struct timeval tv = { 30, 0 };
-
-	event_add(ev, &tv);
-	return ev;
 }
 
 static void

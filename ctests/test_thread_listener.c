@@ -19,47 +19,7 @@
 #include <event2/thread.h>
 
 #include "check.h"
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
-}
-
-static int
-flag_get(int *flag)
-{
-	return __atomic_load_n(flag, __ATOMIC_SEQ_CST);
-}
-
-static void
-flag_set(int *flag, int value)
-{
-	__atomic_store_n(flag, value, __ATOMIC_SEQ_CST);
-}
-
-static void
-nothing(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
-/* A persistent 30-second timer: keeps a loop blocked in epoll. */
-static struct event *
-blocker(struct event_base *base)
-{
-	struct event *ev = event_new(base, -1, EV_PERSIST, nothing, NULL);
-	struct timeval tv = { 30, 0 };
-
-	event_add(ev, &tv);
-	return ev;
-}
+#include "thread_util.h"
 
 /* A thread-safe listener turned off and on by another thread while the
  * loop thread accepts what a third thread connects. */
