@@ -134,14 +134,7 @@ impl Listener {
 
     /// Runs the program's callback `f` with the listener unlocked.
     fn unlocked(&self, f: impl FnOnce()) {
-        match &self.lock {
-            Some(l) => {
-                l.unlock();
-                f();
-                l.lock();
-            }
-            None => f(),
-        }
+        crate::thread::released(self.lock.as_deref(), f)
     }
 
     /// Starts accepting; only waits on the socket while a callback is set.

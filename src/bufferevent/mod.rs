@@ -640,14 +640,8 @@ impl Bufferevent {
     /// Calls a deferred user callback, with the lock released around it
     /// for BEV_OPT_UNLOCK_CALLBACKS.
     fn deferred_call(&self, f: impl FnOnce()) {
-        match self.lock.get() {
-            Some(l) if self.options & BEV_OPT_UNLOCK_CALLBACKS != 0 => {
-                l.unlock();
-                f();
-                l.lock();
-            }
-            _ => f(),
-        }
+        let unlock = self.options & BEV_OPT_UNLOCK_CALLBACKS != 0;
+        crate::thread::released(self.lock.get().filter(|_| unlock), f)
     }
 
     /// Runs the callbacks that were deferred, in libevent's order: a

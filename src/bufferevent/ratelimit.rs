@@ -522,10 +522,7 @@ impl Group {
 
     /// Takes the group's lock (if it has one) until the guard is dropped.
     fn hold(&self) -> Held<'_> {
-        match &self.lock {
-            Some(l) => l.hold(),
-            None => Held::none(),
-        }
+        crate::thread::hold(self.lock.as_deref())
     }
 
     fn refill_event(&self) -> EvPtr {

@@ -234,24 +234,13 @@ impl Base {
 
     /// Takes the base's lock (if it has one) until the guard is dropped.
     fn hold(&self) -> Held<'_> {
-        match &self.lock {
-            Some(l) => l.hold(),
-            None => Held::none(),
-        }
+        thread::hold(self.lock.as_deref())
     }
 
     /// Runs `f` with the base's lock released: the loop, which holds it
     /// once, around waiting and around callbacks.
     fn unlocked<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.lock {
-            Some(l) => {
-                l.unlock();
-                let r = f();
-                l.lock();
-                r
-            }
-            None => f(),
-        }
+        thread::released(self.lock.as_deref(), f)
     }
 
     /// Whether the caller is the thread running the loop, or the loop is

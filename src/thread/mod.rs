@@ -258,15 +258,30 @@ impl Drop for Lock {
     }
 }
 
-/// A held lock (or nothing, for objects without one), released on drop.
-pub struct Held<'a>(Option<&'a Lock>);
-
-impl Held<'_> {
-    /// The guard of an object that has no lock.
-    pub fn none() -> Held<'static> {
-        Held(None)
+/// Takes `lock`, if the object has one, until the guard is dropped.
+pub fn hold(lock: Option<&Lock>) -> Held<'_> {
+    match lock {
+        Some(l) => l.hold(),
+        None => Held(None),
     }
 }
+
+/// Runs `f` with `lock` (which the caller holds once) released, if the
+/// object has one: around the program's callbacks, and the loop's wait.
+pub fn released<R>(lock: Option<&Lock>, f: impl FnOnce() -> R) -> R {
+    match lock {
+        Some(l) => {
+            l.unlock();
+            let r = f();
+            l.lock();
+            r
+        }
+        None => f(),
+    }
+}
+
+/// A held lock (or nothing, for objects without one), released on drop.
+pub struct Held<'a>(Option<&'a Lock>);
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
