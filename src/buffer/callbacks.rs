@@ -2,6 +2,7 @@
 
 use std::ffi::c_void;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Buffer;
 
@@ -34,15 +35,52 @@ pub const CB_ENABLED: u32 = 1;
 
 pub type CallbackFn = Rc<dyn Fn(&Buffer, &CbInfo)>;
 
+/// One of the library's own callbacks: a function and its argument.
+pub type InternalFn = fn(buf: &Buffer, info: &CbInfo, arg: *mut c_void);
+
+/// What an entry calls.
+#[derive(Clone)]
+pub(crate) enum Func {
+    /// The library's own. It runs at once even when the buffer defers
+    /// (libevent's EVBUFFER_CB_NODEFER), and costs a copy, not a count,
+    /// to take out of the list: it runs on every change of a
+    /// bufferevent's buffers.
+    Internal(InternalFn, *mut c_void),
+    /// The program's, through a closure over its C function and argument.
+    Program(CallbackFn),
+}
+
+impl Func {
+    fn is_internal(&self) -> bool {
+        matches!(self, Func::Internal(..))
+    }
+
+    fn call(&self, buf: &Buffer, info: &CbInfo) {
+        match self {
+            Func::Internal(f, arg) => f(buf, info, *arg),
+            Func::Program(f) => f(buf, info),
+        }
+    }
+}
+
 pub(crate) struct Entry {
     pub id: CallbackId,
     /// Identity for `evbuffer_remove_cb(buf, fn, arg)`.
     pub key: (usize, usize),
     pub flags: u32,
-    /// The library's own callbacks run at once even when the buffer defers
-    /// (libevent's EVBUFFER_CB_NODEFER).
-    pub nodefer: bool,
-    pub func: CallbackFn,
+    pub func: Func,
+}
+
+impl Entry {
+    /// Whether this entry runs in a pass of `pass`.
+    fn runs_in(&self, pass: Pass) -> bool {
+        self.flags & CB_ENABLED != 0
+            && match pass {
+                Pass::All => true,
+                Pass::NoDefer => self.func.is_internal(),
+                Pass::Deferred => !self.func.is_internal(),
+            }
+    }
 }
 
 /// Which callbacks a run calls.
@@ -59,35 +97,41 @@ enum Pass {
 #[derive(Default)]
 pub(crate) struct List {
     pub entries: Vec<Entry>,
+    /// How many entries are the program's: asked on every write to a
+    /// pair, and kept here so the answer needs no walk of the entries.
+    program: usize,
 }
 
-thread_local! {
-    static NEXT_ID: std::cell::Cell<usize> = const { std::cell::Cell::new(1) };
+impl List {
+    /// Brings `program` up to date after the entries changed.
+    fn recount(&mut self) {
+        self.program = self.entries.iter().filter(|e| !e.func.is_internal()).count();
+    }
 }
+
+/// Ids grow with every registration in the process, so that a later
+/// callback always has a larger id, whichever thread added it.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 fn next_id() -> CallbackId {
-    NEXT_ID.with(|n| {
-        let id = n.get();
-        n.set(id + 1);
-        // Multiples of 8 look like aligned pointers to C and are never NULL.
-        CallbackId(id * 8)
-    })
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    // Multiples of 8 look like aligned pointers to C and are never NULL.
+    CallbackId(id * 8)
 }
 
 impl Buffer {
     /// Registers `func` to run after every change; `key` identifies it for
     /// [`Buffer::remove_callback_by_key`].
     pub fn add_callback(&self, key: (usize, usize), func: CallbackFn) -> CallbackId {
-        self.add_entry(key, func, false)
+        self.add_entry(key, Func::Program(func))
     }
 
-    fn add_entry(&self, key: (usize, usize), func: CallbackFn, nodefer: bool) -> CallbackId {
+    fn add_entry(&self, key: (usize, usize), func: Func) -> CallbackId {
         let id = next_id();
         let entry = Entry {
             id,
             key,
             flags: CB_ENABLED,
-            nodefer,
             func,
         };
         let mut cbs = self.cbs.borrow_mut();
@@ -95,22 +139,20 @@ impl Buffer {
         // rather than the default four, which idle connections would pay for.
         cbs.entries.reserve_exact(1);
         cbs.entries.push(entry);
+        cbs.recount();
         id
+    }
+
+    /// Whether any of the program's callbacks is registered (enabled or
+    /// not): without one, a change runs only the library's own.
+    pub fn has_program_callbacks(&self) -> bool {
+        self.cbs.borrow().program > 0
     }
 
     /// Registers a callback of the library's own, run in the same list and
     /// order as C callbacks (newest first).
-    pub fn add_internal_cb(
-        &self,
-        f: fn(buf: &Buffer, info: &CbInfo, arg: *mut c_void),
-        arg: *mut c_void,
-    ) -> CallbackId {
-        let key = (f as usize, arg as usize);
-        self.add_entry(
-            key,
-            Rc::new(move |buf: &Buffer, info: &CbInfo| f(buf, info, arg)),
-            true,
-        )
+    pub fn add_internal_cb(&self, f: InternalFn, arg: *mut c_void) -> CallbackId {
+        self.add_entry((f as usize, arg as usize), Func::Internal(f, arg))
     }
 
     /// Removes one callback; false when it is not registered here.
@@ -118,6 +160,7 @@ impl Buffer {
         let mut cbs = self.cbs.borrow_mut();
         let before = cbs.entries.len();
         cbs.entries.retain(|e| e.id != id);
+        cbs.recount();
         before != cbs.entries.len()
     }
 
@@ -127,6 +170,7 @@ impl Buffer {
         match cbs.entries.iter().rposition(|e| e.key == key) {
             Some(i) => {
                 cbs.entries.remove(i);
+                cbs.recount();
                 true
             }
             None => false,
@@ -135,7 +179,11 @@ impl Buffer {
 
     /// Removes every callback.
     pub fn clear_callbacks(&self) {
-        let old = std::mem::take(&mut self.cbs.borrow_mut().entries);
+        let old = {
+            let mut cbs = self.cbs.borrow_mut();
+            cbs.program = 0;
+            std::mem::take(&mut cbs.entries)
+        };
         drop(old);
     }
 
@@ -212,31 +260,40 @@ impl Buffer {
         // Walk newest to oldest by id (ids grow with registration), looking
         // the next one up after each call: callbacks added meanwhile are
         // skipped, removed ones are not called, and nothing is allocated.
-        let Some(newest) = self.cbs.borrow().entries.last().map(|e| e.id.0) else {
-            return;
+        // A lone entry (a bufferevent's own callback, nearly always) is
+        // that walk's first and last step.
+        let first = {
+            let cbs = self.cbs.borrow();
+            match cbs.entries.as_slice() {
+                [] => return,
+                [only] => {
+                    let func = only.runs_in(pass).then(|| only.func.clone());
+                    drop(cbs);
+                    if let Some(func) = func {
+                        self.busy.set(self.busy.get() + 1);
+                        func.call(self, info);
+                        self.busy.set(self.busy.get() - 1);
+                    }
+                    return;
+                }
+                [.., newest] => newest.id.0,
+            }
         };
         let stop_when_freed = !self.freed.get();
-        let mut bound = newest + 1;
+        let mut bound = first + 1;
         self.busy.set(self.busy.get() + 1);
         while !(stop_when_freed && self.freed.get()) {
             let next = {
                 let cbs = self.cbs.borrow();
-                cbs.entries.iter().rev().find(|e| e.id.0 < bound).map(|e| {
-                    let wanted = e.flags & CB_ENABLED != 0
-                        && match pass {
-                            Pass::All => true,
-                            Pass::NoDefer => e.nodefer,
-                            Pass::Deferred => !e.nodefer,
-                        };
-                    (e.id.0, wanted.then(|| e.func.clone()))
-                })
+                let found = cbs.entries.iter().rev().find(|e| e.id.0 < bound);
+                found.map(|e| (e.id.0, e.runs_in(pass).then(|| e.func.clone())))
             };
             let Some((id, func)) = next else {
                 break;
             };
             bound = id;
             if let Some(func) = func {
-                func(self, info);
+                func.call(self, info);
             }
         }
         self.busy.set(self.busy.get() - 1);
