@@ -8,17 +8,21 @@ use std::rc::Rc;
 
 /// The capacity of a chunk for small writes; kept on the free list.
 pub const SMALL: usize = 4096;
+/// The capacity of a chunk for a few hundred bytes (a short message).
+pub const TINY: usize = 512;
 /// The capacity of a chunk for a socket read; kept on the free list.
 pub const LARGE: usize = 16384;
 /// How many spare chunks of each standard size a thread keeps: 1 MiB of
 /// small ones and 2 MiB of large ones at most, enough for a busy loop's
 /// reads in flight without holding memory an idle program would miss.
 const POOL_CAP_SMALL: usize = 256;
+const POOL_CAP_TINY: usize = 256;
 const POOL_CAP_LARGE: usize = 128;
 
 /// Spare chunk memory of the two standard sizes.
 #[derive(Default)]
 struct Pool {
+    tiny: Vec<Mem>,
     small: Vec<Mem>,
     large: Vec<Mem>,
 }
@@ -256,7 +260,22 @@ impl Chunk {
                 _ => None,
             }
         });
-        let mem = reused.ok().flatten().unwrap_or_else(|| Mem::new(cap));
+        Chunk::owned(reused.ok().flatten().unwrap_or_else(|| Mem::new(cap)))
+    }
+
+    /// An empty owned chunk for `want` bytes arriving in an empty buffer:
+    /// a short message gets a tiny chunk. Many buffers each holding one
+    /// message in a 4 KiB chunk would put every message at the same
+    /// offset in a page, where the caches hold only a few of them.
+    pub fn for_message(want: usize) -> Chunk {
+        if want > TINY {
+            return Chunk::with_capacity(want);
+        }
+        let reused = POOL.try_with(|pool| pool.borrow_mut().tiny.pop());
+        Chunk::owned(reused.ok().flatten().unwrap_or_else(|| Mem::new(TINY)))
+    }
+
+    fn owned(mem: Mem) -> Chunk {
         Chunk {
             storage: Storage::Owned(mem),
             start: 0,
@@ -410,6 +429,12 @@ impl Chunk {
         }
     }
 
+    /// Whether the chunk is our own memory and nothing else: releasing it
+    /// runs no cleanup and touches no other buffer.
+    pub fn is_plain(&self) -> bool {
+        matches!(self.storage, Storage::Owned(_)) && self.source.is_none()
+    }
+
     /// Gives the chunk back: owned memory of a standard size goes to the free
     /// list; a foreign chunk runs its cleanup, so call this outside borrows.
     pub fn recycle(self) {
@@ -423,6 +448,7 @@ impl Chunk {
                 let _ = POOL.try_with(|pool| {
                     let mut pool = pool.borrow_mut();
                     let (list, cap) = match mem.len() {
+                        TINY => (&mut pool.tiny, POOL_CAP_TINY),
                         SMALL => (&mut pool.small, POOL_CAP_SMALL),
                         LARGE => (&mut pool.large, POOL_CAP_LARGE),
                         _ => return,

@@ -61,7 +61,7 @@ impl Buffer {
             if got < 0 {
                 let err = io::Error::last_os_error();
                 if let Some(c) = extra {
-                    inner.dead.push(c);
+                    inner.discard(c);
                 }
                 drop(inner);
                 self.bury();
@@ -79,7 +79,7 @@ impl Buffer {
                     c.end += left;
                     inner.chunks.push_back(c);
                 } else {
-                    inner.dead.push(c);
+                    inner.discard(c);
                 }
             }
             let orig = inner.len;

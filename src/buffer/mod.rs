@@ -510,8 +510,17 @@ impl Inner {
             let n = c.push(data);
             data = &data[n..];
         }
+        self.push_new_chunks(data);
+    }
+
+    /// Puts `data` in new chunks at the end (`len` already counts it).
+    fn push_new_chunks(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
-            let mut c = Chunk::with_capacity(data.len());
+            let mut c = if self.chunks.is_empty() {
+                Chunk::for_message(data.len())
+            } else {
+                Chunk::with_capacity(data.len())
+            };
             let n = c.push(data);
             data = &data[n..];
             self.chunks.push_back(c);
@@ -523,18 +532,30 @@ impl Inner {
         self.chunks.iter().rposition(|c| !c.is_empty()).unwrap_or(0)
     }
 
+    /// Lets go of a chunk taken out of the queue: plain memory of ours goes
+    /// back to the free list at once; a chunk that may run a cleanup (the
+    /// program's memory, a view) waits in `dead` until the state is no
+    /// longer borrowed.
+    fn discard(&mut self, c: Chunk) {
+        if c.is_plain() {
+            c.recycle();
+        } else {
+            self.dead.push(c);
+        }
+    }
+
     /// Drops empty chunks at the end, so moved chunks follow the data.
     fn trim_empty_tail(&mut self) {
         while self.chunks.back().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_back().expect("last exists");
-            self.dead.push(c);
+            self.discard(c);
         }
     }
 
     fn trim_empty_head(&mut self) {
         while self.chunks.front().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_front().expect("first exists");
-            self.dead.push(c);
+            self.discard(c);
         }
     }
 
@@ -552,7 +573,7 @@ impl Inner {
             if front.len() <= left {
                 left -= front.len();
                 let c = self.chunks.pop_front().expect("front exists");
-                self.dead.push(c);
+                self.discard(c);
             } else {
                 front.start += left;
                 left = 0;
@@ -568,7 +589,7 @@ impl Inner {
         self.set_scan(None);
         // Moved one by one so both queues keep their capacity.
         while let Some(c) = self.chunks.pop_front() {
-            self.dead.push(c);
+            self.discard(c);
         }
     }
 

@@ -34,7 +34,7 @@ impl Buffer {
                 left -= take;
                 if take == front.len() {
                     let c = inner.chunks.pop_front().expect("front exists");
-                    inner.dead.push(c);
+                    inner.discard(c);
                 } else {
                     front.start += take;
                 }
@@ -57,7 +57,7 @@ impl Buffer {
         if let Some(last) = inner.chunks.back_mut() {
             if last.is_empty() {
                 let c = inner.chunks.pop_back().expect("last exists");
-                inner.dead.push(c);
+                inner.discard(c);
             } else if last.front_room() + last.spare_len() >= n {
                 last.compact();
                 return;

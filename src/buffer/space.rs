@@ -92,7 +92,7 @@ impl Buffer {
                     .is_some_and(|c| c.is_empty() && c.spare_len() < size)
             {
                 let c = inner.chunks.pop_back().expect("last exists");
-                inner.dead.push(c);
+                inner.discard(c);
             }
             let last = inner.chunks.len().checked_sub(1);
             if let Some(i) = last.filter(|&i| inner.chunks[i].spare_len() >= size.max(1)) {
@@ -131,7 +131,7 @@ impl Buffer {
                         inner.chunks.push_back(c);
                         break;
                     }
-                    inner.dead.push(c);
+                    inner.discard(c);
                 }
             }
         }

@@ -16,6 +16,16 @@ impl Buffer {
         if self.inner.borrow().frozen_back || src.inner.borrow().frozen_front {
             return Err(BufferError::Frozen);
         }
+        self.add_buffer_unfrozen(src);
+        Ok(())
+    }
+
+    /// [`Buffer::add_buffer`] ignoring freezes, for a buffer's owner (a
+    /// pair half moving its output into its partner's input).
+    pub(crate) fn add_buffer_unfrozen(&self, src: &Buffer) {
+        if std::ptr::eq(self, src) || src.is_empty() {
+            return;
+        }
         let (dst_orig, n) = {
             let mut dst = self.inner.borrow_mut();
             let mut s = src.inner.borrow_mut();
@@ -28,7 +38,7 @@ impl Buffer {
             if ends_empty {
                 while let Some(c) = s.chunks.pop_front() {
                     if c.is_empty() {
-                        s.dead.push(c);
+                        s.discard(c);
                     } else {
                         dst.chunks.push_back(c);
                     }
@@ -49,7 +59,26 @@ impl Buffer {
         self.bury();
         src.notify(n, 0, n);
         self.notify(dst_orig, n, 0);
-        Ok(())
+    }
+
+    /// Appends a copy of `data` in chunks of its own, as if it had been
+    /// added to an empty buffer and that buffer moved here with
+    /// [`Buffer::add_buffer`] (the same chunks, the same callbacks), but
+    /// without the detour; ignores freezes, for a buffer's owner.
+    pub(crate) fn add_as_moved(&self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let orig = {
+            let mut d = self.inner.borrow_mut();
+            let orig = d.len;
+            d.trim_empty_tail();
+            d.len += data.len();
+            d.push_new_chunks(data);
+            orig
+        };
+        self.bury();
+        self.notify(orig, data.len(), 0);
     }
 
     /// Appends the bytes of `src` without copying them and leaves `src` as
@@ -99,7 +128,7 @@ impl Buffer {
             let dst_orig = dst.len;
             while let Some(c) = s.chunks.pop_back() {
                 if c.is_empty() {
-                    s.dead.push(c);
+                    s.discard(c);
                 } else {
                     dst.chunks.push_front(c);
                 }
@@ -125,19 +154,27 @@ impl Buffer {
         if dst.inner.borrow().frozen_back || self.inner.borrow().frozen_front {
             return Err(BufferError::Frozen);
         }
+        Ok(self.remove_buffer_unfrozen(dst, n))
+    }
+
+    /// [`Buffer::remove_buffer`] ignoring freezes, for a buffer's owner.
+    pub(crate) fn remove_buffer_unfrozen(&self, dst: &Buffer, n: usize) -> usize {
+        if n == 0 || std::ptr::eq(self, dst) {
+            return 0;
+        }
         let all = self.len();
         if n >= all {
             // Everything: a plain move, reported as evbuffer_add_buffer
             // reports it (source first), as libevent 2.1.12 does.
-            dst.add_buffer(self)?;
-            return Ok(all);
+            dst.add_buffer_unfrozen(self);
+            return all;
         }
         let (src_orig, dst_orig, n) = {
             let mut s = self.inner.borrow_mut();
             let mut d = dst.inner.borrow_mut();
             let n = n.min(s.len);
             if n == 0 {
-                return Ok(0);
+                return 0;
             }
             let (src_orig, dst_orig) = (s.len, d.len);
             d.trim_empty_tail();
@@ -148,7 +185,7 @@ impl Buffer {
                     let c = s.chunks.pop_front().expect("front exists");
                     left -= c.len();
                     if c.is_empty() {
-                        s.dead.push(c);
+                        s.discard(c);
                     } else {
                         d.chunks.push_back(c);
                     }
@@ -172,6 +209,6 @@ impl Buffer {
         // The receiving buffer hears first, as in libevent 2.1.12.
         dst.notify(dst_orig, n, 0);
         self.notify(src_orig, 0, n);
-        Ok(n)
+        n
     }
 }
