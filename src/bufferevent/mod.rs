@@ -7,7 +7,7 @@ use std::cell::{Cell, OnceCell, UnsafeCell};
 use std::ffi::{c_int, c_short, c_void};
 use std::sync::Arc;
 
-use crate::buffer::Buffer;
+use crate::buffer::{Buffer, BufferError};
 use crate::ffi::bufferevent_struct::{bufferevent, event_watermark};
 use crate::ffi::event_struct::{EVLIST_ACTIVE, EVLIST_FINALIZING, event_callback};
 use crate::reactor::event_mem::{CbPtr, EVLIST_X_RELEASE};
@@ -354,6 +354,23 @@ impl Bufferevent {
             Kind::Socket(_) | Kind::Ssl(_) => 0,
             Kind::Pair(_) => pair::flush(self, iotype, mode),
             Kind::Filter(_) => filter::flush(self, iotype, mode),
+        }
+    }
+
+    /// `bufferevent_write`: appends a copy of `data` to the output (a
+    /// pair half may hand it straight to its partner).
+    pub fn write(&self, data: &[u8]) -> Result<(), BufferError> {
+        match &self.kind {
+            Kind::Pair(_) => pair::write(self, data),
+            _ => self.output().add(data),
+        }
+    }
+
+    /// `bufferevent_write_buffer`: moves all of `buf` to the output.
+    pub fn write_buffer(&self, buf: &Buffer) -> Result<(), BufferError> {
+        match &self.kind {
+            Kind::Pair(_) => pair::write_buffer(self, buf),
+            _ => self.output().add_buffer(buf),
         }
     }
 

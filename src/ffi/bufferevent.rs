@@ -209,7 +209,7 @@ pub unsafe extern "C" fn bufferevent_write(
     enter("bufferevent_write", || {
         let b = bev_arg("bufferevent_write", bev)?;
         let data = super::bytes("bufferevent_write", data, size)?;
-        Ok(if b.output().add(data).is_ok() { 0 } else { -1 })
+        Ok(if b.write(data).is_ok() { 0 } else { -1 })
     })
 }
 
@@ -222,7 +222,7 @@ pub unsafe extern "C" fn bufferevent_write_buffer(
     enter("bufferevent_write_buffer", || {
         let b = bev_arg("bufferevent_write_buffer", bev)?;
         let src = handle("bufferevent_write_buffer", buf.cast_const())?;
-        Ok(if b.output().add_buffer(src).is_ok() {
+        Ok(if b.write_buffer(src).is_ok() {
             0
         } else {
             -1
