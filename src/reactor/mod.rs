@@ -1025,7 +1025,10 @@ impl Base {
                     break;
                 }
                 let Some(cb) = st.active.pop(pri) else { break };
-                cb.set_flags(cb.flags() & !EVLIST_ACTIVE);
+                // Read once and kept: reading the flags back right after
+                // this narrower store would stall on store forwarding.
+                let flags = cb.flags() & !EVLIST_ACTIVE;
+                cb.set_flags(flags);
                 if let Some(ev) = cb.as_event()
                     && ev.events() & EV_PERSIST == 0
                     && !is_finalizing(cb)
@@ -1033,9 +1036,10 @@ impl Base {
                     st.unlink(ev);
                 }
                 st.running_cb = Some(cb);
-                cb
+                (cb, flags)
             };
-            if cb.flags() & EVLIST_INTERNAL == 0 {
+            let (cb, flags) = cb;
+            if flags & EVLIST_INTERNAL == 0 {
                 ran += 1;
             }
             match cb.as_event() {

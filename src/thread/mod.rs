@@ -296,6 +296,7 @@ impl Drop for Held<'_> {
 pub struct HeldShared(Option<Arc<Lock>>);
 
 impl HeldShared {
+    #[inline]
     pub fn new(lock: Option<Arc<Lock>>) -> HeldShared {
         if let Some(l) = &lock {
             l.lock();
@@ -305,6 +306,7 @@ impl HeldShared {
 }
 
 impl Drop for HeldShared {
+    #[inline]
     fn drop(&mut self) {
         if let Some(l) = &self.0 {
             l.unlock();
@@ -321,6 +323,7 @@ impl LockSlot {
         LockSlot(AtomicPtr::new(std::ptr::null_mut()))
     }
 
+    #[inline]
     pub fn get(&self) -> Option<&Lock> {
         let p = self.0.load(Ordering::Acquire);
         // SAFETY: a non-null pointer came from Arc::into_raw in `set` and
@@ -329,6 +332,7 @@ impl LockSlot {
     }
 
     /// A counted reference to the lock, for guards and sharing.
+    #[inline]
     pub fn shared(&self) -> Option<Arc<Lock>> {
         let p = self.0.load(Ordering::Acquire);
         if p.is_null() {
