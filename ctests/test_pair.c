@@ -319,6 +319,147 @@ end:
 		event_base_free(base);
 }
 
+/* What one evbuffer callback saw, change by change. */
+struct changes {
+	int n;
+	size_t orig[8], added[8], deleted[8];
+};
+
+static void
+record_change(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct changes *c = arg;
+
+	(void)buf;
+	if (c->n < 8) {
+		c->orig[c->n] = info->orig_size;
+		c->added[c->n] = info->n_added;
+		c->deleted[c->n] = info->n_deleted;
+	}
+	c->n++;
+}
+
+/*
+ * A program watching a half's output sees each write arrive and leave
+ * for the partner; once it stops watching, writes still arrive whole.
+ */
+static void
+output_watcher_sees_move(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct evbuffer_cb_entry *ent;
+	struct changes c = { 0 };
+	char buf[16];
+
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	ent = evbuffer_add_cb(bufferevent_get_output(pair[0]), record_change, &c);
+	check(ent != NULL);
+	check_int(bufferevent_write(pair[0], "hello", 5), ==, 0);
+	check_int(c.n, ==, 2);
+	check_int(c.orig[0], ==, 0);
+	check_int(c.added[0], ==, 5);
+	check_int(c.deleted[0], ==, 0);
+	check_int(c.orig[1], ==, 5);
+	check_int(c.added[1], ==, 0);
+	check_int(c.deleted[1], ==, 5);
+	check_int(in_len(pair[1]), ==, 5);
+	check_int(evbuffer_remove_cb_entry(bufferevent_get_output(pair[0]), ent),
+	    ==, 0);
+	check_int(bufferevent_write(pair[0], " you", 4), ==, 0);
+	check_int(c.n, ==, 2);
+	check_int(out_len(pair[0]), ==, 0);
+	check_int(bufferevent_read(pair[1], buf, sizeof(buf)), ==, 9);
+	check_mem(buf, "hello you", 9);
+end:
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/* A program watching the partner's input sees each arrival once. */
+static void
+input_watcher_sees_arrivals(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct evbuffer *extra = evbuffer_new();
+	struct changes c = { 0 };
+
+	check(base != NULL && extra != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check(evbuffer_add_cb(bufferevent_get_input(pair[1]), record_change,
+	    &c) != NULL);
+	check_int(bufferevent_write(pair[0], "abc", 3), ==, 0);
+	check_int(evbuffer_add(extra, "de", 2), ==, 0);
+	check_int(bufferevent_write_buffer(pair[0], extra), ==, 0);
+	check_int(evbuffer_get_length(extra), ==, 0);
+	check_int(c.n, ==, 2);
+	check_int(c.orig[0], ==, 0);
+	check_int(c.added[0], ==, 3);
+	check_int(c.orig[1], ==, 3);
+	check_int(c.added[1], ==, 2);
+	check_int(c.deleted[1], ==, 0);
+	check_int(in_len(pair[1]), ==, 5);
+end:
+	if (extra)
+		evbuffer_free(extra);
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/*
+ * A program that froze the end of a half's output gets -1 from both
+ * writes and the partner gets nothing; writing the partner's own input
+ * to the half brings the bytes back where they were.
+ */
+static void
+frozen_output_and_own_input(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct evbuffer *extra = evbuffer_new();
+	char buf[8];
+
+	check(base != NULL && extra != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(evbuffer_freeze(bufferevent_get_output(pair[0]), 0), ==, 0);
+	check_int(evbuffer_add(extra, "zz", 2), ==, 0);
+	check_int(bufferevent_write(pair[0], "abc", 3), ==, -1);
+	check_int(bufferevent_write_buffer(pair[0], extra), ==, -1);
+	check_int(evbuffer_get_length(extra), ==, 2);
+	check_int(in_len(pair[1]), ==, 0);
+	check_int(evbuffer_unfreeze(bufferevent_get_output(pair[0]), 0), ==, 0);
+	check_int(bufferevent_write(pair[0], "xyz", 3), ==, 0);
+	check_int(in_len(pair[1]), ==, 3);
+	check_int(bufferevent_write_buffer(pair[0],
+	    bufferevent_get_input(pair[1])), ==, 0);
+	check_int(out_len(pair[0]), ==, 0);
+	check_int(bufferevent_read(pair[1], buf, sizeof(buf)), ==, 3);
+	check_mem(buf, "xyz", 3);
+end:
+	if (extra)
+		evbuffer_free(extra);
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
 static const struct check_case cases[] = {
 	{ "pair_basics", pair_basics },
 	{ "write_moves_at_once", write_moves_at_once },
@@ -328,6 +469,9 @@ static const struct check_case cases[] = {
 	{ "free_one_half", free_one_half },
 	{ "read_timeout", read_timeout },
 	{ "data_restarts_timeout", data_restarts_timeout },
+	{ "output_watcher_sees_move", output_watcher_sees_move },
+	{ "input_watcher_sees_arrivals", input_watcher_sees_arrivals },
+	{ "frozen_output_and_own_input", frozen_output_and_own_input },
 	{ NULL, NULL },
 };
 
