@@ -6,20 +6,22 @@ use std::cell::RefCell;
 use std::ptr::NonNull;
 use std::rc::Rc;
 
+/// The capacity of the first chunk of an empty buffer given a short
+/// message; kept on the free list.
+pub const TINY: usize = 512;
 /// The capacity of a chunk for small writes; kept on the free list.
 pub const SMALL: usize = 4096;
-/// The capacity of a chunk for a few hundred bytes (a short message).
-pub const TINY: usize = 512;
 /// The capacity of a chunk for a socket read; kept on the free list.
 pub const LARGE: usize = 16384;
-/// How many spare chunks of each standard size a thread keeps: 1 MiB of
-/// small ones and 2 MiB of large ones at most, enough for a busy loop's
-/// reads in flight without holding memory an idle program would miss.
-const POOL_CAP_SMALL: usize = 256;
+/// How many spare chunks of each standard size a thread keeps: 128 KiB of
+/// tiny ones, 1 MiB of small ones and 2 MiB of large ones at most, enough
+/// for a busy loop's messages in flight without holding memory an idle
+/// program would miss.
 const POOL_CAP_TINY: usize = 256;
+const POOL_CAP_SMALL: usize = 256;
 const POOL_CAP_LARGE: usize = 128;
 
-/// Spare chunk memory of the two standard sizes.
+/// Spare chunk memory of the three standard sizes.
 #[derive(Default)]
 struct Pool {
     tiny: Vec<Mem>,

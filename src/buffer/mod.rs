@@ -21,7 +21,7 @@
 //! [`Buffer::enter_raw`], as the C entries do; direct calls leave such a
 //! buffer marked but allocated.
 //!
-//! Chunks of the two standard capacities go to a small per-thread free list,
+//! Chunks of the three standard capacities go to a small per-thread free list,
 //! so steady traffic allocates nothing per message, and an emptied buffer
 //! keeps no chunk.
 
