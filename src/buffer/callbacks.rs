@@ -105,7 +105,11 @@ pub(crate) struct List {
 impl List {
     /// Brings `program` up to date after the entries changed.
     fn recount(&mut self) {
-        self.program = self.entries.iter().filter(|e| !e.func.is_internal()).count();
+        self.program = self
+            .entries
+            .iter()
+            .filter(|e| !e.func.is_internal())
+            .count();
     }
 }
 
@@ -208,7 +212,16 @@ impl Buffer {
     /// them, adds the change to the batch for the loop and runs only the
     /// library's own callbacks now (with the batch's counts so far, as
     /// libevent 2.1.12 does). No change, no call.
+    #[inline]
     pub(crate) fn notify(&self, orig_size: usize, n_added: usize, n_deleted: usize) {
+        // Most buffers have no callback and never defer: decided inline.
+        if self.cbs.borrow().entries.is_empty() && !self.is_deferring() {
+            return;
+        }
+        self.notify_listeners(orig_size, n_added, n_deleted);
+    }
+
+    fn notify_listeners(&self, orig_size: usize, n_added: usize, n_deleted: usize) {
         if n_added == 0 && n_deleted == 0 {
             return;
         }

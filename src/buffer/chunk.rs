@@ -85,7 +85,13 @@ impl Drop for Mem {
 }
 
 thread_local! {
-    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+    static POOL: RefCell<Pool> = const {
+        RefCell::new(Pool {
+            tiny: Vec::new(),
+            small: Vec::new(),
+            large: Vec::new(),
+        })
+    };
 }
 
 /// Memory a program handed over by reference (`evbuffer_add_reference`).

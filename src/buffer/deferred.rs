@@ -92,6 +92,7 @@ impl Buffer {
         queued
     }
 
+    #[inline]
     pub(crate) fn is_deferring(&self) -> bool {
         self.defer.get().is_some()
     }

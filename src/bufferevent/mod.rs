@@ -12,7 +12,7 @@ use crate::ffi::bufferevent_struct::{bufferevent, event_watermark};
 use crate::ffi::event_struct::{EVLIST_ACTIVE, EVLIST_FINALIZING, event_callback};
 use crate::reactor::event_mem::{CbPtr, EVLIST_X_RELEASE};
 use crate::reactor::{Base, EV_READ, EV_WRITE, clock};
-use crate::thread::{HeldShared, Lock, LockSlot};
+use crate::thread::{Hold, HeldShared, Lock, LockSlot};
 
 pub mod filter;
 pub mod pair;
@@ -181,7 +181,7 @@ impl Bufferevent {
     /// Takes the bufferevent's lock (if any) for an entry point; the
     /// guard keeps the lock alive even if the bufferevent is torn down
     /// by another thread meanwhile.
-    pub fn hold(&self) -> HeldShared {
+    pub fn hold(&self) -> Hold {
         HeldShared::new(self.lock.shared())
     }
 
@@ -189,7 +189,7 @@ impl Bufferevent {
     /// behalf (I/O readiness, timeouts): None when the last reference was
     /// dropped, by another thread, after the loop picked the work up; the
     /// teardown is queued then and nothing else may happen.
-    pub fn hold_live(&self) -> Option<HeldShared> {
+    pub fn hold_live(&self) -> Option<Hold> {
         let held = self.hold();
         (self.refcnt.get() > 0).then_some(held)
     }
@@ -227,6 +227,7 @@ impl Bufferevent {
         self.refcnt.get() as usize
     }
 
+    #[inline]
     pub fn incref(&self) {
         self.refcnt.set(self.refcnt.get() + 1);
     }
@@ -234,12 +235,20 @@ impl Bufferevent {
     /// Drops a reference; at the last one, stops all I/O at once and
     /// leaves the rest of the teardown (closing the fd, freeing memory) to
     /// the loop's next pass, as libevent does. True if it was the last.
+    #[inline]
     pub fn decref(&self) -> bool {
         let n = self.refcnt.get() - 1;
         self.refcnt.set(n);
         if n > 0 {
             return false;
         }
+        self.last_reference_gone();
+        true
+    }
+
+    /// The part of [`Bufferevent::decref`] for the last reference.
+    #[cold]
+    fn last_reference_gone(&self) {
         let base = self.base();
         base.del(self.ev_read());
         base.del(self.ev_write());
@@ -251,7 +260,6 @@ impl Bufferevent {
         record.init_self(Some(run_finalizer), me, record.pri() as u8);
         record.set_flags(record.flags() | EVLIST_FINALIZING);
         base.schedule(record);
-        true
     }
 
     /// `bufferevent_free`: clears the callbacks now and drops one reference.
@@ -586,11 +594,20 @@ impl Bufferevent {
     /// holds at least the low watermark, the write callback if the output
     /// is down to its low watermark.
     pub fn trigger(&self, what: c_short, options: c_int) {
+        // Whether a callback is set is the cheaper question, so it goes
+        // first; both are plain reads. A read callback run here may change
+        // the callbacks, so the write side looks again.
         let ignore_wm = options & BEV_TRIG_IGNORE_WATERMARKS != 0;
-        if what & EV_READ != 0 && (ignore_wm || self.input().len() >= self.wm_read().low) {
+        if what & EV_READ != 0
+            && self.callbacks().read.is_some()
+            && (ignore_wm || self.input().len() >= self.wm_read().low)
+        {
             self.run_readcb(options);
         }
-        if what & EV_WRITE != 0 && (ignore_wm || self.output().len() <= self.wm_write().low) {
+        if what & EV_WRITE != 0
+            && self.callbacks().write.is_some()
+            && (ignore_wm || self.output().len() <= self.wm_write().low)
+        {
             self.run_writecb(options);
         }
     }

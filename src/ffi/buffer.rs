@@ -12,7 +12,10 @@ use std::ffi::{c_char, c_int, c_void};
 use std::mem::{offset_of, size_of};
 use std::rc::Rc;
 
-use super::{EntryResult, FailValue, Failure, bytes, bytes_mut, enter, handle, refuse, write_out};
+use super::{
+    EntryResult, FailValue, Failure, bytes, bytes_mut, enter, handle, refuse, refuse_null,
+    write_out,
+};
 use crate::buffer::{
     Buffer, BufferError, CB_ENABLED, CallbackFn, CallbackId, CbInfo, Eol, FS_CLOSE_ON_FREE,
     FileSegment, Foreign, FrozenEnd,
@@ -259,7 +262,15 @@ pub unsafe extern "C" fn evbuffer_clear_flags(buf: *mut Buffer, flags: u64) -> c
 /// Returns the number of bytes stored in the buffer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn evbuffer_get_length(buf: *const Buffer) -> usize {
-    with("evbuffer_get_length", buf.cast_mut(), |b| Ok(b.len()))
+    // Asked for every message by most programs: a locked read of one
+    // field, without the frame that guards calls able to run callbacks.
+    if buf.is_null() {
+        return enter("evbuffer_get_length", || refuse_null("evbuffer_get_length"));
+    }
+    // SAFETY: a non-NULL buffer pointer is a live buffer of ours.
+    let b = unsafe { &*buf };
+    let _held = b.lock().map(Lock::hold);
+    b.len()
 }
 
 /// Returns the number of bytes stored in the first chunk (what
@@ -724,7 +735,7 @@ pub unsafe extern "C" fn evbuffer_ptr_set(
 ) -> c_int {
     with("evbuffer_ptr_set", buffer, |b| {
         if pos.is_null() {
-            return refuse("evbuffer_ptr_set", "called with a NULL pointer");
+            return super::refuse_null("evbuffer_ptr_set");
         }
         let target = match how {
             EVBUFFER_PTR_SET => Some(position),

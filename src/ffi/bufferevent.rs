@@ -3,7 +3,7 @@
 use std::ffi::{CStr, c_char, c_int, c_short, c_void};
 
 use super::bufferevent_struct::bufferevent;
-use super::{EntryResult, SSize, enter, handle, refuse, timeval_arg, write_out};
+use super::{EntryResult, SSize, enter, handle, refuse, refuse_null, timeval_arg, write_out};
 
 use crate::buffer::Buffer;
 use crate::bufferevent::ratelimit::{self, Group as RateLimitGroup, TokenBucketCfg};
@@ -13,7 +13,7 @@ use crate::bufferevent::{
 };
 use crate::dns::EvdnsBase;
 use crate::reactor::{Base, EV_READ, EV_WRITE};
-use crate::thread::HeldShared;
+use crate::thread::Hold;
 
 /// A read or write callback.
 pub type bufferevent_data_cb =
@@ -43,7 +43,7 @@ pub type bufferevent_filter_cb = Option<
 /// returns, as every bufferevent function of libevent locks it.
 pub(crate) struct BevArg<'a> {
     bev: &'a Bufferevent,
-    _held: HeldShared,
+    _held: Hold,
 }
 
 impl std::ops::Deref for BevArg<'_> {
@@ -222,11 +222,7 @@ pub unsafe extern "C" fn bufferevent_write_buffer(
     enter("bufferevent_write_buffer", || {
         let b = bev_arg("bufferevent_write_buffer", bev)?;
         let src = handle("bufferevent_write_buffer", buf.cast_const())?;
-        Ok(if b.write_buffer(src).is_ok() {
-            0
-        } else {
-            -1
-        })
+        Ok(if b.write_buffer(src).is_ok() { 0 } else { -1 })
     })
 }
 
@@ -261,17 +257,28 @@ pub unsafe extern "C" fn bufferevent_read_buffer(bev: *mut bufferevent, buf: *mu
 /// The input buffer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_get_input(bev: *mut bufferevent) -> *mut Buffer {
-    enter("bufferevent_get_input", || {
-        Ok(bev_arg("bufferevent_get_input", bev)?.input_ptr())
-    })
+    // Unlocked, as in libevent: the pointer never changes. Called for
+    // every message by most programs, so it skips the entry frame too.
+    if bev.is_null() {
+        return enter("bufferevent_get_input", || {
+            refuse_null("bufferevent_get_input")
+        });
+    }
+    // SAFETY: a non-NULL bufferevent pointer is a live bufferevent of ours.
+    unsafe { Bufferevent::from_c(bev) }.input_ptr()
 }
 
 /// The output buffer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_get_output(bev: *mut bufferevent) -> *mut Buffer {
-    enter("bufferevent_get_output", || {
-        Ok(bev_arg("bufferevent_get_output", bev)?.output_ptr())
-    })
+    // As bufferevent_get_input.
+    if bev.is_null() {
+        return enter("bufferevent_get_output", || {
+            refuse_null("bufferevent_get_output")
+        });
+    }
+    // SAFETY: a non-NULL bufferevent pointer is a live bufferevent of ours.
+    unsafe { Bufferevent::from_c(bev) }.output_ptr()
 }
 
 /// Enables EV_READ and/or EV_WRITE.

@@ -103,6 +103,11 @@ pub fn refuse<T>(name: &str, why: &str) -> EntryResult<T> {
     Err(Failure)
 }
 
+/// The refusal of a NULL handle.
+pub fn refuse_null<T>(name: &str) -> EntryResult<T> {
+    refuse(name, "called with a NULL pointer")
+}
+
 /// Turns a handle from C into a shared reference, refusing NULL.
 ///
 /// This helper and the ones below are safe functions over raw pointers:
@@ -113,7 +118,7 @@ pub fn refuse<T>(name: &str, why: &str) -> EntryResult<T> {
 /// outlives the call by the pointer contract of this module.
 pub(crate) fn handle<'a, T>(name: &str, ptr: *const T) -> EntryResult<&'a T> {
     if ptr.is_null() {
-        return refuse(name, "called with a NULL pointer");
+        return refuse_null(name);
     }
     // SAFETY: non-NULL handles are live objects of ours (pointer contract above).
     Ok(unsafe { &*ptr })

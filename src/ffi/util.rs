@@ -268,7 +268,7 @@ pub unsafe extern "C" fn evutil_gettime_monotonic(
 ) -> c_int {
     enter("evutil_gettime_monotonic", || {
         if timer.is_null() || tp.is_null() {
-            return refuse("evutil_gettime_monotonic", "called with a NULL pointer");
+            return super::refuse_null("evutil_gettime_monotonic");
         }
         // SAFETY: a live timer of ours, used by one thread (pointer contract).
         match unsafe { &mut *timer }.now() {

@@ -293,24 +293,26 @@ impl Drop for Held<'_> {
 
 /// A held shared lock that keeps the lock's memory alive until it is
 /// released, for objects that may be freed while it is held.
-pub struct HeldShared(Option<Arc<Lock>>);
+pub struct HeldShared(Arc<Lock>);
+
+/// What holding an object's optional lock gives: nothing to release
+/// when the object has no lock (the common case, checked inline).
+pub type Hold = Option<HeldShared>;
 
 impl HeldShared {
+    /// Takes `lock` if there is one.
     #[inline]
-    pub fn new(lock: Option<Arc<Lock>>) -> HeldShared {
-        if let Some(l) = &lock {
+    pub fn new(lock: Option<Arc<Lock>>) -> Hold {
+        lock.map(|l| {
             l.lock();
-        }
-        HeldShared(lock)
+            HeldShared(l)
+        })
     }
 }
 
 impl Drop for HeldShared {
-    #[inline]
     fn drop(&mut self) {
-        if let Some(l) = &self.0 {
-            l.unlock();
-        }
+        self.0.unlock();
     }
 }
 
