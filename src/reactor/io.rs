@@ -3,7 +3,9 @@
 //!
 //! An fd used only by bufferevents is registered once, edge-triggered, for
 //! reading and writing, and its readiness is kept here: enabling or
-//! disabling a side then costs no system call. An fd with any of the
+//! disabling a side then costs no system call. Writing interest is dropped
+//! while the fd is known writable, where the kernel would otherwise wake
+//! us each time the peer reads (see [`FdEntry::out`]). An fd with any of the
 //! program's own (level-triggered) events is registered level-triggered on
 //! mio's epoll descriptor with exactly the union of its events' interests,
 //! as libevent does. An fd that epoll refuses (a regular file, /dev/null) is
@@ -101,6 +103,16 @@ struct FdEntry {
     /// A bufferevent uses this fd: keep it registered while it has no
     /// events, until the bufferevent lets it go.
     owned: bool,
+    /// EPOLLOUT is part of the edge registration. An AF_UNIX socket wakes
+    /// its epoll entry with EPOLLOUT each time the peer reads, though a
+    /// socket we know writable has nothing new to tell: once a wake-up
+    /// brings nothing but that, a bufferevent's fd is registered without
+    /// EPOLLOUT, counted writable (`ready`) until a write comes up short,
+    /// and then registered with it again for good (`out_kept`).
+    out: bool,
+    /// EPOLLOUT stays registered until the fd is let go: a write came up
+    /// short, or an event of the program waits on the fd's edges.
+    out_kept: bool,
 }
 
 pub struct Io {
@@ -155,6 +167,10 @@ impl Waiter {
 pub type Activation = (EvPtr, c_short);
 
 const WANTED: c_short = EV_READ | EV_WRITE | EV_CLOSED;
+
+/// The edge registration without and with writing interest.
+const EDGE_IN: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+const EDGE_INOUT: u32 = EDGE_IN | libc::EPOLLOUT as u32;
 
 /// Interrupts the loop's wait from another thread: an eventfd on the
 /// base's epoll instance, made by whichever thread asks for it (mio's
@@ -235,7 +251,15 @@ impl Io {
         // A bufferevent's event on its fd, registered edge-triggered
         // already: nothing to change (the common case, on every enable).
         let unchanged = entry.mode == Mode::Edge && ev.flags() & EVLIST_X_EDGE != 0;
-        if !unchanged && let Err(e) = self.update(fd) {
+        // A program's EV_ET event wants every edge, writable ones too.
+        let result = if unchanged { Ok(()) } else { self.update(fd) }.and_then(|()| {
+            if ev.events() & EV_ET != 0 {
+                self.keep_out(fd)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
             let entry = self.entry(fd);
             entry.events.remove(ev);
             return Err(e);
@@ -298,6 +322,7 @@ impl Io {
         for entry in &mut self.fds {
             entry.mode = Mode::None;
             entry.ready = 0;
+            entry.out_kept = false;
         }
     }
 
@@ -320,7 +345,8 @@ impl Io {
 
     /// Forgets that `fd` is ready for `what` (a read or write came up short).
     /// Once the peer has closed, reading stays ready: the end of the stream
-    /// is still to be read, and no new edge will announce it.
+    /// is still to be read, and no new edge will announce it. A full socket
+    /// is watched for writability from then on.
     pub fn clear_ready(&mut self, fd: RawFd, what: c_short) {
         if fd >= 0 && (fd as usize) < self.fds.len() {
             let entry = &mut self.fds[fd as usize];
@@ -329,7 +355,26 @@ impl Io {
                 what &= !EV_READ;
             }
             entry.ready &= !what;
+            if what & EV_WRITE != 0 && !entry.out_kept {
+                // Failing, the next short write tries again; an error or
+                // hang-up is reported all the same.
+                let _ = self.keep_out(fd);
+            }
         }
+    }
+
+    /// Keeps EPOLLOUT in the edge registration of `fd` from now on. Adding
+    /// it back makes epoll look at the fd again, so a socket that became
+    /// writable meanwhile is reported by the next poll.
+    fn keep_out(&mut self, fd: RawFd) -> std::io::Result<()> {
+        let epfd = self.epfd;
+        let entry = &mut self.fds[fd as usize];
+        if entry.mode == Mode::Edge && !entry.out {
+            epoll_mod(epfd, fd, EDGE_INOUT)?;
+            entry.out = true;
+        }
+        entry.out_kept = true;
+        Ok(())
     }
 
     /// Whether `fd` is known ready for `what`.
@@ -368,7 +413,9 @@ impl Io {
             return Ok(());
         }
         let epfd = self.epfd;
-        let edge = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+        // A new edge registration has EPOLLOUT, so that the first poll
+        // tells whether the fd is writable (a connect in progress is not).
+        let edge = EDGE_INOUT;
         let result = match (current, wanted) {
             (_, Mode::None) => {
                 if matches!(current, Mode::Edge | Mode::Level(_)) {
@@ -390,6 +437,14 @@ impl Io {
             Ok(()) => {
                 if wanted != Mode::Edge {
                     entry.ready = 0;
+                }
+                if wanted == Mode::None {
+                    entry.out_kept = false;
+                }
+                // Only a bufferevent's fd goes without EPOLLOUT.
+                if wanted == Mode::Edge && current != Mode::Edge {
+                    entry.out = true;
+                    entry.out_kept |= !entry.owned;
                 }
                 entry.mode = wanted;
                 Ok(())
@@ -446,7 +501,20 @@ impl Io {
             let Some(entry) = self.fds.get_mut(fd as usize) else {
                 continue;
             };
+            let mut what = what;
             if entry.mode == Mode::Edge {
+                if !entry.out {
+                    // Without EPOLLOUT the report lacks what epoll would
+                    // have added for a writable fd.
+                    what |= entry.ready & EV_WRITE;
+                } else if what == EV_WRITE && entry.ready & EV_WRITE != 0 && !entry.out_kept {
+                    // Only "writable again", on an fd known writable: a
+                    // peer's read woke us. Stop listening for that. On
+                    // failure EPOLLOUT simply stays.
+                    if epoll_mod(self.epfd, fd, EDGE_IN).is_ok() {
+                        entry.out = false;
+                    }
+                }
                 entry.ready |= what;
             }
             // Newest first, as libevent's per-fd lists run: of a read and
