@@ -279,6 +279,12 @@ impl Chunk {
         }
     }
 
+    /// Whether the chunk is memory of ours that nothing else refers to:
+    /// letting it go runs no cleanup and releases no other buffer.
+    pub fn is_plain(&self) -> bool {
+        matches!(self.storage, Storage::Owned(_)) && self.source.is_none()
+    }
+
     /// If the chunk is a view of the buffer `keeper` belongs to, forgets
     /// that: the buffer is going and the chunk stays with its keeper, which
     /// must not keep itself alive.

@@ -523,18 +523,30 @@ impl Inner {
         self.chunks.iter().rposition(|c| !c.is_empty()).unwrap_or(0)
     }
 
+    /// Lets go of a chunk taken out of the queue. Plain memory of ours goes
+    /// back to the free list at once, which runs nothing of the program's;
+    /// anything else waits in `dead` until the state is no longer borrowed
+    /// (a cleanup may call back into the buffer).
+    fn discard(&mut self, c: Chunk) {
+        if c.is_plain() {
+            c.recycle();
+        } else {
+            self.dead.push(c);
+        }
+    }
+
     /// Drops empty chunks at the end, so moved chunks follow the data.
     fn trim_empty_tail(&mut self) {
         while self.chunks.back().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_back().expect("last exists");
-            self.dead.push(c);
+            self.discard(c);
         }
     }
 
     fn trim_empty_head(&mut self) {
         while self.chunks.front().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_front().expect("first exists");
-            self.dead.push(c);
+            self.discard(c);
         }
     }
 
@@ -552,7 +564,7 @@ impl Inner {
             if front.len() <= left {
                 left -= front.len();
                 let c = self.chunks.pop_front().expect("front exists");
-                self.dead.push(c);
+                self.discard(c);
             } else {
                 front.start += left;
                 left = 0;
@@ -568,7 +580,7 @@ impl Inner {
         self.set_scan(None);
         // Moved one by one so both queues keep their capacity.
         while let Some(c) = self.chunks.pop_front() {
-            self.dead.push(c);
+            self.discard(c);
         }
     }
 
