@@ -234,6 +234,95 @@ end:
 		event_base_free(base);
 }
 
+/*
+ * An AF_UNIX socket that the peer has been reading from (each read makes
+ * the socket writable again) and that then fills up: the bufferevent
+ * still learns when the peer makes room, sends every byte in order, runs
+ * the write callback once the output is empty, and its write timeout
+ * never fires while the peer keeps reading.
+ */
+static void
+unix_socket_fills_after_traffic(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *bev = NULL;
+	struct seen s;
+	struct timeval tv;
+	size_t n = 4 * 1024 * 1024 / check_size_div(), got = 0, out;
+	char *data = malloc(n), *back = malloc(n), small[64];
+	int fds[2] = { -1, -1 }, i;
+	long long t0;
+
+	memset(&s, 0, sizeof(s));
+	s.base = base;
+	check(base != NULL && data != NULL && back != NULL);
+	check_int(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+	evutil_make_socket_nonblocking(fds[0]);
+	evutil_make_socket_nonblocking(fds[1]);
+	fill(data, n);
+	bev = bufferevent_socket_new(base, fds[0], BEV_OPT_CLOSE_ON_FREE);
+	check(bev != NULL);
+	fds[0] = -1;
+	bufferevent_setcb(bev, NULL, seen_write_cb, seen_event_cb, &s);
+	check_int(bufferevent_enable(bev, EV_WRITE), ==, 0);
+
+	/* Small messages the peer reads at once, with loop passes between
+	 * the writes and the reads. */
+	for (i = 0; i < 8; i++) {
+		check_int(bufferevent_write(bev, data + i * 64, 64), ==, 0);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		check_int(evbuffer_get_length(bufferevent_get_output(bev)), ==,
+		    0);
+		check_int(read(fds[1], small, sizeof(small)), ==, 64);
+		check_mem(small, data + i * 64, 64);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	check_int(s.nwrite, ==, 8);
+	check_int(s.nevent, ==, 0);
+
+	/* Far more than the socket holds, with a write timeout. */
+	check_set_ms(&tv, 2000 * check_time_scale());
+	check_int(bufferevent_set_timeouts(bev, NULL, &tv), ==, 0);
+	check_int(bufferevent_write(bev, data, n), ==, 0);
+	/* Loop passes until the output stops shrinking: the socket is full. */
+	do {
+		out = evbuffer_get_length(bufferevent_get_output(bev));
+		for (i = 0; i < 4; i++)
+			event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	} while (evbuffer_get_length(bufferevent_get_output(bev)) != out);
+	check_int(out, >, 0);
+	check_int(s.nwrite, ==, 8);
+	t0 = check_now_ms();
+	while (got < n && check_now_ms() - t0 < 20000LL * check_time_scale()) {
+		ssize_t r = read(fds[1], back + got, n - got);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		check(r < 0 && errno == EAGAIN);
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			usleep(1000);
+	}
+	check_int(got, ==, n);
+	check_mem(back, data, n);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(s.nwrite, ==, 9);
+	check_int(s.nevent, ==, 0);
+end:
+	free(data);
+	free(back);
+	if (bev)
+		bufferevent_free(bev);
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (base)
+		event_base_free(base);
+}
+
 /* The trickling peer: one byte per tick of a timer on the same base. */
 struct trickle {
 	int fd;
@@ -548,6 +637,8 @@ end:
 static const struct check_case cases[] = {
 	{ "stalled_reader_write_timeout", stalled_reader_write_timeout },
 	{ "trickling_peer_read_timeout", trickling_peer_read_timeout },
+	{ "unix_socket_fills_after_traffic",
+	    unix_socket_fills_after_traffic },
 	{ "many_connections", many_connections },
 	{ NULL, NULL }
 };

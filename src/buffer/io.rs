@@ -2,6 +2,7 @@
 //! method, straight into or out of chunk memory.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 
 use super::Buffer;
@@ -91,8 +92,8 @@ impl Buffer {
         Ok(n)
     }
 
-    /// Writes up to `max` bytes to `fd` with one `writev` of at most 16
-    /// chunks, drains exactly what was written and runs the callbacks.
+    /// Writes up to `max` bytes to `fd` with one `write`/`writev` of at most
+    /// 16 chunks, drains exactly what was written and runs the callbacks.
     /// Ignores a frozen end: this is the owner's path.
     pub fn write_to_fd(&self, fd: RawFd, max: usize) -> io::Result<usize> {
         self.write_to_fd_with(fd, max, WRITE_IOVECS)
@@ -145,14 +146,12 @@ impl Buffer {
                     at_file: true,
                 });
             }
-            let empty = libc::iovec {
-                iov_base: std::ptr::null_mut(),
-                iov_len: 0,
-            };
-            // On the stack: a write allocates nothing.
-            let mut iov = [empty; MAX_IOVECS];
+            // On the stack, and left uninitialized past what is filled in:
+            // a write allocates nothing and clears no 2 KiB array.
+            let mut iov = [const { MaybeUninit::<libc::iovec>::uninit() }; MAX_IOVECS];
             let max_iov = max_iov.clamp(1, MAX_IOVECS);
             let mut count = 0;
+            let mut tried = 0;
             let mut at_file = false;
             let mut left = max.min(inner.len);
             for c in inner.chunks.iter_mut() {
@@ -167,11 +166,12 @@ impl Buffer {
                     break;
                 }
                 let n = c.len().min(left);
-                iov[count] = libc::iovec {
+                iov[count].write(libc::iovec {
                     iov_base: c.data_ptr().cast(),
                     iov_len: n,
-                };
+                });
                 count += 1;
+                tried += n;
                 left -= n;
             }
             if count == 0 {
@@ -181,10 +181,20 @@ impl Buffer {
                     at_file: false,
                 });
             }
-            let tried = iov[..count].iter().map(|v| v.iov_len).sum();
-            // SAFETY: the first `count` regions are readable data of chunks we
-            // hold; writev only reads from them.
-            let got = unsafe { libc::writev(fd, iov.as_ptr(), count as libc::c_int) };
+            let got = if count == 1 {
+                // SAFETY: entry 0 was filled in above.
+                let one = unsafe { iov[0].assume_init() };
+                // One region: a plain write spares the kernel copying in an
+                // iovec array.
+                // SAFETY: a readable region of a chunk we hold; write only
+                // reads from it.
+                unsafe { libc::write(fd, one.iov_base, one.iov_len) }
+            } else {
+                // SAFETY: the first `count` entries were filled in above
+                // (MaybeUninit<iovec> has iovec's layout), each a readable
+                // region of a chunk we hold; writev only reads from them.
+                unsafe { libc::writev(fd, iov.as_ptr().cast(), count as libc::c_int) }
+            };
             if got < 0 {
                 return Err(io::Error::last_os_error());
             }

@@ -532,10 +532,10 @@ impl Inner {
         self.chunks.iter().rposition(|c| !c.is_empty()).unwrap_or(0)
     }
 
-    /// Lets go of a chunk taken out of the queue: plain memory of ours goes
-    /// back to the free list at once; a chunk that may run a cleanup (the
-    /// program's memory, a view) waits in `dead` until the state is no
-    /// longer borrowed.
+    /// Lets go of a chunk taken out of the queue. Plain memory of ours goes
+    /// back to the free list at once, which runs nothing of the program's;
+    /// anything else waits in `dead` until the state is no longer borrowed
+    /// (a cleanup may call back into the buffer).
     fn discard(&mut self, c: Chunk) {
         if c.is_plain() {
             c.recycle();

@@ -3,7 +3,9 @@
 //!
 //! An fd used only by bufferevents is registered once, edge-triggered, for
 //! reading and writing, and its readiness is kept here: enabling or
-//! disabling a side then costs no system call. An fd with any of the
+//! disabling a side then costs no system call. Writing interest is dropped
+//! while the fd is known writable, where the kernel would otherwise wake
+//! us each time the peer reads (see [`Out`]). An fd with any of the
 //! program's own (level-triggered) events is registered level-triggered on
 //! mio's epoll descriptor with exactly the union of its events' interests,
 //! as libevent does. An fd that epoll refuses (a regular file, /dev/null) is
@@ -55,6 +57,24 @@ impl FdEvents {
         self.first.iter().flatten().copied().chain(more)
     }
 
+    /// Calls `f` on each event, newest first: the order libevent's per-fd
+    /// lists run in. Spelled out rather than `iter().rev()`, whose chained
+    /// iterators cost more than the loop they drive (this runs per report).
+    #[inline]
+    fn for_each_newest_first(&self, mut f: impl FnMut(EvPtr)) {
+        if let Some(more) = &self.more {
+            for &ev in more.iter().rev() {
+                f(ev);
+            }
+        }
+        if let Some(ev) = self.first[1] {
+            f(ev);
+        }
+        if let Some(ev) = self.first[0] {
+            f(ev);
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.first[0].is_none()
     }
@@ -101,6 +121,26 @@ struct FdEntry {
     /// A bufferevent uses this fd: keep it registered while it has no
     /// events, until the bufferevent lets it go.
     owned: bool,
+    /// Whether the edge registration has EPOLLOUT.
+    out: Out,
+}
+
+/// EPOLLOUT in an edge registration. An AF_UNIX socket wakes its epoll
+/// entry with EPOLLOUT each time the peer reads, though a socket known
+/// writable has nothing new to tell: once a wake-up brings nothing but
+/// that, a bufferevent's fd is registered without EPOLLOUT and counted
+/// writable (`ready`) until a write comes up short; it then gets EPOLLOUT
+/// back for good.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+enum Out {
+    /// Registered, and dropped at the first such wake-up.
+    #[default]
+    Probing,
+    /// Not registered: the fd is known writable.
+    Dropped,
+    /// Registered until the fd is let go: a write came up short, or an
+    /// event of the program waits on the fd's edges.
+    Kept,
 }
 
 pub struct Io {
@@ -155,6 +195,10 @@ impl Waiter {
 pub type Activation = (EvPtr, c_short);
 
 const WANTED: c_short = EV_READ | EV_WRITE | EV_CLOSED;
+
+/// The edge registration without and with writing interest.
+const EDGE_IN: u32 = (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+const EDGE_INOUT: u32 = EDGE_IN | libc::EPOLLOUT as u32;
 
 /// Interrupts the loop's wait from another thread: an eventfd on the
 /// base's epoll instance, made by whichever thread asks for it (mio's
@@ -235,7 +279,15 @@ impl Io {
         // A bufferevent's event on its fd, registered edge-triggered
         // already: nothing to change (the common case, on every enable).
         let unchanged = entry.mode == Mode::Edge && ev.flags() & EVLIST_X_EDGE != 0;
-        if !unchanged && let Err(e) = self.update(fd) {
+        // A program's EV_ET event wants every edge, writable ones too.
+        let result = if unchanged { Ok(()) } else { self.update(fd) }.and_then(|()| {
+            if ev.events() & EV_ET != 0 {
+                self.keep_out(fd)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
             let entry = self.entry(fd);
             entry.events.remove(ev);
             return Err(e);
@@ -298,6 +350,7 @@ impl Io {
         for entry in &mut self.fds {
             entry.mode = Mode::None;
             entry.ready = 0;
+            entry.out = Out::Probing;
         }
     }
 
@@ -320,7 +373,8 @@ impl Io {
 
     /// Forgets that `fd` is ready for `what` (a read or write came up short).
     /// Once the peer has closed, reading stays ready: the end of the stream
-    /// is still to be read, and no new edge will announce it.
+    /// is still to be read, and no new edge will announce it. A full socket
+    /// is watched for writability from then on.
     pub fn clear_ready(&mut self, fd: RawFd, what: c_short) {
         if fd >= 0 && (fd as usize) < self.fds.len() {
             let entry = &mut self.fds[fd as usize];
@@ -329,7 +383,25 @@ impl Io {
                 what &= !EV_READ;
             }
             entry.ready &= !what;
+            if what & EV_WRITE != 0 && entry.out != Out::Kept {
+                // Failing, the next short write tries again; an error or
+                // hang-up is reported all the same.
+                let _ = self.keep_out(fd);
+            }
         }
+    }
+
+    /// Keeps EPOLLOUT in the edge registration of `fd` from now on. Adding
+    /// it back makes epoll look at the fd again, so a socket that became
+    /// writable meanwhile is reported by the next poll.
+    fn keep_out(&mut self, fd: RawFd) -> std::io::Result<()> {
+        let epfd = self.epfd;
+        let entry = &mut self.fds[fd as usize];
+        if entry.mode == Mode::Edge && entry.out == Out::Dropped {
+            epoll_mod(epfd, fd, EDGE_INOUT)?;
+        }
+        entry.out = Out::Kept;
+        Ok(())
     }
 
     /// Whether `fd` is known ready for `what`.
@@ -368,7 +440,9 @@ impl Io {
             return Ok(());
         }
         let epfd = self.epfd;
-        let edge = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+        // A new edge registration has EPOLLOUT, so that the first poll
+        // tells whether the fd is writable (a connect in progress is not).
+        let edge = EDGE_INOUT;
         let result = match (current, wanted) {
             (_, Mode::None) => {
                 if matches!(current, Mode::Edge | Mode::Level(_)) {
@@ -390,6 +464,18 @@ impl Io {
             Ok(()) => {
                 if wanted != Mode::Edge {
                     entry.ready = 0;
+                }
+                if wanted == Mode::None {
+                    entry.out = Out::Probing;
+                }
+                // A new edge registration has EPOLLOUT; only a
+                // bufferevent's fd may go without it later.
+                if wanted == Mode::Edge && current != Mode::Edge {
+                    entry.out = if entry.owned && entry.out != Out::Kept {
+                        Out::Probing
+                    } else {
+                        Out::Kept
+                    };
                 }
                 entry.mode = wanted;
                 Ok(())
@@ -446,23 +532,40 @@ impl Io {
             let Some(entry) = self.fds.get_mut(fd as usize) else {
                 continue;
             };
+            let mut what = what;
             if entry.mode == Mode::Edge {
+                if entry.out == Out::Dropped {
+                    // Without EPOLLOUT the report lacks what epoll would
+                    // have added for a writable fd.
+                    what |= entry.ready & EV_WRITE;
+                } else if entry.out == Out::Probing
+                    && what == EV_WRITE
+                    && entry.ready & EV_WRITE != 0
+                    && epoll_mod(self.epfd, fd, EDGE_IN).is_ok()
+                {
+                    // Only "writable again", on an fd known writable: a
+                    // peer's read woke us. Stop listening for that (on
+                    // failure EPOLLOUT simply stays).
+                    entry.out = Out::Dropped;
+                }
                 entry.ready |= what;
             }
             // Newest first, as libevent's per-fd lists run: of a read and
             // a write ready together, the one added last goes first.
-            for ev in entry.events.iter().rev() {
+            entry.events.for_each_newest_first(|ev| {
                 let res = ev.events() & what & WANTED;
                 if res != 0 {
                     out.push((ev, res));
                 }
-            }
+            });
         }
         // One report per fd, its events newest first as above. Only events
         // still waiting on the fd are taken: one deleted since (perhaps
         // freed) is compared, never read.
-        if self.known_ready.len() > 1 {
-            self.known_ready.sort_by_key(|&(fd, _)| fd);
+        // Within one fd the order does not matter (its events run in the
+        // fd's own order below); the list is often in order already.
+        if !self.known_ready.is_sorted_by_key(|&(fd, _)| fd) {
+            self.known_ready.sort_unstable_by_key(|&(fd, _)| fd);
         }
         let mut at = 0;
         while at < self.known_ready.len() {
@@ -476,12 +579,12 @@ impl Io {
             if entry.mode != Mode::Edge {
                 continue;
             }
-            for ev in entry.events.iter().rev() {
+            entry.events.for_each_newest_first(|ev| {
                 let res = entry.ready & ev.events() & WANTED;
                 if res != 0 && group.iter().any(|&(_, e)| e == ev) {
                     out.push((ev, res));
                 }
-            }
+            });
         }
         self.known_ready.clear();
         for &fd in &self.always_ready {
@@ -555,5 +658,17 @@ fn epoll_ctl_token(epfd: RawFd, op: i32, fd: RawFd, bits: u32, token: u64) -> st
         Err(std::io::Error::last_os_error())
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fd table is as long as the highest fd number: an entry stays
+    /// four words, so that idle connections cost no more than before.
+    #[test]
+    fn fd_entry_is_four_words() {
+        assert_eq!(std::mem::size_of::<FdEntry>(), 32);
     }
 }

@@ -586,7 +586,12 @@ impl Base {
         if ev.flags() & linked == 0 {
             return;
         }
-        self.del_waiting(ev, DelWait::Never);
+        // del_waiting with DelWait::Never, without its look at the
+        // running callback (this runs on every write that empties an
+        // output).
+        let _held = self.hold();
+        self.state.borrow_mut().unlink(ev);
+        self.wake_loop();
     }
 
     /// `event_del`: as [`Base::del`], then, when the event's callback is
@@ -641,30 +646,18 @@ impl Base {
     /// its callback `ncalls` times (once per arrival of the signal).
     pub fn activate_n(&self, ev: EvPtr, res: c_short, ncalls: c_short) {
         let _held = self.hold();
-        let mut st = self.state.borrow_mut();
-        let flags = ev.flags();
-        if flags & EVLIST_FINALIZING != 0 {
-            return;
-        }
-        if flags & EVLIST_ACTIVE != 0 {
-            ev.set_res(ev.res() | res);
-            return;
-        }
-        if flags & EVLIST_ACTIVE_LATER != 0 {
-            ev.set_res(ev.res() | res);
-            st.later.retain(|&c| c != ev.cb());
-            ev.set_flags(flags & !EVLIST_ACTIVE_LATER);
-        } else {
-            ev.set_res(res);
-        }
-        if ev.cb().closure() == event_mem::CLOSURE_SIGNAL {
-            ev.set_ncalls(ncalls.max(1));
-        }
-        ev.set_flags(ev.flags() | EVLIST_ACTIVE);
-        st.active.push(ev.cb());
-        st.max_active = st.max_active.max(st.active.len() + st.later.len());
-        drop(st);
+        self.state.borrow_mut().activate(ev, res, ncalls);
         self.wake_loop();
+    }
+
+    /// Activates what a poll reported, under one hold of the lock and the
+    /// state (the loop's thread: no wake-up needed).
+    fn activate_reported(&self, activations: &[io::Activation]) {
+        let _held = self.hold();
+        let mut st = self.state.borrow_mut();
+        for &(ev, res) in activations {
+            st.activate(ev, res, 1);
+        }
     }
 
     /// Queues the event to run on the next pass, so a fd that is still
@@ -946,9 +939,7 @@ impl Base {
                 self.cached_now
                     .store(clock::monotonic_ns(), Ordering::Relaxed);
             }
-            for &(ev, res) in &activations {
-                self.activate(ev, res);
-            }
+            self.activate_reported(&activations);
             self.expire_timers();
             let busy = {
                 let st = self.state.borrow();
@@ -1221,6 +1212,31 @@ impl Base {
 }
 
 impl State {
+    /// `Base::activate_n` with the lock held and the state borrowed.
+    fn activate(&mut self, ev: EvPtr, res: c_short, ncalls: c_short) {
+        let flags = ev.flags();
+        if flags & EVLIST_FINALIZING != 0 {
+            return;
+        }
+        if flags & EVLIST_ACTIVE != 0 {
+            ev.set_res(ev.res() | res);
+            return;
+        }
+        if flags & EVLIST_ACTIVE_LATER != 0 {
+            ev.set_res(ev.res() | res);
+            self.later.retain(|&c| c != ev.cb());
+            ev.set_flags(flags & !EVLIST_ACTIVE_LATER);
+        } else {
+            ev.set_res(res);
+        }
+        if ev.cb().closure() == event_mem::CLOSURE_SIGNAL {
+            ev.set_ncalls(ncalls.max(1));
+        }
+        ev.set_flags(ev.flags() | EVLIST_ACTIVE);
+        self.active.push(ev.cb());
+        self.max_active = self.max_active.max(self.active.len() + self.later.len());
+    }
+
     /// Adjusts the count of registrations that keep the loop running.
     fn count(&mut self, ev: EvPtr, delta: isize) {
         if ev.flags() & EVLIST_INTERNAL == 0 {
