@@ -89,7 +89,7 @@ impl ActiveQueues {
         // often a whole round of callbacks ago: start fetching it now,
         // while this one's callback runs.
         if let Some(next) = self.queues[pri].head {
-            prefetch(next.as_raw().cast_const().cast());
+            crate::sys::prefetch(next.as_raw().cast_const().cast());
         }
         Some(head)
     }
@@ -117,17 +117,4 @@ impl ActiveQueues {
         }
         out
     }
-}
-
-/// Asks the CPU to bring the cache line at `p` in; only a hint.
-#[inline]
-fn prefetch(p: *const i8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults, whatever the address; SSE is part
-    // of the x86_64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p, std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
