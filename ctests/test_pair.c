@@ -63,6 +63,18 @@ out_len(struct bufferevent *bev)
 	return evbuffer_get_length(bufferevent_get_output(bev));
 }
 
+/* Frees what a case made: the halves still held, then the base. */
+static void
+free_all(struct event_base *base, struct bufferevent **pair)
+{
+	if (pair[0])
+		bufferevent_free(pair[0]);
+	if (pair[1])
+		bufferevent_free(pair[1]);
+	if (base)
+		event_base_free(base);
+}
+
 static void
 pair_basics(void)
 {
@@ -87,12 +99,7 @@ pair_basics(void)
 end:
 	if (sock)
 		bufferevent_free(sock);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 /* PAIR-1, PAIR-2: synchronous move, one deferred read callback. */
@@ -121,12 +128,7 @@ write_moves_at_once(void)
 	check_mem(buf, "hello world", 11);
 	check_int(b.events, ==, 0);
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 /* PAIR-3: data waits for the reader, and for the writer's EV_WRITE. */
@@ -152,12 +154,7 @@ data_waits_for_flags(void)
 	check_int(out_len(pair[0]), ==, 0);
 	check_int(in_len(pair[1]), ==, 7);
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 /* PAIR-4, PAIR-5: the reader's high watermark caps each transfer. */
@@ -189,12 +186,7 @@ high_watermark_caps(void)
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	check_int(a.writes, >=, 1);
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 /* PAIR-6, PAIR-7: flush modes. */
@@ -221,12 +213,7 @@ flush_modes(void)
 	check_int(b.events, ==, 1);
 	check_int(b.what, ==, BEV_EVENT_EOF | BEV_EVENT_READING);
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 /* PAIR-8: freeing a half leaves the other alone and unlinked. */
@@ -250,12 +237,7 @@ free_one_half(void)
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	check_int(b.events, ==, 0);
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 /* PAIR-9: a read timeout on a pair is a plain timer. */
@@ -278,12 +260,7 @@ read_timeout(void)
 	check_int(b.what, ==, BEV_EVENT_TIMEOUT | BEV_EVENT_READING);
 	check_int(bufferevent_get_enabled(pair[1]) & EV_READ, ==, 0);
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 /* Data moved in restarts the read timeout (PAIR-9). */
@@ -311,12 +288,7 @@ data_restarts_timeout(void)
 	/* The timer started again at the write, not at the enable. */
 	check_int(check_now_ms() - t0, >=, 150 * check_time_scale());
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 /* What one evbuffer callback saw, change by change. */
@@ -375,12 +347,7 @@ output_watcher_sees_move(void)
 	check_int(bufferevent_read(pair[1], buf, sizeof(buf)), ==, 9);
 	check_mem(buf, "hello you", 9);
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 /* A program watching the partner's input sees each arrival once. */
@@ -411,12 +378,7 @@ input_watcher_sees_arrivals(void)
 end:
 	if (extra)
 		evbuffer_free(extra);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 /*
@@ -452,12 +414,7 @@ frozen_output_and_own_input(void)
 end:
 	if (extra)
 		evbuffer_free(extra);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	free_all(base, pair);
 }
 
 static const struct check_case cases[] = {
