@@ -138,6 +138,38 @@ seen_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
+ * Reads up to n bytes from the peer end fd into back, running the loop
+ * whenever the socket is empty so bev goes on sending; sleeps a little
+ * only once bev has sent all it had and its write callback (counted in
+ * *nwrite) has run. Gives up after limit_ms (0: never). Returns how many
+ * bytes came, or -1 on a read error.
+ */
+static size_t
+read_while_sending(struct event_base *base, struct bufferevent *bev, int fd,
+    char *back, size_t n, const int *nwrite, long long limit_ms)
+{
+	long long t0 = check_now_ms();
+	size_t got = 0;
+
+	while (got < n && (!limit_ms || check_now_ms() - t0 < limit_ms)) {
+		ssize_t r = read(fd, back + got, n - got);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == 0 || errno != EAGAIN)
+			return (size_t)-1;
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		/* All sent: what is left is in the kernel; wait for it. */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 &&
+		    *nwrite > 0)
+			usleep(1000);
+	}
+	return got;
+}
+
+/*
  * A peer that reads a little and then stops: the output holds exactly
  * what the peer has not taken, never more than was written, and after the
  * write timeout (TIMEOUT|WRITING, EV_WRITE off) nothing is lost: once the
@@ -201,21 +233,8 @@ stalled_reader_write_timeout(void)
 	check_int(bufferevent_set_timeouts(bev, NULL, NULL), ==, 0);
 	check_int(bufferevent_enable(bev, EV_WRITE), ==, 0);
 	s.stop_on_event = 0;
-	while (got < n) {
-		ssize_t r = read(fds[1], back + got, n - got);
-
-		if (r > 0) {
-			got += (size_t)r;
-			continue;
-		}
-		check(r < 0 && errno == EAGAIN);
-		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0 ||
-		    s.nwrite == 0)
-			continue;
-		/* All sent: what is left is in the kernel; wait for it. */
-		usleep(1000);
-	}
+	got += read_while_sending(base, bev, fds[1], back + got, n - got,
+	    &s.nwrite, 0);
 	check_int(got, ==, n);
 	check_mem(back, data, n);
 	event_base_loop(base, EVLOOP_NONBLOCK);
@@ -251,7 +270,6 @@ unix_socket_fills_after_traffic(void)
 	size_t n = 4 * 1024 * 1024 / check_size_div(), got = 0, out;
 	char *data = malloc(n), *back = malloc(n), small[64];
 	int fds[2] = { -1, -1 }, i;
-	long long t0;
 
 	memset(&s, 0, sizeof(s));
 	s.base = base;
@@ -292,19 +310,8 @@ unix_socket_fills_after_traffic(void)
 	} while (evbuffer_get_length(bufferevent_get_output(bev)) != out);
 	check_int(out, >, 0);
 	check_int(s.nwrite, ==, 8);
-	t0 = check_now_ms();
-	while (got < n && check_now_ms() - t0 < 20000LL * check_time_scale()) {
-		ssize_t r = read(fds[1], back + got, n - got);
-
-		if (r > 0) {
-			got += (size_t)r;
-			continue;
-		}
-		check(r < 0 && errno == EAGAIN);
-		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			usleep(1000);
-	}
+	got = read_while_sending(base, bev, fds[1], back, n, &s.nwrite,
+	    20000LL * check_time_scale());
 	check_int(got, ==, n);
 	check_mem(back, data, n);
 	event_base_loop(base, EVLOOP_NONBLOCK);
