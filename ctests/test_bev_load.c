@@ -137,6 +137,20 @@ seen_event_cb(struct bufferevent *bev, short what, void *arg)
 		event_base_loopbreak(s->base);
 }
 
+/* Frees what a one-socket case made: bev, the fds still open, the base. */
+static void
+free_socket_case(struct event_base *base, struct bufferevent *bev, int *fds)
+{
+	if (bev)
+		bufferevent_free(bev);
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (base)
+		event_base_free(base);
+}
+
 /*
  * Reads up to n bytes from the peer end fd into back, running the loop
  * whenever the socket is empty so bev goes on sending; sleeps a little
@@ -243,14 +257,7 @@ stalled_reader_write_timeout(void)
 end:
 	free(data);
 	free(back);
-	if (bev)
-		bufferevent_free(bev);
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
-	if (base)
-		event_base_free(base);
+	free_socket_case(base, bev, fds);
 }
 
 /*
@@ -320,14 +327,7 @@ unix_socket_fills_after_traffic(void)
 end:
 	free(data);
 	free(back);
-	if (bev)
-		bufferevent_free(bev);
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
-	if (base)
-		event_base_free(base);
+	free_socket_case(base, bev, fds);
 }
 
 /* The trickling peer: one byte per tick of a timer on the same base. */
