@@ -502,6 +502,16 @@ impl Inner {
     /// then into new chunks.
     fn append(&mut self, mut data: &[u8]) {
         self.len += data.len();
+        // The usual case, without walking the queue: the last chunk is
+        // the one to fill (it holds data, or is the only one) and has room.
+        let count = self.chunks.len();
+        if let Some(last) = self.chunks.back_mut()
+            && (count == 1 || !last.is_empty())
+            && last.spare_len() >= data.len()
+        {
+            last.push(data);
+            return;
+        }
         let from = self.fill_index();
         for c in self.chunks.range_mut(from..) {
             if data.is_empty() {
@@ -595,6 +605,13 @@ impl Inner {
 
     /// Copies `out.len()` bytes starting at `pos`, which must exist.
     fn copy_at(&self, pos: usize, out: &mut [u8]) {
+        // The usual case: all of it in the first chunk.
+        if let Some(first) = self.chunks.front()
+            && let Some(part) = first.data().get(pos..pos + out.len())
+        {
+            out.copy_from_slice(part);
+            return;
+        }
         let mut skip = pos;
         let mut done = 0;
         for c in &self.chunks {
