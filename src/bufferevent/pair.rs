@@ -175,10 +175,14 @@ fn transfer(src: &Bufferevent, dst: &Bufferevent, ignore_wm: bool) {
 /// and each side's callback runs if its watermark says so.
 fn moved(src: &Bufferevent, dst: &Bufferevent) {
     timers::reset_read(dst);
-    if !dst.output().is_empty() {
-        timers::reset_write(dst);
-    } else {
-        timers::stop(dst, EV_WRITE);
+    // Without a write timeout the write timer is never armed: the common
+    // case then touches neither `dst`'s output nor its timer.
+    if Bufferevent::timeout_ns(dst.timeout_write()).is_some() {
+        if !dst.output().is_empty() {
+            timers::reset_write(dst);
+        } else {
+            timers::stop(dst, EV_WRITE);
+        }
     }
     dst.trigger(EV_READ, 0);
     src.trigger(EV_WRITE, 0);
