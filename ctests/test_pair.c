@@ -505,6 +505,31 @@ end:
 	free_all(base, pair);
 }
 
+/*
+ * bufferevent_read on an input whose front the program froze fails as
+ * evbuffer_remove does: (size_t)-1, and the bytes stay.
+ */
+static void
+read_frozen_input_fails(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	char buf[8];
+
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	check_int(bufferevent_enable(pair[0], EV_WRITE), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(bufferevent_write(pair[0], "abc", 3), ==, 0);
+	check_int(evbuffer_freeze(bufferevent_get_input(pair[1]), 1), ==, 0);
+	check(bufferevent_read(pair[1], buf, sizeof(buf)) == (size_t)-1);
+	check_int(in_len(pair[1]), ==, 3);
+	check_int(evbuffer_unfreeze(bufferevent_get_input(pair[1]), 1), ==, 0);
+	check_int(bufferevent_read(pair[1], buf, sizeof(buf)), ==, 3);
+end:
+	free_all(base, pair);
+}
+
 static const struct check_case cases[] = {
 	{ "pair_basics", pair_basics },
 	{ "write_moves_at_once", write_moves_at_once },
@@ -520,6 +545,7 @@ static const struct check_case cases[] = {
 	{ "setcb_on_output_keeps_writes", setcb_on_output_keeps_writes },
 	{ "write_buffer_source_sees_output",
 	    write_buffer_source_sees_output },
+	{ "read_frozen_input_fails", read_frozen_input_fails },
 	{ NULL, NULL },
 };
 
