@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/buffer_compat.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
@@ -417,6 +418,118 @@ end:
 	free_all(base, pair);
 }
 
+/*
+ * The compat evbuffer_setcb removes every callback of a buffer, the
+ * pair's own on a half's output too: from then on what the half writes
+ * stays in its output, even when the output was empty and the partner
+ * reads (the partner fetches it only when it enables reading again).
+ */
+static void
+setcb_on_output_keeps_writes(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct evbuffer *extra = evbuffer_new();
+
+	check(base != NULL && extra != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	check_int(bufferevent_enable(pair[0], EV_WRITE), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	evbuffer_setcb(bufferevent_get_output(pair[0]), NULL, NULL);
+	check_int(bufferevent_write(pair[0], "abc", 3), ==, 0);
+	check_int(out_len(pair[0]), ==, 3);
+	check_int(in_len(pair[1]), ==, 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_int(in_len(pair[1]), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(out_len(pair[0]), ==, 0);
+	check_int(in_len(pair[1]), ==, 3);
+	check_int(evbuffer_add(extra, "de", 2), ==, 0);
+	check_int(bufferevent_write_buffer(pair[0], extra), ==, 0);
+	check_int(out_len(pair[0]), ==, 2);
+	check_int(in_len(pair[1]), ==, 3);
+end:
+	if (extra)
+		evbuffer_free(extra);
+	free_all(base, pair);
+}
+
+/* What a callback on the buffer given to bufferevent_write_buffer saw. */
+struct moving {
+	struct bufferevent **pair;
+	int calls;
+	size_t out, in;
+};
+
+static void
+source_watch(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct moving *m = arg;
+
+	(void)buf;
+	(void)info;
+	m->calls++;
+	m->out = out_len(m->pair[0]);
+	m->in = in_len(m->pair[1]);
+}
+
+/*
+ * bufferevent_write_buffer moves the buffer into the half's output, whose
+ * change then hands it on: the buffer's own callback runs in between and
+ * sees the bytes in the output, not yet with the partner.
+ */
+static void
+write_buffer_source_sees_output(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct evbuffer *extra = evbuffer_new();
+	struct moving m = { pair, 0, 0, 0 };
+
+	check(base != NULL && extra != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	check_int(bufferevent_enable(pair[0], EV_WRITE), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(evbuffer_add(extra, "hello", 5), ==, 0);
+	check(evbuffer_add_cb(extra, source_watch, &m) != NULL);
+	check_int(bufferevent_write_buffer(pair[0], extra), ==, 0);
+	check_int(m.calls, ==, 1);
+	check_int(m.out, ==, 5);
+	check_int(m.in, ==, 0);
+	check_int(out_len(pair[0]), ==, 0);
+	check_int(in_len(pair[1]), ==, 5);
+end:
+	if (extra)
+		evbuffer_free(extra);
+	free_all(base, pair);
+}
+
+/*
+ * bufferevent_read on an input whose front the program froze fails as
+ * evbuffer_remove does: (size_t)-1, and the bytes stay.
+ */
+static void
+read_frozen_input_fails(void)
+{
+	struct event_base *base = event_base_new();
+	struct bufferevent *pair[2] = { NULL, NULL };
+	char buf[8];
+
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	check_int(bufferevent_enable(pair[0], EV_WRITE), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(bufferevent_write(pair[0], "abc", 3), ==, 0);
+	check_int(evbuffer_freeze(bufferevent_get_input(pair[1]), 1), ==, 0);
+	check(bufferevent_read(pair[1], buf, sizeof(buf)) == (size_t)-1);
+	check_int(in_len(pair[1]), ==, 3);
+	check_int(evbuffer_unfreeze(bufferevent_get_input(pair[1]), 1), ==, 0);
+	check_int(bufferevent_read(pair[1], buf, sizeof(buf)), ==, 3);
+end:
+	free_all(base, pair);
+}
+
 static const struct check_case cases[] = {
 	{ "pair_basics", pair_basics },
 	{ "write_moves_at_once", write_moves_at_once },
@@ -429,6 +542,10 @@ static const struct check_case cases[] = {
 	{ "output_watcher_sees_move", output_watcher_sees_move },
 	{ "input_watcher_sees_arrivals", input_watcher_sees_arrivals },
 	{ "frozen_output_and_own_input", frozen_output_and_own_input },
+	{ "setcb_on_output_keeps_writes", setcb_on_output_keeps_writes },
+	{ "write_buffer_source_sees_output",
+	    write_buffer_source_sees_output },
+	{ "read_frozen_input_fails", read_frozen_input_fails },
 	{ NULL, NULL },
 };
 

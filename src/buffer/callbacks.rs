@@ -153,6 +153,16 @@ impl Buffer {
         self.cbs.borrow().program > 0
     }
 
+    /// Whether any callback, the program's or the library's, is registered.
+    pub fn has_callbacks(&self) -> bool {
+        !self.cbs.borrow().entries.is_empty()
+    }
+
+    /// Whether the callback `id` is still registered here.
+    pub fn has_callback(&self, id: CallbackId) -> bool {
+        self.cbs.borrow().entries.iter().any(|e| e.id == id)
+    }
+
     /// Registers a callback of the library's own, run in the same list and
     /// order as C callbacks (newest first).
     pub fn add_internal_cb(&self, f: InternalFn, arg: *mut c_void) -> CallbackId {

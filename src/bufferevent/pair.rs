@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::ffi::{c_int, c_short, c_void};
 use std::sync::Arc;
 
-use crate::buffer::{Buffer, BufferError, CbInfo, FrozenEnd};
+use crate::buffer::{Buffer, BufferError, CallbackId, CbInfo, FrozenEnd};
 use crate::reactor::{Base, EV_READ, EV_WRITE};
 use crate::thread::Lock;
 
@@ -24,6 +24,9 @@ pub const BEV_FINISHED: c_int = 2;
 #[derive(Default)]
 pub struct PairState {
     partner: Cell<*const Bufferevent>,
+    /// The half's own callback on its output, which hands writes on. The
+    /// compat `evbuffer_setcb` can remove it, and writes then stay put.
+    out_cb: Cell<Option<CallbackId>>,
 }
 
 fn state(bev: &Bufferevent) -> Option<&PairState> {
@@ -63,7 +66,10 @@ fn half(base: *mut Base, options: c_int, lock: Option<Arc<Lock>>) -> *mut Buffer
     // SAFETY: raw is the live bufferevent just made.
     let bev = unsafe { &*raw };
     timers::assign(bev);
-    bev.output().add_internal_cb(output_changed, raw.cast());
+    let out_cb = bev.output().add_internal_cb(output_changed, raw.cast());
+    if let Some(st) = state(bev) {
+        st.out_cb.set(Some(out_cb));
+    }
     bev.input().set_frozen(FrozenEnd::Back, true);
     bev.output().set_frozen(FrozenEnd::Front, true);
     raw
@@ -95,13 +101,18 @@ fn wants_to_talk(src: &Bufferevent, dst: &Bufferevent) -> bool {
 
 /// The partner that new output of `bev` would reach at once and whole,
 /// by a path on which no program code runs: `bev` has nothing queued,
-/// and neither its output nor the partner's input has a program callback
-/// or a freeze in the way, nor the partner a read high watermark.
-/// Writes then skip the output: nobody could tell the difference.
+/// its own callback on the output is still there to hand data on, and
+/// neither its output nor the partner's input has a program callback or
+/// a freeze in the way, nor the partner a read high watermark. Writes
+/// then skip the output: nobody could tell the difference.
 fn direct_partner(bev: &Bufferevent) -> Option<&Bufferevent> {
     let other = partner(bev)?;
     let (out, theirs) = (bev.output(), other.input());
-    let direct = bev.enabled() & EV_WRITE != 0
+    let hands_on = state(bev)
+        .and_then(|st| st.out_cb.get())
+        .is_some_and(|id| out.has_callback(id));
+    let direct = hands_on
+        && bev.enabled() & EV_WRITE != 0
         && other.enabled() & EV_READ != 0
         && !other.read_suspended()
         && other.wm_read().high == 0
@@ -125,21 +136,24 @@ pub fn write(bev: &Bufferevent, data: &[u8]) -> Result<(), BufferError> {
 }
 
 /// `bufferevent_write_buffer` on a pair half: `buf` goes straight to the
-/// partner when [`direct_partner`] allows.
+/// partner when [`direct_partner`] allows and `buf` has no callbacks.
 pub fn write_buffer(bev: &Bufferevent, buf: &Buffer) -> Result<(), BufferError> {
     let Some(other) = direct_partner(bev) else {
         return bev.output().add_buffer(buf);
     };
     let theirs = other.input();
+    // On the way through the output, `buf`'s callbacks run while the bytes
+    // sit in the output, before they reach the partner. Any of them may
+    // run program code (its own, or a filter's through a bufferevent's
+    // callback on its input) that could look: such a buffer goes that way.
     if buf.is_empty()
+        || buf.has_callbacks()
         || std::ptr::eq(buf, theirs)
         || std::ptr::eq(buf, bev.output())
         || buf.is_frozen(FrozenEnd::Front)
     {
         return bev.output().add_buffer(buf);
     }
-    // `buf`'s own callbacks run first, as they would on the way through
-    // the output, and may be the program's: hold both halves meanwhile.
     with_both(bev, || {
         theirs.add_buffer_unfrozen(buf);
         moved(bev, other);

@@ -236,7 +236,8 @@ pub unsafe extern "C" fn bufferevent_read(
     enter("bufferevent_read", || {
         let b = bev_arg("bufferevent_read", bev)?;
         let out = super::bytes_mut("bufferevent_read", data, size)?;
-        Ok(b.input().remove(out).unwrap_or(0))
+        // 2.1.12 returns evbuffer_remove's -1 (a frozen front) as a size_t.
+        Ok(b.input().remove(out).unwrap_or(usize::MAX))
     })
 }
 
