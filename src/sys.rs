@@ -307,6 +307,20 @@ pub fn resolve_first(
     })
 }
 
+/// Asks the CPU to bring the cache line at `p` in: only a hint, for data
+/// the caller will touch shortly and that has likely left the cache.
+#[inline]
+pub fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address; SSE is part
+    // of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p.cast(), std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,16 +352,3 @@ mod tests {
     }
 }
 
-/// Asks the CPU to bring the cache line at `p` in: only a hint, for data
-/// the caller will touch shortly and that has likely left the cache.
-#[inline]
-pub fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults, whatever the address; SSE is part
-    // of the x86_64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p.cast(), std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
