@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::ffi::event_struct::event;
 use crate::reactor::event_mem::EvPtr;
 use crate::reactor::{Base, EV_PERSIST, EV_READ};
-use crate::thread::{Hold, HeldShared, Lock};
+use crate::thread::{HeldShared, Hold, Lock};
 use crate::{log, sys};
 
 pub const LEV_OPT_LEAVE_SOCKETS_BLOCKING: u32 = 1 << 0;

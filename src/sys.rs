@@ -351,4 +351,3 @@ mod tests {
         family.into()
     }
 }
-

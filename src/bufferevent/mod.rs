@@ -12,7 +12,7 @@ use crate::ffi::bufferevent_struct::{bufferevent, event_watermark};
 use crate::ffi::event_struct::{EVLIST_ACTIVE, EVLIST_FINALIZING, event_callback};
 use crate::reactor::event_mem::{CbPtr, EVLIST_X_RELEASE};
 use crate::reactor::{Base, EV_READ, EV_WRITE, clock};
-use crate::thread::{Hold, HeldShared, Lock, LockSlot};
+use crate::thread::{HeldShared, Hold, Lock, LockSlot};
 
 pub mod filter;
 pub mod pair;
