@@ -5,7 +5,8 @@
  * sending data (socket and filter variants; the socket variant with
  * allow_dirty_shutdown is test_ssl_dirty.c, a deliberate difference),
  * and handshakes that fail certificate verification (an unknown CA, a
- * wrong host name). Certificates are made when the test runs.
+ * wrong host name), and a reader that pauses until an AF_UNIX socket
+ * fills (both variants). Certificates are made when the test runs.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -400,6 +401,78 @@ end:
 	world_free(&w);
 }
 
+/*
+ * A TLS end over an AF_UNIX socket that has been carrying traffic (each
+ * read by the peer makes the socket writable again) and then fills: the
+ * peer stops reading, the writer sends far more than the socket holds,
+ * and once the peer reads again every byte arrives in order with no
+ * event on either end. filter: both ends are filters over sockets.
+ */
+/* Bytes a TLS end still holds to send: its output and, for a filter,
+ * the output of the bufferevent under it. */
+static size_t
+queued(struct bufferevent *bev)
+{
+	struct bufferevent *under = bufferevent_get_underlying(bev);
+	size_t n = evbuffer_get_length(bufferevent_get_output(bev));
+
+	return under ? n + evbuffer_get_length(bufferevent_get_output(under)) :
+	    n;
+}
+
+static void
+paused_reader(int filter)
+{
+	struct world w;
+	size_t total = ((size_t)4 << 20) / check_size_div(), out;
+	unsigned char *data = malloc(total);
+	int i;
+
+	check_int(world_init(&w), ==, 0);
+	check(data != NULL);
+	check_int(connect_ends(&w, filter, filter), ==, 0);
+	fill(data, total, 0);
+	for (i = 0; i < 8; i++) {
+		check_int(bufferevent_write(w.cli.bev, data + i * 1024, 1024), ==,
+		    0);
+		RUN_UNTIL(w.base,
+		    evbuffer_get_length(w.srv.got) >= (size_t)(i + 1) * 1024);
+	}
+	check_int(evbuffer_get_length(w.srv.got), ==, 8 * 1024);
+	check_int(bufferevent_disable(w.srv.bev, EV_READ), ==, 0);
+	check_int(bufferevent_write(w.cli.bev, data + 8 * 1024,
+	    total - 8 * 1024), ==, 0);
+	/* Loop passes until the client's output stops shrinking. */
+	do {
+		out = queued(w.cli.bev);
+		for (i = 0; i < 4; i++)
+			event_base_loop(w.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	} while (queued(w.cli.bev) != out);
+	check_int(out, >, 0);
+	check_int(bufferevent_enable(w.srv.bev, EV_READ), ==, 0);
+	RUN_UNTIL(w.base, evbuffer_get_length(w.srv.got) >= total ||
+	    w.srv.what || w.cli.what);
+	check_int(evbuffer_get_length(w.srv.got), ==, total);
+	check_int(first_wrong(w.srv.got), ==, -1);
+	check_int(w.srv.what, ==, 0);
+	check_int(w.cli.what, ==, 0);
+end:
+	free(data);
+	world_free(&w);
+}
+
+static void
+paused_reader_socket(void)
+{
+	paused_reader(0);
+}
+
+static void
+paused_reader_filter(void)
+{
+	paused_reader(1);
+}
+
 static const struct check_case cases[] = {
 	{ "tls12", tls12 },
 	{ "tls13", tls13 },
@@ -411,6 +484,8 @@ static const struct check_case cases[] = {
 	{ "wrong_ca", wrong_ca },
 	{ "wrong_host", wrong_host },
 	{ "threadsafe_filter_shares_lock", threadsafe_filter_shares_lock },
+	{ "paused_reader_socket", paused_reader_socket },
+	{ "paused_reader_filter", paused_reader_filter },
 	{ NULL, NULL },
 };
 
