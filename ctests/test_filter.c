@@ -15,6 +15,7 @@
 #include <event2/util.h>
 
 #include "check.h"
+#include "pair_util.h"
 
 struct seen {
 	int reads;
@@ -171,14 +172,7 @@ takes_over_underlying(void)
 	check_int(evbuffer_add(bufferevent_get_input(filt), "x", 1), ==, 0);
 	check_int(evbuffer_drain(bufferevent_get_output(filt), 0), ==, 0);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* FILT-5, FILT-8: filters run with their limits; output synchronously. */
@@ -219,14 +213,7 @@ filters_transform(void)
 	/* FILT-13 */
 	check_int(f.freed, ==, 1);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* FILT-6: BEV_NEED_MORE leaves the bytes below until more arrive. */
@@ -256,14 +243,7 @@ need_more_waits(void)
 	check_int(in_len(pair[0]), ==, 2);
 	check_int(f.reads, ==, 1);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* FILT-9, FILT-10, BEV-31: flush with EV_WRITE disabled. */
@@ -289,14 +269,7 @@ flush_moves_held_output(void)
 	/* The pair underneath pushed it to its partner (FILT-10). */
 	check_int(in_len(pair[1]), ==, 5);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* FILT-11: events of a socket underneath reach the filter unchanged. */
@@ -367,14 +340,7 @@ underlying_survives(void)
 	check_int(u.reads, ==, 1);
 	check_int(in_len(pair[0]), ==, 5);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 static const struct check_case cases[] = {

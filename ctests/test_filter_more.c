@@ -21,6 +21,7 @@
 #include <event2/util.h>
 
 #include "check.h"
+#include "pair_util.h"
 
 /* What one filter (or one plain half) saw. */
 struct seen {
@@ -276,14 +277,7 @@ line_framing(void)
 	loop_a_few(base);
 	check_int(f.freed, ==, 1);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* FILT-7: BEV_ERROR reaches no callback; the data stays where it was. */
@@ -321,14 +315,7 @@ error_is_silent(void)
 	check_int(f.events, ==, 0);
 	check_int(f.writes, ==, 0);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* Echoes what the plain half reads back to the filter. */
@@ -383,14 +370,7 @@ filter_over_pair_half(void)
 	check_int(out_len(pair[0]), ==, 3);
 	check_int(f.events, ==, 0);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* A filter over a filter over a pair half; freeing the top one with
@@ -456,12 +436,7 @@ end:
 		bufferevent_free(top);
 	if (low)
 		bufferevent_free(low);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, NULL, pair);
 }
 
 /* The filter freed inside its own read callback, reached from the
@@ -499,14 +474,7 @@ free_in_read_cb(void)
 	check_int(f.reads, ==, 1);
 	check_int(f.freed, ==, 1);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* The filter freed inside its event callback on EOF from a socket;
@@ -733,14 +701,7 @@ underlying_write_watermark(void)
 	check_int(bufferevent_read(pair[1], buf, sizeof(buf)), ==, 20);
 	check_mem(buf, "0123456789abcdefghij", 20);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* Counts reads and notes the largest input, leaving the input alone. */
@@ -802,14 +763,7 @@ filter_read_watermark(void)
 	check_int(f.max_input, ==, 4);
 	check_int(f.events, ==, 0);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* The drain callback of FILT-18 is switched on only after the read
@@ -847,14 +801,7 @@ drain_in_read_cb_waits(void)
 	check_int(f.max_input, ==, 4);
 	check_int(f.events, ==, 0);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 /* FILT-14, FILT-15: what the filter's free takes with it. */

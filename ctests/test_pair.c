@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "check.h"
+#include "pair_util.h"
 
 /* What the callbacks of one half saw. */
 struct seen {
@@ -64,18 +65,6 @@ out_len(struct bufferevent *bev)
 	return evbuffer_get_length(bufferevent_get_output(bev));
 }
 
-/* Frees what a case made: the halves still held, then the base. */
-static void
-free_all(struct event_base *base, struct bufferevent **pair)
-{
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
-}
-
 static void
 pair_basics(void)
 {
@@ -100,7 +89,7 @@ pair_basics(void)
 end:
 	if (sock)
 		bufferevent_free(sock);
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /* PAIR-1, PAIR-2: synchronous move, one deferred read callback. */
@@ -129,7 +118,7 @@ write_moves_at_once(void)
 	check_mem(buf, "hello world", 11);
 	check_int(b.events, ==, 0);
 end:
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /* PAIR-3: data waits for the reader, and for the writer's EV_WRITE. */
@@ -155,7 +144,7 @@ data_waits_for_flags(void)
 	check_int(out_len(pair[0]), ==, 0);
 	check_int(in_len(pair[1]), ==, 7);
 end:
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /* PAIR-4, PAIR-5: the reader's high watermark caps each transfer. */
@@ -187,7 +176,7 @@ high_watermark_caps(void)
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	check_int(a.writes, >=, 1);
 end:
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /* PAIR-6, PAIR-7: flush modes. */
@@ -214,7 +203,7 @@ flush_modes(void)
 	check_int(b.events, ==, 1);
 	check_int(b.what, ==, BEV_EVENT_EOF | BEV_EVENT_READING);
 end:
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /* PAIR-8: freeing a half leaves the other alone and unlinked. */
@@ -238,7 +227,7 @@ free_one_half(void)
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	check_int(b.events, ==, 0);
 end:
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /* PAIR-9: a read timeout on a pair is a plain timer. */
@@ -261,7 +250,7 @@ read_timeout(void)
 	check_int(b.what, ==, BEV_EVENT_TIMEOUT | BEV_EVENT_READING);
 	check_int(bufferevent_get_enabled(pair[1]) & EV_READ, ==, 0);
 end:
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /* Data moved in restarts the read timeout (PAIR-9). */
@@ -289,7 +278,7 @@ data_restarts_timeout(void)
 	/* The timer started again at the write, not at the enable. */
 	check_int(check_now_ms() - t0, >=, 150 * check_time_scale());
 end:
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /* What one evbuffer callback saw, change by change. */
@@ -348,7 +337,7 @@ output_watcher_sees_move(void)
 	check_int(bufferevent_read(pair[1], buf, sizeof(buf)), ==, 9);
 	check_mem(buf, "hello you", 9);
 end:
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /* A program watching the partner's input sees each arrival once. */
@@ -379,7 +368,7 @@ input_watcher_sees_arrivals(void)
 end:
 	if (extra)
 		evbuffer_free(extra);
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /*
@@ -415,7 +404,7 @@ frozen_output_and_own_input(void)
 end:
 	if (extra)
 		evbuffer_free(extra);
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /*
@@ -451,7 +440,7 @@ setcb_on_output_keeps_writes(void)
 end:
 	if (extra)
 		evbuffer_free(extra);
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /* What a callback on the buffer given to bufferevent_write_buffer saw. */
@@ -502,7 +491,7 @@ write_buffer_source_sees_output(void)
 end:
 	if (extra)
 		evbuffer_free(extra);
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 /*
@@ -527,7 +516,7 @@ read_frozen_input_fails(void)
 	check_int(evbuffer_unfreeze(bufferevent_get_input(pair[1]), 1), ==, 0);
 	check_int(bufferevent_read(pair[1], buf, sizeof(buf)), ==, 3);
 end:
-	free_all(base, pair);
+	pair_case_free(base, NULL, pair);
 }
 
 static const struct check_case cases[] = {

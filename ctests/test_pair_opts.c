@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "check.h"
+#include "pair_util.h"
 
 struct seen {
 	int reads;
@@ -86,12 +87,7 @@ run_with(int options)
 	    4);
 	check_int(bufferevent_flush(pair[1], EV_WRITE, BEV_FLUSH), ==, -1);
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, NULL, pair);
 }
 
 static void
@@ -141,12 +137,7 @@ partner_freed_in_callback(void)
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	check_int(b.events, ==, 0);
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, NULL, pair);
 }
 
 /* A filter over a half, freed with BEV_OPT_CLOSE_ON_FREE, frees the half:
@@ -171,14 +162,7 @@ partner_freed_by_filter(void)
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	check_ptr(bufferevent_pair_get_partner(pair[1]), ==, NULL);
 end:
-	if (filt)
-		bufferevent_free(filt);
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, filt, pair);
 }
 
 static const struct check_case cases[] = {

@@ -17,6 +17,7 @@
 #include <event2/thread.h>
 
 #include "check.h"
+#include "pair_util.h"
 
 static long locks_made, locks_freed, lock_calls, unlock_calls;
 
@@ -173,12 +174,7 @@ with_lock_debugging(void)
 	check_int(bufferevent_read(pair[1], got, 3), ==, 3);
 	check_mem(got, "hey", 3);
 end:
-	if (pair[0])
-		bufferevent_free(pair[0]);
-	if (pair[1])
-		bufferevent_free(pair[1]);
-	if (base)
-		event_base_free(base);
+	pair_case_free(base, NULL, pair);
 }
 
 static const struct check_case cases[] = {
