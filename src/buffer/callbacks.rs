@@ -195,8 +195,9 @@ impl Buffer {
     pub fn clear_callbacks(&self) {
         let old = {
             let mut cbs = self.cbs.borrow_mut();
-            cbs.program = 0;
-            std::mem::take(&mut cbs.entries)
+            let old = std::mem::take(&mut cbs.entries);
+            cbs.recount();
+            old
         };
         drop(old);
     }

@@ -260,17 +260,7 @@ impl Chunk {
         } else {
             want.div_ceil(SMALL) * SMALL
         };
-        // try_with: buffers may be used while the thread is exiting (an
-        // atexit handler after the free list is gone); they then allocate.
-        let reused = POOL.try_with(|pool| {
-            let mut pool = pool.borrow_mut();
-            match cap {
-                SMALL => pool.small.pop(),
-                LARGE => pool.large.pop(),
-                _ => None,
-            }
-        });
-        Chunk::owned(reused.ok().flatten().unwrap_or_else(|| Mem::new(cap)))
+        Chunk::of_capacity(cap)
     }
 
     /// An empty owned chunk for `want` bytes arriving in an empty buffer:
@@ -281,8 +271,24 @@ impl Chunk {
         if want > TINY {
             return Chunk::with_capacity(want);
         }
-        let reused = POOL.try_with(|pool| pool.borrow_mut().tiny.pop());
-        Chunk::owned(reused.ok().flatten().unwrap_or_else(|| Mem::new(TINY)))
+        Chunk::of_capacity(TINY)
+    }
+
+    /// An empty owned chunk of exactly `cap` bytes, from the free list
+    /// when `cap` is a standard size.
+    fn of_capacity(cap: usize) -> Chunk {
+        // try_with: buffers may be used while the thread is exiting (an
+        // atexit handler after the free list is gone); they then allocate.
+        let reused = POOL.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            match cap {
+                TINY => pool.tiny.pop(),
+                SMALL => pool.small.pop(),
+                LARGE => pool.large.pop(),
+                _ => None,
+            }
+        });
+        Chunk::owned(reused.ok().flatten().unwrap_or_else(|| Mem::new(cap)))
     }
 
     fn owned(mem: Mem) -> Chunk {

@@ -258,28 +258,28 @@ pub unsafe extern "C" fn bufferevent_read_buffer(bev: *mut bufferevent, buf: *mu
 /// The input buffer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_get_input(bev: *mut bufferevent) -> *mut Buffer {
-    // Unlocked, as in libevent: the pointer never changes. Called for
-    // every message by most programs, so it skips the entry frame too.
-    if bev.is_null() {
-        return enter("bufferevent_get_input", || {
-            refuse_null("bufferevent_get_input")
-        });
-    }
-    // SAFETY: a non-NULL bufferevent pointer is a live bufferevent of ours.
-    unsafe { Bufferevent::from_c(bev) }.input_ptr()
+    buffer_of("bufferevent_get_input", bev, Bufferevent::input_ptr)
 }
 
 /// The output buffer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn bufferevent_get_output(bev: *mut bufferevent) -> *mut Buffer {
-    // As bufferevent_get_input.
+    buffer_of("bufferevent_get_output", bev, Bufferevent::output_ptr)
+}
+
+/// One of a bufferevent's buffers, unlocked as in libevent: the pointer
+/// never changes. Most programs ask for every message, so this skips the
+/// entry frame too.
+fn buffer_of(
+    name: &'static str,
+    bev: *mut bufferevent,
+    which: fn(&Bufferevent) -> *mut Buffer,
+) -> *mut Buffer {
     if bev.is_null() {
-        return enter("bufferevent_get_output", || {
-            refuse_null("bufferevent_get_output")
-        });
+        return enter(name, || refuse_null(name));
     }
     // SAFETY: a non-NULL bufferevent pointer is a live bufferevent of ours.
-    unsafe { Bufferevent::from_c(bev) }.output_ptr()
+    which(unsafe { Bufferevent::from_c(bev) })
 }
 
 /// Enables EV_READ and/or EV_WRITE.

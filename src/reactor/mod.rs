@@ -586,10 +586,14 @@ impl Base {
         if ev.flags() & linked == 0 {
             return;
         }
-        // del_waiting with DelWait::Never, without its look at the
-        // running callback (this runs on every write that empties an
-        // output).
+        // Without del_waiting's look at the running callback: this runs
+        // on every write that empties an output.
         let _held = self.hold();
+        self.unlink_and_wake(ev);
+    }
+
+    /// Takes `ev` off every list and queue; the caller holds the lock.
+    fn unlink_and_wake(&self, ev: EvPtr) {
         self.state.borrow_mut().unlink(ev);
         self.wake_loop();
     }
@@ -599,8 +603,7 @@ impl Base {
     /// the callback to return if `wait` says so (needs a condition).
     pub fn del_waiting(&self, ev: EvPtr, wait: DelWait) {
         let _held = self.hold();
-        self.state.borrow_mut().unlink(ev);
-        self.wake_loop();
+        self.unlink_and_wake(ev);
         let must_wait = {
             let st = self.state.borrow();
             wait != DelWait::Never
