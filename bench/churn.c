@@ -18,6 +18,7 @@
 #include <event2/util.h>
 
 #include "bench.h"
+#include "bench_net.h"
 
 struct client {
 	struct bufferevent *bev;
@@ -166,7 +167,6 @@ on_stuck(evutil_socket_t fd, short what, void *arg)
 int
 main(int argc, char **argv)
 {
-	socklen_t slen = sizeof(server_addr);
 	struct evconnlistener *lev;
 	struct client *clients;
 	struct event *guard;
@@ -189,17 +189,7 @@ main(int argc, char **argv)
 	clients = calloc((size_t)conc, sizeof(*clients));
 	if (!base || !clients)
 		bench_fail("setup failed");
-	memset(&server_addr, 0, sizeof(server_addr));
-	server_addr.sin_family = AF_INET;
-	server_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lev = evconnlistener_new_bind(base, on_accept, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
-	    (struct sockaddr *)&server_addr, sizeof(server_addr));
-	if (!lev)
-		bench_fail("evconnlistener_new_bind failed");
-	if (getsockname(evconnlistener_get_fd(lev),
-	    (struct sockaddr *)&server_addr, &slen) != 0)
-		bench_fail("getsockname failed");
+	lev = bench_listen_loopback(base, on_accept, &server_addr);
 	guard = evtimer_new(base, on_stuck, NULL);
 	if (!guard || evtimer_add(guard, &limit) != 0)
 		bench_fail("guard timer failed");

@@ -18,6 +18,7 @@
 #include <event2/util.h>
 
 #include "bench.h"
+#include "bench_net.h"
 
 struct client {
 	struct bufferevent *bev;
@@ -163,7 +164,6 @@ int
 main(int argc, char **argv)
 {
 	struct sockaddr_in sin;
-	socklen_t slen = sizeof(sin);
 	struct evconnlistener *lev;
 	struct client *clients;
 	struct event *guard;
@@ -187,17 +187,7 @@ main(int argc, char **argv)
 	if (!base || !clients || !scratch)
 		bench_fail("setup failed");
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lev = evconnlistener_new_bind(base, on_accept, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
-	    (struct sockaddr *)&sin, sizeof(sin));
-	if (!lev)
-		bench_fail("evconnlistener_new_bind failed");
-	if (getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&sin,
-	    &slen) != 0)
-		bench_fail("getsockname failed");
+	lev = bench_listen_loopback(base, on_accept, &sin);
 
 	guard = evtimer_new(base, on_stuck, NULL);
 	if (!guard || evtimer_add(guard, &limit) != 0)
