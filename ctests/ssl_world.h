@@ -24,6 +24,7 @@
 
 #include "check.h"
 #include "ssl_certs.h"
+#include "tcp_util.h"
 
 /* The byte at offset i of every stream these tests send. */
 static inline unsigned char
@@ -229,43 +230,6 @@ first_wrong(struct evbuffer *buf)
 		if (p[i] != pattern(i))
 			return (long)i;
 	}
-	return -1;
-}
-
-/* Connects a TCP pair on 127.0.0.1: fds[0] accepted, fds[1] connected. */
-static inline int
-tcp_pair(int fds[2])
-{
-	struct sockaddr_in sin;
-	socklen_t slen = sizeof(sin);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-
-	fds[0] = fds[1] = -1;
-	if (l < 0)
-		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(l, 1) < 0 ||
-	    getsockname(l, (struct sockaddr *)&sin, &slen) < 0)
-		goto fail;
-	fds[1] = socket(AF_INET, SOCK_STREAM, 0);
-	if (fds[1] < 0 ||
-	    connect(fds[1], (struct sockaddr *)&sin, sizeof(sin)) < 0)
-		goto fail;
-	fds[0] = accept(l, NULL, NULL);
-	if (fds[0] < 0)
-		goto fail;
-	close(l);
-	evutil_make_socket_nonblocking(fds[0]);
-	evutil_make_socket_nonblocking(fds[1]);
-	return 0;
-fail:
-	close(l);
-	if (fds[1] >= 0)
-		close(fds[1]);
-	fds[1] = -1;
 	return -1;
 }
 
