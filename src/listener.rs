@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::ffi::event_struct::event;
 use crate::reactor::event_mem::EvPtr;
 use crate::reactor::{Base, EV_PERSIST, EV_READ};
-use crate::thread::{HeldShared, Hold, Lock};
+use crate::thread::{Hold, Lock};
 use crate::{log, sys};
 
 pub const LEV_OPT_LEAVE_SOCKETS_BLOCKING: u32 = 1 << 0;
@@ -129,7 +129,7 @@ impl Listener {
     /// Takes the listener's lock (if any); the guard keeps the lock alive
     /// should the listener be freed meanwhile.
     fn hold(&self) -> Hold {
-        HeldShared::new(self.lock.clone())
+        Hold::new(self.lock.clone())
     }
 
     /// Runs the program's callback `f` with the listener unlocked.

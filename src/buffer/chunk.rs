@@ -38,6 +38,24 @@ pub struct Mem {
 }
 
 impl Mem {
+    /// `cap` bytes, from the free list when `cap` is a standard size. A
+    /// `Mem` comes back in two registers.
+    #[inline(never)]
+    fn pooled(cap: usize) -> Mem {
+        // try_with: buffers may be used while the thread is exiting (an
+        // atexit handler after the free list is gone); they then allocate.
+        let reused = POOL.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            match cap {
+                TINY => pool.tiny.pop(),
+                SMALL => pool.small.pop(),
+                LARGE => pool.large.pop(),
+                _ => None,
+            }
+        });
+        reused.ok().flatten().unwrap_or_else(|| Mem::new(cap))
+    }
+
     fn new(cap: usize) -> Mem {
         if cap == 0 {
             return Mem {
@@ -253,44 +271,43 @@ impl Chunk {
     /// An empty owned chunk of at least `want` bytes, from the free list when
     /// a standard size fits.
     pub fn with_capacity(want: usize) -> Chunk {
-        let cap = if want <= SMALL {
+        Chunk::of_capacity(Chunk::capacity_for(want))
+    }
+
+    /// The capacity [`Chunk::with_capacity`] gives for `want` bytes.
+    pub fn capacity_for(want: usize) -> usize {
+        if want <= SMALL {
             SMALL
         } else if want <= LARGE {
             LARGE
         } else {
             want.div_ceil(SMALL) * SMALL
-        };
-        Chunk::of_capacity(cap)
+        }
     }
 
-    /// An empty owned chunk for `want` bytes arriving in an empty buffer:
-    /// a short message gets a tiny chunk. Many buffers each holding one
-    /// message in a 4 KiB chunk would put every message at the same
+    /// The capacity of a chunk for `want` bytes arriving in an empty
+    /// buffer: a short message gets a tiny chunk. Many buffers each holding
+    /// one message in a 4 KiB chunk would put every message at the same
     /// offset in a page, where the caches hold only a few of them.
-    pub fn for_message(want: usize) -> Chunk {
+    pub fn capacity_for_message(want: usize) -> usize {
         if want > TINY {
-            return Chunk::with_capacity(want);
+            return Chunk::capacity_for(want);
         }
-        Chunk::of_capacity(TINY)
+        TINY
     }
 
     /// An empty owned chunk of exactly `cap` bytes, from the free list
     /// when `cap` is a standard size.
+    ///
+    /// Built where it is asked for: returned from a call, the chunk would
+    /// go through memory, and the caller's first reads of its fields
+    /// would wait on the callee's overlapping stores.
+    #[inline(always)]
     fn of_capacity(cap: usize) -> Chunk {
-        // try_with: buffers may be used while the thread is exiting (an
-        // atexit handler after the free list is gone); they then allocate.
-        let reused = POOL.try_with(|pool| {
-            let mut pool = pool.borrow_mut();
-            match cap {
-                TINY => pool.tiny.pop(),
-                SMALL => pool.small.pop(),
-                LARGE => pool.large.pop(),
-                _ => None,
-            }
-        });
-        Chunk::owned(reused.ok().flatten().unwrap_or_else(|| Mem::new(cap)))
+        Chunk::owned(Mem::pooled(cap))
     }
 
+    #[inline(always)]
     fn owned(mem: Mem) -> Chunk {
         Chunk {
             storage: Storage::Owned(mem),
@@ -299,6 +316,31 @@ impl Chunk {
             unshareable: false,
             source: None,
         }
+    }
+
+    /// A chunk with no memory, for a queue to take before the chunk gets
+    /// its memory ([`Chunk::take_memory`]). Being a constant, it is stored
+    /// straight into the queue's slot; a chunk built at run time is built
+    /// on the stack and copied in, and the copy's loads, wider than the
+    /// stores that built it, wait for those stores to reach the cache.
+    pub const UNFILLED: Chunk = Chunk {
+        storage: Storage::Owned(Mem {
+            ptr: NonNull::dangling(),
+            cap: 0,
+        }),
+        start: 0,
+        end: 0,
+        unshareable: false,
+        source: None,
+    };
+
+    /// Gives an [`Chunk::UNFILLED`] chunk `cap` bytes, from the free list
+    /// when `cap` is a standard size.
+    pub fn take_memory(&mut self, cap: usize) {
+        debug_assert!(self.spare_len() == 0 && self.is_empty());
+        let none = std::mem::replace(&mut self.storage, Storage::Owned(Mem::pooled(cap)));
+        // Nothing to release: an unfilled chunk holds no memory.
+        std::mem::forget(none);
     }
 
     pub fn foreign(f: Foreign) -> Chunk {

@@ -49,7 +49,7 @@ use chunk::{Chunk, Keeper};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::thread::{HeldShared, Lock, LockSlot};
+use crate::thread::{Hold, Lock, LockSlot};
 
 /// Why a buffer refused a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,32 +75,37 @@ pub enum FrozenEnd {
 /// library's own paths ([`Buffer::read_from_fd`], [`Buffer::write_to_fd`])
 /// ignore it, so a bufferevent freezes the ends of its buffers that belong
 /// to it and keeps using them.
+#[repr(C)]
 pub struct Buffer {
-    inner: RefCell<Inner>,
-    cbs: RefCell<callbacks::List>,
+    // In this order so that what every message touches (the lock, the
+    // callback list, the chunk queue and length) lies in as few cache
+    // lines as it can: with many buffers in turn, each line is a miss.
+    /// Taken by every entry point once set (evbuffer_enable_locking, or
+    /// the lock of the bufferevent owning the buffer).
+    lock: LockSlot,
     /// How many calls into this buffer are running user code right now.
     busy: Cell<u32>,
     /// `evbuffer_free` was called while busy; the last call out frees it.
     freed: Cell<bool>,
+    cbs: RefCell<callbacks::List>,
+    inner: RefCell<Inner>,
     /// Set by `evbuffer_defer_callbacks`; boxed, since few buffers defer.
     defer: OnceCell<Box<deferred::Deferral>>,
-    /// Taken by every entry point once set (evbuffer_enable_locking, or
-    /// the lock of the bufferevent owning the buffer).
-    lock: LockSlot,
 }
 
+#[repr(C)]
 struct Inner {
     /// Empty chunks appear only where `reserve`/`expand` left room.
     chunks: VecDeque<Chunk>,
     len: usize,
     frozen_front: bool,
     frozen_back: bool,
-    /// 32 bits wide, as libevent keeps them (the API passes 64).
-    flags: u32,
     /// readln's memory: for this style, no line end starts before
     /// `scan_from` (two fields rather than a tuple, so the style's byte
     /// shares a word with the flags).
     scan_style: Option<Eol>,
+    /// 32 bits wide, as libevent keeps them (the API passes 64).
+    flags: u32,
     scan_from: usize,
     /// Chunks taken out, to release once the state is no longer borrowed.
     dead: Vec<Chunk>,
@@ -203,7 +208,7 @@ impl Buffer {
     /// `ptr` is a live buffer from [`Buffer::into_raw`].
     pub unsafe fn enter_raw<R>(ptr: *mut Buffer, f: impl FnOnce(&Buffer) -> R) -> R {
         // SAFETY: a live buffer of ours (caller's contract).
-        let held = HeldShared::new(unsafe { (*ptr).lock.shared() });
+        let held = Hold::new(unsafe { (*ptr).lock.shared() });
         let (result, dead) = {
             // SAFETY: as above.
             let buf = unsafe { &*ptr };
@@ -478,10 +483,23 @@ impl Buffer {
 
     /// Moves the first bytes into `out`; returns how many.
     pub fn remove(&self, out: &mut [u8]) -> Result<usize, BufferError> {
-        let n = self.copyout(out)?;
-        if n > 0 {
-            self.drain(n)?;
-        }
+        // copyout then drain, under one borrow: most programs remove
+        // every message this way.
+        let (orig, n) = {
+            let mut inner = self.inner.borrow_mut();
+            let n = out.len().min(inner.len);
+            if n == 0 {
+                return Ok(0);
+            }
+            if inner.frozen_front {
+                return Err(BufferError::Frozen);
+            }
+            inner.copy_at(0, &mut out[..n]);
+            let orig = inner.len;
+            (orig, inner.drain(n))
+        };
+        self.bury();
+        self.notify(orig, 0, n);
         Ok(n)
     }
 }
@@ -526,14 +544,18 @@ impl Inner {
     /// Puts `data` in new chunks at the end (`len` already counts it).
     fn push_new_chunks(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
-            let mut c = if self.chunks.is_empty() {
-                Chunk::for_message(data.len())
+            let cap = if self.chunks.is_empty() {
+                Chunk::capacity_for_message(data.len())
             } else {
-                Chunk::with_capacity(data.len())
+                Chunk::capacity_for(data.len())
             };
-            let n = c.push(data);
+            // The chunk is made where it lies (see Chunk::UNFILLED).
+            self.chunks.push_back(Chunk::UNFILLED);
+            let n = self.chunks.back_mut().map_or(0, |c| {
+                c.take_memory(cap);
+                c.push(data)
+            });
             data = &data[n..];
-            self.chunks.push_back(c);
         }
     }
 

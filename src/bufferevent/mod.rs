@@ -12,7 +12,7 @@ use crate::ffi::bufferevent_struct::{bufferevent, event_watermark};
 use crate::ffi::event_struct::{EVLIST_ACTIVE, EVLIST_FINALIZING, event_callback};
 use crate::reactor::event_mem::{CbPtr, EVLIST_X_RELEASE};
 use crate::reactor::{Base, EV_READ, EV_WRITE, clock};
-use crate::thread::{HeldShared, Hold, Lock, LockSlot};
+use crate::thread::{Hold, Lock, LockSlot};
 
 pub mod filter;
 pub mod pair;
@@ -62,30 +62,33 @@ pub enum Kind {
 #[repr(C)]
 pub struct Bufferevent {
     public: UnsafeCell<bufferevent>,
+    // What every message touches comes first, next to the public fields
+    // it also reads (buffers, callbacks, watermarks, `enabled`): with many
+    // bufferevents in turn, each cache line of one is a miss.
     refcnt: Cell<u32>,
     options: c_int,
-    pub(crate) kind: Kind,
     read_suspended: Cell<u16>,
     write_suspended: Cell<u16>,
+    readcb_pending: Cell<bool>,
+    writecb_pending: Cell<bool>,
+    eventcb_pending: Cell<c_short>,
+    /// The recursive lock of BEV_OPT_THREADSAFE, shared with the buffers
+    /// (and with a pair's partner, a filter's underlying bufferevent).
+    lock: LockSlot,
     /// Our record in the active queues: for deferred callbacks while the
     /// bufferevent lives, then for its teardown once the last reference is
     /// gone (a deferred run holds a reference, so it is idle by then).
     deferred: UnsafeCell<event_callback>,
-    readcb_pending: Cell<bool>,
-    writecb_pending: Cell<bool>,
-    eventcb_pending: Cell<c_short>,
+    pub(crate) kind: Kind,
     errno_pending: Cell<c_int>,
-    max_single_read: Cell<usize>,
-    max_single_write: Cell<usize>,
-    /// Token buckets and group membership, made on first use.
-    rate: OnceCell<Box<ratelimit::BevLimit>>,
     /// Whether the input's watermark callback is registered: only once a
     /// read high watermark is first set, as libevent does, so that idle
     /// bufferevents without one carry no callback.
     wm_watch: Cell<bool>,
-    /// The recursive lock of BEV_OPT_THREADSAFE, shared with the buffers
-    /// (and with a pair's partner, a filter's underlying bufferevent).
-    lock: LockSlot,
+    max_single_read: Cell<usize>,
+    max_single_write: Cell<usize>,
+    /// Token buckets and group membership, made on first use.
+    rate: OnceCell<Box<ratelimit::BevLimit>>,
 }
 
 impl Bufferevent {
@@ -182,7 +185,7 @@ impl Bufferevent {
     /// guard keeps the lock alive even if the bufferevent is torn down
     /// by another thread meanwhile.
     pub fn hold(&self) -> Hold {
-        HeldShared::new(self.lock.shared())
+        Hold::new(self.lock.shared())
     }
 
     /// [`Bufferevent::hold`] for work the loop does on the bufferevent's

@@ -265,10 +265,26 @@ pub unsafe extern "C" fn evbuffer_get_length(buf: *const Buffer) -> usize {
     // Asked for every message by most programs: a locked read of one
     // field, without the frame that guards calls able to run callbacks.
     if buf.is_null() {
-        return enter("evbuffer_get_length", || refuse_null("evbuffer_get_length"));
+        return length_refused();
     }
     // SAFETY: a non-NULL buffer pointer is a live buffer of ours.
     let b = unsafe { &*buf };
+    if b.lock().is_some() {
+        return length_locked(b);
+    }
+    b.len()
+}
+
+/// The rare paths of `evbuffer_get_length`, out of line so that the
+/// common one needs no stack frame.
+#[cold]
+#[inline(never)]
+fn length_refused() -> usize {
+    enter("evbuffer_get_length", || refuse_null("evbuffer_get_length"))
+}
+
+#[inline(never)]
+fn length_locked(b: &Buffer) -> usize {
     let _held = b.lock().map(Lock::hold);
     b.len()
 }

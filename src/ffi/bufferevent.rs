@@ -54,6 +54,7 @@ impl std::ops::Deref for BevArg<'_> {
 }
 
 /// The bufferevent behind a C pointer, refusing NULL, locked.
+#[inline]
 pub(crate) fn bev_arg<'a>(name: &str, bev: *mut bufferevent) -> EntryResult<BevArg<'a>> {
     handle(name, bev.cast_const())?;
     // SAFETY: non-NULL bufferevent pointers are live bufferevents of ours.

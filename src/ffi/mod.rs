@@ -98,12 +98,17 @@ pub fn enter<R: FailValue>(name: &'static str, body: impl FnOnce() -> EntryResul
 }
 
 /// Logs a warning for `name` and fails: the shape of every argument check.
+/// Cold, so that the checks cost the entry points one test each.
+#[cold]
+#[inline(never)]
 pub fn refuse<T>(name: &str, why: &str) -> EntryResult<T> {
     log::warn(&format!("{name}: {why}"));
     Err(Failure)
 }
 
 /// The refusal of a NULL handle.
+#[cold]
+#[inline(never)]
 pub fn refuse_null<T>(name: &str) -> EntryResult<T> {
     refuse(name, "called with a NULL pointer")
 }
@@ -116,6 +121,7 @@ pub fn refuse_null<T>(name: &str) -> EntryResult<T> {
 ///
 /// The lifetime is unbounded: the caller is an entry point, and the handle
 /// outlives the call by the pointer contract of this module.
+#[inline]
 pub(crate) fn handle<'a, T>(name: &str, ptr: *const T) -> EntryResult<&'a T> {
     if ptr.is_null() {
         return refuse_null(name);
@@ -125,6 +131,7 @@ pub(crate) fn handle<'a, T>(name: &str, ptr: *const T) -> EntryResult<&'a T> {
 }
 
 /// Views `(data, len)` from C as a byte slice; NULL is accepted only for len 0.
+#[inline]
 pub(crate) fn bytes<'a>(
     name: &str,
     data: *const std::ffi::c_void,
@@ -141,6 +148,7 @@ pub(crate) fn bytes<'a>(
 }
 
 /// Views `(data, len)` from C as a writable byte slice.
+#[inline]
 pub(crate) fn bytes_mut<'a>(
     name: &str,
     data: *mut std::ffi::c_void,

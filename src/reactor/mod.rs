@@ -251,10 +251,15 @@ impl Base {
 
     /// Interrupts the loop's wait if another thread is in it; called with
     /// the lock held after a change the loop must see.
+    #[inline]
     fn wake_loop(&self) {
-        if !self.wakeable.load(Ordering::Relaxed) {
-            return;
+        if self.wakeable.load(Ordering::Relaxed) {
+            self.wake_waiting_loop();
         }
+    }
+
+    #[inline(never)]
+    fn wake_waiting_loop(&self) {
         let st = self.state.borrow();
         if st.running
             && let Some(wake) = &st.wake

@@ -213,6 +213,9 @@ impl Lock {
         self.raw
     }
 
+    // Out of line, here and in `unlock`: the callers' common case has no
+    // lock at all, and inlined bodies would crowd its registers.
+    #[inline(never)]
     pub fn lock(&self) {
         if let Some(f) = self.fns.lock {
             // SAFETY: the lock was made by (or for) these functions.
@@ -224,6 +227,7 @@ impl Lock {
         }
     }
 
+    #[inline(never)]
     pub fn unlock(&self) {
         if let Some((owner, depth)) = &self.debug {
             let me = current_id().unwrap_or(1);
@@ -259,6 +263,7 @@ impl Drop for Lock {
 }
 
 /// Takes `lock`, if the object has one, until the guard is dropped.
+#[inline]
 pub fn hold(lock: Option<&Lock>) -> Held<'_> {
     match lock {
         Some(l) => l.hold(),
@@ -284,6 +289,7 @@ pub fn released<R>(lock: Option<&Lock>, f: impl FnOnce() -> R) -> R {
 pub struct Held<'a>(Option<&'a Lock>);
 
 impl Drop for Held<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(lock) = self.0 {
             lock.unlock();
@@ -291,28 +297,38 @@ impl Drop for Held<'_> {
     }
 }
 
-/// A held shared lock that keeps the lock's memory alive until it is
-/// released, for objects that may be freed while it is held.
-pub struct HeldShared(Arc<Lock>);
+/// A held shared lock (or nothing, for objects without one) that keeps the
+/// lock's memory alive until it is released, for objects that may be freed
+/// while it is held.
+pub struct Hold(Option<Arc<Lock>>);
 
-/// What holding an object's optional lock gives: nothing to release
-/// when the object has no lock (the common case, checked inline).
-pub type Hold = Option<HeldShared>;
-
-impl HeldShared {
+impl Hold {
     /// Takes `lock` if there is one.
     #[inline]
     pub fn new(lock: Option<Arc<Lock>>) -> Hold {
-        lock.map(|l| {
+        if let Some(l) = &lock {
             l.lock();
-            HeldShared(l)
-        })
+        }
+        Hold(lock)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release(&mut self) {
+        if let Some(l) = self.0.take() {
+            l.unlock();
+        }
     }
 }
 
-impl Drop for HeldShared {
+impl Drop for Hold {
+    /// Inline, so that objects without a lock (the common case) pay one
+    /// test and no call.
+    #[inline]
     fn drop(&mut self) {
-        self.0.unlock();
+        if self.0.is_some() {
+            self.release();
+        }
     }
 }
 
