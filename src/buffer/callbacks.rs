@@ -158,6 +158,21 @@ impl Buffer {
         !self.cbs.borrow().entries.is_empty()
     }
 
+    /// Whether the buffer is empty, open at the back, and listened to by
+    /// the library's callback `own` and by no callback of the program's:
+    /// what a pair half asks of its output, on every write, before handing
+    /// the bytes straight to its partner. One look at each part.
+    pub(crate) fn idle_with_own_callback(&self, own: CallbackId) -> bool {
+        {
+            let inner = self.inner.borrow();
+            if inner.len != 0 || inner.frozen_back {
+                return false;
+            }
+        }
+        let cbs = self.cbs.borrow();
+        cbs.program == 0 && cbs.entries.iter().any(|e| e.id == own)
+    }
+
     /// Whether the callback `id` is still registered here.
     pub fn has_callback(&self, id: CallbackId) -> bool {
         self.cbs.borrow().entries.iter().any(|e| e.id == id)

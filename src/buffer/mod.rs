@@ -577,7 +577,16 @@ impl Inner {
     }
 
     /// Drops empty chunks at the end, so moved chunks follow the data.
+    #[inline]
     fn trim_empty_tail(&mut self) {
+        // Usually there is nothing to trim: decided without a call.
+        if self.chunks.back().is_some_and(Chunk::is_empty) {
+            self.trim_empty_tail_now();
+        }
+    }
+
+    #[inline(never)]
+    fn trim_empty_tail_now(&mut self) {
         while self.chunks.back().is_some_and(Chunk::is_empty) {
             let c = self.chunks.pop_back().expect("last exists");
             self.discard(c);

@@ -596,6 +596,7 @@ impl Bufferevent {
     /// `bufferevent_trigger`'s logic: run the read callback if the input
     /// holds at least the low watermark, the write callback if the output
     /// is down to its low watermark.
+    #[inline]
     pub fn trigger(&self, what: c_short, options: c_int) {
         // Whether a callback is set is the cheaper question, so it goes
         // first; both are plain reads. A read callback run here may change
@@ -625,6 +626,7 @@ impl Bufferevent {
         }
     }
 
+    #[inline(never)]
     pub fn run_readcb(&self, options: c_int) {
         let cbs = self.callbacks();
         let Some(cb) = cbs.read else { return };
@@ -638,6 +640,7 @@ impl Bufferevent {
         }
     }
 
+    #[inline(never)]
     pub fn run_writecb(&self, options: c_int) {
         let cbs = self.callbacks();
         let Some(cb) = cbs.write else { return };

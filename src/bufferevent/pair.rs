@@ -107,19 +107,13 @@ fn wants_to_talk(src: &Bufferevent, dst: &Bufferevent) -> bool {
 /// then skip the output: nobody could tell the difference.
 fn direct_partner(bev: &Bufferevent) -> Option<&Bufferevent> {
     let other = partner(bev)?;
-    let (out, theirs) = (bev.output(), other.input());
-    let hands_on = state(bev)
-        .and_then(|st| st.out_cb.get())
-        .is_some_and(|id| out.has_callback(id));
-    let direct = hands_on
-        && bev.enabled() & EV_WRITE != 0
+    let own_cb = state(bev)?.out_cb.get()?;
+    let direct = bev.enabled() & EV_WRITE != 0
         && other.enabled() & EV_READ != 0
         && !other.read_suspended()
         && other.wm_read().high == 0
-        && out.is_empty()
-        && !out.is_frozen(FrozenEnd::Back)
-        && !out.has_program_callbacks()
-        && !theirs.has_program_callbacks();
+        && bev.output().idle_with_own_callback(own_cb)
+        && !other.input().has_program_callbacks();
     direct.then_some(other)
 }
 
