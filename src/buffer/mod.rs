@@ -601,6 +601,7 @@ impl Inner {
     }
 
     /// Removes up to `n` bytes from the front; returns how many.
+    #[inline]
     fn drain(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
         self.set_scan(None);
@@ -625,6 +626,7 @@ impl Inner {
     }
 
     /// Empties the buffer, letting go of every chunk.
+    #[inline]
     fn clear(&mut self) {
         self.len = 0;
         self.set_scan(None);
