@@ -83,14 +83,23 @@ impl ActiveQueues {
 
     /// Takes the head of queue `pri`.
     pub fn pop(&mut self, pri: usize) -> Option<CbPtr> {
-        let head = self.queues.get(pri)?.head?;
-        self.remove(head);
-        // The next record's owner was last touched when it was queued,
-        // often a whole round of callbacks ago: start fetching it now,
-        // while this one's callback runs.
-        if let Some(next) = self.queues[pri].head {
-            crate::sys::prefetch(next.as_raw().cast_const().cast());
+        // `remove` for the one record known to have no predecessor.
+        let q = self.queues.get_mut(pri)?;
+        let head = q.head?;
+        let next = head.next();
+        q.head = next;
+        match next {
+            Some(n) => {
+                n.set_prev(None);
+                // The next record's owner was last touched when it was
+                // queued, often a whole round of callbacks ago: start
+                // fetching it now, while this one's callback runs.
+                crate::sys::prefetch(n.as_raw().cast_const().cast());
+            }
+            None => q.tail = None,
         }
+        head.set_links(None, None);
+        self.len -= 1;
         Some(head)
     }
 

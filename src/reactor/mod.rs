@@ -1043,30 +1043,13 @@ impl Base {
             }
             match cb.as_event() {
                 None => self.unlocked(|| cb.call_self()),
-                Some(ev) if is_finalizing(cb) => {
-                    debug::note_teardown(ev);
-                    self.unlocked(|| ev.call_finalizer())
-                }
-                Some(ev) if cb.closure() == event_mem::CLOSURE_SIGNAL => self.call_signal(ev),
-                Some(ev) => {
-                    let res = ev.res();
-                    if cb.closure() == CLOSURE_PERSIST {
-                        let prev = (ev.flags() & EVLIST_TIMEOUT != 0).then(|| ev.deadline());
-                        self.rearmed.set(Some((ev, prev)));
-                        self.rearm_persistent(ev);
-                    }
-                    self.unlocked(|| ev.call(res));
-                    self.rearmed.set(None);
-                }
+                Some(ev) => self.run_event(cb, ev),
             }
             {
                 let mut st = self.state.borrow_mut();
                 st.running_cb = None;
                 if st.del_waiters > 0 {
-                    st.del_waiters = 0;
-                    if let Some(cond) = &self.cond {
-                        cond.broadcast();
-                    }
+                    self.wake_deleters(&mut st);
                 }
                 if st.break_now {
                     break;
@@ -1082,6 +1065,39 @@ impl Base {
             }
         }
         ran
+    }
+
+    /// Runs an active event (not a record of our own), as `run_queue`
+    /// took it off its queue. Out of line: the loop's common case is a
+    /// deferred callback of ours, and a lean loop keeps its state in
+    /// registers.
+    #[inline(never)]
+    fn run_event(&self, cb: CbPtr, ev: EvPtr) {
+        if is_finalizing(cb) {
+            debug::note_teardown(ev);
+            self.unlocked(|| ev.call_finalizer())
+        } else if cb.closure() == event_mem::CLOSURE_SIGNAL {
+            self.call_signal(ev)
+        } else {
+            let res = ev.res();
+            if cb.closure() == CLOSURE_PERSIST {
+                let prev = (ev.flags() & EVLIST_TIMEOUT != 0).then(|| ev.deadline());
+                self.rearmed.set(Some((ev, prev)));
+                self.rearm_persistent(ev);
+            }
+            self.unlocked(|| ev.call(res));
+            self.rearmed.set(None);
+        }
+    }
+
+    /// Wakes the threads waiting in `event_del` for the callback that just
+    /// finished.
+    #[cold]
+    fn wake_deleters(&self, st: &mut State) {
+        st.del_waiters = 0;
+        if let Some(cond) = &self.cond {
+            cond.broadcast();
+        }
     }
 
     /// Calls a signal event's callback once per arrival, stopping early
