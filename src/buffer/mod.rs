@@ -601,7 +601,7 @@ impl Inner {
     }
 
     /// Removes up to `n` bytes from the front; returns how many.
-    #[inline]
+    #[inline(always)]
     fn drain(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
         self.set_scan(None);
