@@ -310,6 +310,102 @@ sink_read(struct bufferevent *bev, void *arg)
 		event_base_loopbreak(bufferevent_get_base(bev));
 }
 
+/*
+ * A zero-length file segment still leaves an empty file chain in 2.1.12,
+ * holding the descriptor, and evbuffer_add_buffer_reference refuses a
+ * buffer with a file chain in it even when every byte came from elsewhere.
+ * The chain goes when the buffer is emptied of bytes it held, moves with
+ * evbuffer_add_buffer, and goes when a new chain follows it (adding, even
+ * nothing). The offset is off a page boundary, where 2.1.12 can map an
+ * empty segment.
+ */
+static void
+empty_file_segment_keeps_its_chain(void)
+{
+	static const char text[] = "lent";
+	struct evbuffer *buf = evbuffer_new(), *other = evbuffer_new();
+	struct evbuffer *third = evbuffer_new();
+	int fd = temp_file("0123456789"), fd2 = temp_file("0123456789");
+	int fd3 = temp_file("0123456789"), fd4 = temp_file("0123456789");
+
+	cleanups = 0;
+	check(buf && other && third && fd >= 0 && fd2 >= 0 && fd3 >= 0 &&
+	    fd4 >= 0);
+	check_int(evbuffer_add_file(buf, fd, 3, 0), ==, 0);
+	check_int(evbuffer_get_length(buf), ==, 0);
+	check(fd_is_open(fd));
+	/* Nothing to share yet, so nothing to refuse. */
+	check_int(evbuffer_add_buffer_reference(other, buf), ==, 0);
+	check_int(evbuffer_drain(buf, 5), ==, 0);
+	check(fd_is_open(fd));
+	/* Bytes put in front of the empty chain do not make it go. */
+	check_int(evbuffer_prepend(buf, "abc", 3), ==, 0);
+	check_int(evbuffer_add_buffer_reference(other, buf), ==, -1);
+	check_int(evbuffer_get_length(other), ==, 0);
+	check(fd_is_open(fd));
+	/* Emptied, the buffer lets go of every chain. */
+	check_int(evbuffer_drain(buf, 3), ==, 0);
+	check(!fd_is_open(fd));
+	check_int(evbuffer_add(buf, "x", 1), ==, 0);
+	check_int(evbuffer_add_buffer_reference(other, buf), ==, 0);
+	check_int(evbuffer_drain(other, 1), ==, 0);
+	check_int(evbuffer_drain(buf, 1), ==, 0);
+
+	/* Behind data it stays through a partial drain, and moves. */
+	check_int(evbuffer_add(buf, "hello", 5), ==, 0);
+	check_int(evbuffer_add_file(buf, fd2, 3, 0), ==, 0);
+	check_int(evbuffer_add_buffer_reference(other, buf), ==, -1);
+	check_int(evbuffer_drain(buf, 2), ==, 0);
+	check_int(evbuffer_add_buffer_reference(other, buf), ==, -1);
+	check_int(evbuffer_add_buffer(third, buf), ==, 0);
+	check(fd_is_open(fd2));
+	check_int(evbuffer_add(buf, "y", 1), ==, 0);
+	check_int(evbuffer_add_buffer_reference(other, buf), ==, 0);
+	check_int(evbuffer_add_buffer_reference(other, third), ==, -1);
+	check_int(evbuffer_drain(third, 3), ==, 0);
+	check(!fd_is_open(fd2));
+
+	/* In an otherwise empty buffer, adding nothing still starts a new
+	 * chain after it, and that lets it go. */
+	check_int(evbuffer_drain(buf, 1), ==, 0);
+	check_int(evbuffer_add_file(buf, fd3, 3, 0), ==, 0);
+	check(fd_is_open(fd3));
+	check_int(evbuffer_add(buf, "", 0), ==, 0);
+	check(!fd_is_open(fd3));
+
+	/* Prepended to another buffer it sits between the two contents;
+	 * moving or draining the bytes before it takes it along. */
+	check_int(evbuffer_add(third, "SS", 2), ==, 0);
+	check_int(evbuffer_add_file(third, fd4, 3, 0), ==, 0);
+	check_int(evbuffer_add(buf, "DDD", 3), ==, 0);
+	check_int(evbuffer_prepend_buffer(buf, third), ==, 0);
+	check_int(evbuffer_add_buffer_reference(other, buf), ==, -1);
+	check_int(evbuffer_remove_buffer(buf, third, 2), ==, 2);
+	check_int(evbuffer_add_buffer_reference(other, buf), ==, 0);
+	check_int(evbuffer_add_buffer_reference(other, third), ==, -1);
+	check(fd_is_open(fd4));
+	check_int(evbuffer_drain(third, 2), ==, 0);
+	check(!fd_is_open(fd4));
+	check_int(evbuffer_drain(buf, 3), ==, 0);
+
+	/* An empty reference is an empty chain too: its cleanup runs when
+	 * the chain goes. */
+	check_int(evbuffer_add_reference(buf, text, 0, count_cleanup, NULL),
+	    ==, 0);
+	check_int(evbuffer_prepend(buf, "p", 1), ==, 0);
+	check_int(cleanups, ==, 0);
+	check_int(evbuffer_drain(buf, 1), ==, 0);
+	check_int(cleanups, ==, 1);
+	check_int(cleanup_len, ==, 0);
+end:
+	if (buf)
+		evbuffer_free(buf);
+	if (other)
+		evbuffer_free(other);
+	if (third)
+		evbuffer_free(third);
+}
+
 static void
 file_segment_through_bufferevent(void)
 {
@@ -684,6 +780,8 @@ static const struct check_case cases[] = {
 	{ "add_file_owns_fd", add_file_owns_fd },
 	{ "file_segment_shared_by_buffers", file_segment_shared_by_buffers },
 	{ "file_unmapped_and_sent", file_unmapped_and_sent },
+	{ "empty_file_segment_keeps_its_chain",
+	    empty_file_segment_keeps_its_chain },
 	{ "file_segment_through_bufferevent",
 	    file_segment_through_bufferevent },
 	{ "callbacks_and_flags", callbacks_and_flags },
