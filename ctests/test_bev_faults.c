@@ -26,6 +26,7 @@
 #include <event2/util.h>
 
 #include "check.h"
+#include "loop_util.h"
 #include "tcp_util.h"
 
 /* What the callbacks saw. */
@@ -90,27 +91,6 @@ seen_init(struct seen *s, struct event_base *base)
 	memset(s, 0, sizeof(*s));
 	s->base = base;
 	s->got = evbuffer_new();
-}
-
-static void
-timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(arg);
-}
-
-/* Runs the loop for at most ms (scaled) or until a callback breaks it. */
-static void
-run_for(struct event_base *base, int ms)
-{
-	struct event *guard = evtimer_new(base, timeout_cb, base);
-	struct timeval tv;
-
-	check_set_ms(&tv, ms * check_time_scale());
-	evtimer_add(guard, &tv);
-	event_base_dispatch(base);
-	event_free(guard);
 }
 
 /* A deterministic pattern, so order and content can be checked. */

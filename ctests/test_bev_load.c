@@ -27,6 +27,7 @@
 #include <event2/util.h>
 
 #include "check.h"
+#include "loop_util.h"
 #include "tcp_util.h"
 
 /* A deterministic pattern, so content and order can be checked. */
@@ -37,27 +38,6 @@ fill(char *p, size_t n)
 
 	for (i = 0; i < n; i++)
 		p[i] = (char)('a' + (i * 5 + i / 509) % 26);
-}
-
-static void
-break_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(arg);
-}
-
-/* Runs the loop until a callback breaks it or ms (scaled) have passed. */
-static void
-run_for(struct event_base *base, int ms)
-{
-	struct event *guard = evtimer_new(base, break_cb, base);
-	struct timeval tv;
-
-	check_set_ms(&tv, ms * check_time_scale());
-	evtimer_add(guard, &tv);
-	event_base_dispatch(base);
-	event_free(guard);
 }
 
 /* What the callbacks of one bufferevent saw. */

@@ -21,6 +21,7 @@
 #include <event2/util.h>
 
 #include "check.h"
+#include "loop_util.h"
 
 /* What ran, in order: one letter per callback. */
 static char order[32];
@@ -75,6 +76,38 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
+ * A socket bufferevent (closing its fd) on sv[0] of a new socket pair;
+ * sv[1] is the peer. NULL on failure; what was made is left in sv.
+ */
+static struct bufferevent *
+socket_bev(struct event_base *base, int sv[2])
+{
+	struct bufferevent *bev;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return NULL;
+	evutil_make_socket_nonblocking(sv[0]);
+	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	if (bev)
+		sv[0] = -1;
+	return bev;
+}
+
+/* Frees what a case made, whichever of it exists. */
+static void
+case_free(struct event_base *base, struct bufferevent *bev, int sv[2])
+{
+	if (bev)
+		bufferevent_free(bev);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (base)
+		event_base_free(base);
+}
+
+/*
  * A socket bufferevent that has seen EOF is enabled for reading again
  * (BEV-35), and only then is a user event activated: the user event still
  * runs first, because the EOF is only found by the next poll.
@@ -89,11 +122,8 @@ reenabled_read_runs_after_active_callbacks(void)
 
 	order[0] = 0;
 	check(base != NULL);
-	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-	evutil_make_socket_nonblocking(sv[0]);
-	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	bev = socket_bev(base, sv);
 	check(bev != NULL);
-	sv[0] = -1;
 	bufferevent_setcb(bev, read_cb, NULL, event_cb, NULL);
 	check_int(bufferevent_enable(bev, EV_READ), ==, 0);
 	check_int(write(sv[1], "hello", 5), ==, 5);
@@ -113,14 +143,7 @@ reenabled_read_runs_after_active_callbacks(void)
 end:
 	if (user)
 		event_free(user);
-	if (bev)
-		bufferevent_free(bev);
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (base)
-		event_base_free(base);
+	case_free(base, bev, sv);
 }
 
 /*
@@ -139,11 +162,8 @@ write_runs_after_active_callbacks(void)
 
 	order[0] = 0;
 	check(base != NULL);
-	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-	evutil_make_socket_nonblocking(sv[0]);
-	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	bev = socket_bev(base, sv);
 	check(bev != NULL);
-	sv[0] = -1;
 	bufferevent_setcb(bev, NULL, write_cb, event_cb, NULL);
 	/* A first write teaches both libraries that the fd is writable. */
 	check_int(bufferevent_write(bev, "a", 1), ==, 0);
@@ -162,14 +182,7 @@ write_runs_after_active_callbacks(void)
 end:
 	if (user)
 		event_free(user);
-	if (bev)
-		bufferevent_free(bev);
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (base)
-		event_base_free(base);
+	case_free(base, bev, sv);
 }
 
 /*
@@ -187,11 +200,8 @@ read_and_write_ready_together(int write_last, const char *want)
 
 	order[0] = 0;
 	check(base != NULL);
-	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-	evutil_make_socket_nonblocking(sv[0]);
-	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	bev = socket_bev(base, sv);
 	check(bev != NULL);
-	sv[0] = -1;
 	bufferevent_setcb(bev, read_cb, write_cb, event_cb, NULL);
 	check_int(write(sv[1], "x", 1), ==, 1);
 	close(sv[1]);
@@ -206,14 +216,7 @@ read_and_write_ready_together(int write_last, const char *want)
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	check_str(order, want);
 end:
-	if (bev)
-		bufferevent_free(bev);
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (base)
-		event_base_free(base);
+	case_free(base, bev, sv);
 }
 
 static void
@@ -226,27 +229,6 @@ static void
 read_added_last_runs_first(void)
 {
 	read_and_write_ready_together(0, "rxe");
-}
-
-static void
-wait_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(arg);
-}
-
-/* Runs the loop for ms milliseconds (scaled). */
-static void
-run_ms(struct event_base *base, int ms)
-{
-	struct event *t = evtimer_new(base, wait_cb, base);
-	struct timeval tv;
-
-	check_set_ms(&tv, ms * check_time_scale());
-	evtimer_add(t, &tv);
-	event_base_dispatch(base);
-	event_free(t);
 }
 
 static int timeouts;
@@ -278,17 +260,14 @@ read_finding_nothing_keeps_timer(void)
 
 	timeouts = 0;
 	check(base != NULL);
-	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-	evutil_make_socket_nonblocking(sv[0]);
-	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	bev = socket_bev(base, sv);
 	check(bev != NULL);
-	sv[0] = -1;
 	in = bufferevent_get_input(bev);
 	bufferevent_setcb(bev, NULL, NULL, count_event_cb, NULL);
 	check_int(bufferevent_enable(bev, EV_READ), ==, 0);
 	check_set_ms(&tv, 20);
 	check_int(bufferevent_set_timeouts(bev, &tv, NULL), ==, 0);
-	run_ms(base, 100);
+	run_for(base, 100);
 	check_int(timeouts, ==, 1);
 	check_int(bufferevent_set_timeouts(bev, NULL, NULL), ==, 0);
 	check_int(bufferevent_enable(bev, EV_READ), ==, 0);
@@ -304,21 +283,14 @@ read_finding_nothing_keeps_timer(void)
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
 
 	/* Idle: no data, so no timeout and reading stays on. */
-	run_ms(base, 100);
+	run_for(base, 100);
 	check_int(timeouts, ==, 1);
 	check_int(bufferevent_get_enabled(bev) & EV_READ, ==, EV_READ);
 	check_int(write(sv[1], "e", 1), ==, 1);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	check_int(evbuffer_get_length(in), ==, 1);
 end:
-	if (bev)
-		bufferevent_free(bev);
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (base)
-		event_base_free(base);
+	case_free(base, bev, sv);
 }
 
 static void
@@ -348,11 +320,8 @@ unfinished_read_waits_for_next_poll(void)
 
 	order[0] = 0;
 	check(base != NULL);
-	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-	evutil_make_socket_nonblocking(sv[0]);
-	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	bev = socket_bev(base, sv);
 	check(bev != NULL);
-	sv[0] = -1;
 	check_int(bufferevent_set_max_single_read(bev, 4), ==, 0);
 	bufferevent_setcb(bev, read_then_write_cb, write_cb, NULL, NULL);
 	check_int(bufferevent_enable(bev, EV_READ), ==, 0);
@@ -361,14 +330,7 @@ unfinished_read_waits_for_next_poll(void)
 	check_str(order, "rwr");
 	check_int(read(sv[1], buf, sizeof(buf)), ==, 1);
 end:
-	if (bev)
-		bufferevent_free(bev);
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (base)
-		event_base_free(base);
+	case_free(base, bev, sv);
 }
 
 static const struct check_case cases[] = {

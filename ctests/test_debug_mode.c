@@ -168,14 +168,25 @@ body_assign_while_added(void)
 	event_assign(&ev, base, -1, 0, nothing, NULL);
 }
 
+/*
+ * Checks that body, run in a child, ended through the fatal callback with
+ * code (as the child prints it, in hex) after logging an error that
+ * contains msg.
+ */
+#define check_dies(body, msg, code)					\
+	do {								\
+		char out_[1024];					\
+									\
+		check_int(in_child(body, out_, sizeof(out_)), ==, 42);	\
+		check(strstr(out_, msg));				\
+		check(strstr(out_, "fatal " code "\n"));		\
+	} while (0)
+
 static void
 twice_is_fatal(void)
 {
-	char out[1024];
-
-	check_int(in_child(body_twice, out, sizeof(out)), ==, 42);
-	check(strstr(out, "log event_enable_debug_mode was called twice!"));
-	check(strstr(out, "fatal 1\n"));
+	check_dies(body_twice,
+	    "log event_enable_debug_mode was called twice!", "1");
 end:
 	;
 }
@@ -183,11 +194,8 @@ end:
 static void
 after_a_base_is_fatal(void)
 {
-	char out[1024];
-
-	check_int(in_child(body_too_late, out, sizeof(out)), ==, 42);
-	check(strstr(out, "must be called *before* creating any events"));
-	check(strstr(out, "fatal 1\n"));
+	check_dies(body_too_late,
+	    "must be called *before* creating any events", "1");
 end:
 	;
 }
@@ -206,11 +214,8 @@ end:
 static void
 adding_a_copy_is_fatal(void)
 {
-	char out[1024];
-
-	check_int(in_child(body_add_a_copy, out, sizeof(out)), ==, 42);
-	check(strstr(out, "called on a non-initialized event"));
-	check(strstr(out, "fatal deaddead\n"));
+	check_dies(body_add_a_copy,
+	    "called on a non-initialized event", "deaddead");
 end:
 	;
 }
@@ -218,11 +223,8 @@ end:
 static void
 adding_after_unassign_is_fatal(void)
 {
-	char out[1024];
-
-	check_int(in_child(body_add_after_unassign, out, sizeof(out)), ==, 42);
-	check(strstr(out, "called on a non-initialized event"));
-	check(strstr(out, "fatal deaddead\n"));
+	check_dies(body_add_after_unassign,
+	    "called on a non-initialized event", "deaddead");
 end:
 	;
 }
@@ -230,11 +232,8 @@ end:
 static void
 assigning_an_added_event_is_fatal(void)
 {
-	char out[1024];
-
-	check_int(in_child(body_assign_while_added, out, sizeof(out)), ==, 42);
-	check(strstr(out, "called on an already added event"));
-	check(strstr(out, "fatal deaddead\n"));
+	check_dies(body_assign_while_added,
+	    "called on an already added event", "deaddead");
 end:
 	;
 }

@@ -22,6 +22,7 @@
 #include <event2/util.h>
 
 #include "check.h"
+#include "dns_util.h"
 
 /* The forked server: its pid and port. */
 static pid_t server_pid = -1;
@@ -178,21 +179,10 @@ serve(int fd)
 static int
 start_server(void)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd = udp_loopback(&server_port, 0);
 
 	if (fd < 0)
 		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
-		close(fd);
-		return -1;
-	}
-	server_port = ntohs(sin.sin_port);
 	server_pid = fork();
 	if (server_pid == 0) {
 		/* Never outlive the test, even if it crashes. */
@@ -230,6 +220,30 @@ test_dns_base(struct event_base *base, int flags)
 	evdns_base_set_option(dns, "attempts:", "1");
 	evdns_base_set_option(dns, "getaddrinfo-allow-skew:", "0.3");
 	return dns;
+}
+
+/* Starts the server, then a base with a resolver that asks it (not
+ * checked here); -1 if the server did not start. */
+static int
+case_start(struct event_base **base, struct evdns_base **dns)
+{
+	if (start_server() < 0)
+		return -1;
+	*base = event_base_new();
+	*dns = test_dns_base(*base, 0);
+	return 0;
+}
+
+/* Frees what a case made, whichever of it exists, and stops the server
+ * if one runs. */
+static void
+case_free(struct event_base *base, struct evdns_base *dns)
+{
+	if (dns)
+		evdns_base_free(dns, 0);
+	if (base)
+		event_base_free(base);
+	stop_server();
 }
 
 struct outcome {
@@ -273,8 +287,7 @@ lookup(struct event_base *base, struct evdns_base *dns, const char *name,
 	memset(o, 0, sizeof(*o));
 	hints_init(&h, family, SOCK_STREAM);
 	evdns_getaddrinfo(dns, name, "80", &h, got, o);
-	while (!o->called && event_base_loop(base, EVLOOP_ONCE) == 0)
-		;
+	run_until(base, &o->called);
 }
 
 /* One name, one A record, the port from the service. */
@@ -285,9 +298,7 @@ resolve_a(void)
 	struct evdns_base *dns = NULL;
 	struct outcome o = { 0, 0, NULL };
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	check(dns != NULL);
 	check_int(evdns_base_count_nameservers(dns), ==, 1);
 	lookup(base, dns, "a.test", AF_INET, &o);
@@ -303,11 +314,7 @@ resolve_a(void)
 end:
 	if (o.ai)
 		evutil_freeaddrinfo(o.ai);
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* An absolute name, given with its final dot, is answered like the same
@@ -319,9 +326,7 @@ resolve_absolute_name(void)
 	struct evdns_base *dns = NULL;
 	struct outcome o = { 0, 0, NULL };
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	check(dns != NULL);
 	lookup(base, dns, "a.test.", AF_INET, &o);
 	check_int(o.called, ==, 1);
@@ -331,11 +336,7 @@ resolve_absolute_name(void)
 end:
 	if (o.ai)
 		evutil_freeaddrinfo(o.ai);
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* AF_UNSPEC asks A and AAAA; the IPv4 answers come first, and with no
@@ -349,12 +350,9 @@ resolve_unspec(void)
 	struct evutil_addrinfo *p;
 	int n = 0;
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	evdns_getaddrinfo(dns, "a.test", NULL, NULL, got, &o);
-	while (!o.called && event_base_loop(base, EVLOOP_ONCE) == 0)
-		;
+	run_until(base, &o.called);
 	check_int(o.result, ==, 0);
 	for (p = o.ai; p; p = p->ai_next)
 		n++;
@@ -366,11 +364,7 @@ resolve_unspec(void)
 end:
 	if (o.ai)
 		evutil_freeaddrinfo(o.ai);
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* A CNAME chain, NXDOMAIN, SERVFAIL, a truncated reply, silence, and a
@@ -383,9 +377,7 @@ answers_and_failures(void)
 	struct outcome o = { 0, 0, NULL };
 	long long t0;
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	lookup(base, dns, "alias.test", AF_INET, &o);
 	check_int(o.result, ==, 0);
 	check(o.ai != NULL);
@@ -416,11 +408,7 @@ answers_and_failures(void)
 end:
 	if (o.ai)
 		evutil_freeaddrinfo(o.ai);
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* Cancelling still calls back, from the loop, with EVUTIL_EAI_CANCEL. */
@@ -433,9 +421,7 @@ cancel(void)
 	struct evdns_getaddrinfo_request *req;
 	struct evutil_addrinfo h;
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	evdns_base_set_option(dns, "timeout:", "5");
 	hints_init(&h, AF_UNSPEC, SOCK_STREAM);
 	req = evdns_getaddrinfo(dns, "quiet.test", "80", &h, got, &o);
@@ -448,11 +434,7 @@ cancel(void)
 	check_int(o.result, ==, EVUTIL_EAI_CANCEL);
 	check(o.ai == NULL);
 end:
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* Freeing the base with fail_requests answers the lookups still running
@@ -465,9 +447,7 @@ free_fails_requests(void)
 	struct outcome o = { 0, 0, NULL };
 	struct evutil_addrinfo h;
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	evdns_base_set_option(dns, "timeout:", "5");
 	hints_init(&h, AF_INET, SOCK_STREAM);
 	check(evdns_getaddrinfo(dns, "quiet.test", "80", &h, got, &o) != NULL);
@@ -478,11 +458,7 @@ free_fails_requests(void)
 	check_int(o.called, ==, 1);
 	check_int(o.result, ==, EVUTIL_EAI_FAIL);
 end:
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* Numeric hosts are answered inside the call, which returns NULL. */
@@ -504,8 +480,7 @@ numeric_host(void)
 end:
 	if (o.ai)
 		evutil_freeaddrinfo(o.ai);
-	evdns_base_free(dns, 0);
-	event_base_free(base);
+	case_free(base, dns);
 }
 
 /*
@@ -541,8 +516,7 @@ numeric_entries(void)
 end:
 	if (o.ai)
 		evutil_freeaddrinfo(o.ai);
-	evdns_base_free(dns, 0);
-	event_base_free(base);
+	case_free(base, dns);
 }
 
 /* Names of a hosts file the test writes are answered inside the call,
@@ -579,8 +553,7 @@ end:
 	unlink(path);
 	if (o.ai)
 		evutil_freeaddrinfo(o.ai);
-	evdns_base_free(dns, 0);
-	event_base_free(base);
+	case_free(base, dns);
 }
 
 /* A short name is tried with the search domain first. */
@@ -591,9 +564,7 @@ search_domain(void)
 	struct evdns_base *dns = NULL;
 	struct outcome o = { 0, 0, NULL };
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	evdns_base_search_add(dns, "corp.test");
 	lookup(base, dns, "host", AF_INET, &o);
 	check_int(o.result, ==, 0);
@@ -607,11 +578,7 @@ search_domain(void)
 end:
 	if (o.ai)
 		evutil_freeaddrinfo(o.ai);
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* A resolv.conf the test writes: our server, a search list, options. */
@@ -645,11 +612,7 @@ end:
 	unlink(path);
 	if (o.ai)
 		evutil_freeaddrinfo(o.ai);
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* Without nameservers a lookup waits and keeps nothing pending (DNS-3);
@@ -694,8 +657,7 @@ idle_bases(void)
 end:
 	if (quiet)
 		evdns_base_free(quiet, 0);
-	evdns_base_free(dns, 0);
-	event_base_free(base);
+	case_free(base, dns);
 }
 
 static void
@@ -755,9 +717,7 @@ connect_by_name(void)
 	struct conn c = { 0, 0 };
 	int port;
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -806,11 +766,7 @@ end:
 		bufferevent_free(bev);
 	if (lev)
 		evconnlistener_free(lev);
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* Giving the bufferevent a socket while its lookup runs cancels the
@@ -824,9 +780,7 @@ connect_cancelled(void)
 	struct conn c = { 0, 0 };
 	evutil_socket_t pair[2] = { -1, -1 };
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	evdns_base_set_option(dns, "timeout:", "5");
 	check(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
 	bev = bufferevent_socket_new(base, -1, 0);
@@ -846,55 +800,7 @@ end:
 		close(pair[0]);
 		close(pair[1]);
 	}
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
-}
-
-/* What an evdns_callback_type callback was given. */
-struct res {
-	int called;
-	int order;
-	int result;
-	int type;
-	int count;
-	int ttl;
-	int null_addrs;
-	unsigned char addrs[64];
-	char name[64];
-};
-
-static int res_calls;
-
-static void
-resolved(int result, char type, int count, int ttl, void *addresses,
-    void *arg)
-{
-	struct res *r = arg;
-
-	r->called++;
-	r->order = ++res_calls;
-	r->result = result;
-	r->type = type;
-	r->count = count;
-	r->ttl = ttl;
-	r->null_addrs = addresses == NULL;
-	if (addresses && type == DNS_IPv4_A)
-		memcpy(r->addrs, addresses, 4 * (count < 16 ? count : 16));
-	if (addresses && type == DNS_IPv6_AAAA)
-		memcpy(r->addrs, addresses, 16 * (count < 4 ? count : 4));
-	if (addresses && type == DNS_PTR)
-		snprintf(r->name, sizeof(r->name), "%s", *(char **)addresses);
-}
-
-/* Runs the loop until the callback of r ran (or nothing is left). */
-static void
-wait_res(struct event_base *base, struct res *r)
-{
-	while (!r->called && event_base_loop(base, EVLOOP_ONCE) == 0)
-		;
+	case_free(base, dns);
 }
 
 /* Resolves name (v6: its AAAA records) with flags and waits. The callback
@@ -928,9 +834,7 @@ resolve_addresses(void)
 	static const unsigned char v6[16] = { 0xfd, [15] = 1 };
 	char name[300];
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	check(resolve_wait(base, dns, "a.test", 0, 0, &r) == 0);
 	check_int(r.result, ==, DNS_ERR_NONE);
 	check_int(r.type, ==, DNS_IPv4_A);
@@ -975,11 +879,7 @@ resolve_addresses(void)
 	strcpy(name + 70, ".test");
 	check(evdns_base_resolve_ipv4(dns, name, 0, resolved, &r) == NULL);
 end:
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* Reverse lookups ask PTR questions under in-addr.arpa and ip6.arpa; the
@@ -993,9 +893,7 @@ resolve_reverse(void)
 	struct in_addr in;
 	struct in6_addr in6;
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	memset(&r, 0, sizeof(r));
 	in.s_addr = htonl(0x0a000001);
 	check(evdns_base_resolve_reverse(dns, &in, 0, resolved, &r) != NULL);
@@ -1024,11 +922,7 @@ resolve_reverse(void)
 	wait_res(base, &r);
 	check_int(r.result, ==, DNS_ERR_NOTEXIST);
 end:
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* The search list and ndots, and DNS_QUERY_NO_SEARCH. */
@@ -1039,9 +933,7 @@ resolve_search(void)
 	struct evdns_base *dns = NULL;
 	struct res r;
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	evdns_base_search_add(dns, "corp.test");
 	check(resolve_wait(base, dns, "host", 0, 0, &r) == 0);
 	check_int(r.result, ==, DNS_ERR_NONE);
@@ -1063,11 +955,7 @@ resolve_search(void)
 	check(resolve_wait(base, dns, "host.corp", 0, 0, &r) == 0);
 	check_int(r.addrs[3], ==, 5);
 end:
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* Cancelling calls back from the loop with DNS_ERR_CANCEL, with or
@@ -1081,9 +969,7 @@ resolve_cancel_and_free(void)
 	struct evdns_request *req;
 	struct res r1, r2, r3;
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	evdns_base_set_option(dns, "timeout:", "5");
 	memset(&r1, 0, sizeof(r1));
 	memset(&r2, 0, sizeof(r2));
@@ -1119,11 +1005,7 @@ resolve_cancel_and_free(void)
 	check_int(r1.result, ==, DNS_ERR_SHUTDOWN);
 	check_int(r3.called, ==, 0);
 end:
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* max-inflight: 1 holds the second question until the first is over. */
@@ -1134,9 +1016,7 @@ max_inflight(void)
 	struct evdns_base *dns = NULL;
 	struct res r1, r2;
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	check_int(evdns_base_set_option(dns, "max-inflight:", "x"), ==, -1);
 	check_int(evdns_base_set_option(dns, "max-inflight:", "1"), ==, 0);
 	memset(&r1, 0, sizeof(r1));
@@ -1153,11 +1033,7 @@ max_inflight(void)
 	check_int(r2.result, ==, DNS_ERR_NONE);
 	check_int(r2.order, ==, 2);
 end:
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* A nameserver of the test's own: counts the questions it gets and, once
@@ -1355,8 +1231,7 @@ more_options(void)
 	check_int(evdns_base_nameserver_ip_add(dns, "127.0.0.1:9"), ==, 0);
 	check_int(evdns_base_count_nameservers(dns), ==, 1);
 end:
-	evdns_base_free(dns, 0);
-	event_base_free(base);
+	case_free(base, dns);
 }
 
 static int warnings;
@@ -1395,9 +1270,7 @@ log_and_hooks(void)
 	struct evdns_base *dns = NULL;
 	struct res r;
 
-	check(start_server() == 0);
-	base = event_base_new();
-	dns = test_dns_base(base, 0);
+	check(case_start(&base, &dns) == 0);
 	warnings = 0;
 	evdns_set_log_fn(dns_log);
 	check_int(evdns_base_nameserver_ip_add(dns, "not an address"), ==, 4);
@@ -1412,11 +1285,7 @@ end:
 	evdns_set_log_fn(NULL);
 	evdns_set_transaction_id_fn(NULL);
 	evdns_set_random_bytes_fn(NULL);
-	if (dns)
-		evdns_base_free(dns, 0);
-	if (base)
-		event_base_free(base);
-	stop_server();
+	case_free(base, dns);
 }
 
 /* The old global resolver on the base of event_init(). The calls that

@@ -17,6 +17,7 @@
 #include <event2/util.h>
 
 #include "check.h"
+#include "dns_util.h"
 
 /* What the server callback saw and how it answers. */
 struct served {
@@ -99,65 +100,6 @@ serve(struct evdns_server_request *req, void *arg)
 	}
 }
 
-/* A bound nonblocking UDP socket on 127.0.0.1 and its port. */
-static evutil_socket_t
-udp_socket(int *port)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	evutil_socket_t fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	if (fd < 0)
-		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
-		close(fd);
-		return -1;
-	}
-	evutil_make_socket_nonblocking(fd);
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
-struct res {
-	int called;
-	int result;
-	int type;
-	int count;
-	int ttl;
-	unsigned char addrs[32];
-	char name[64];
-};
-
-static void
-resolved(int result, char type, int count, int ttl, void *addresses,
-    void *arg)
-{
-	struct res *r = arg;
-
-	r->called++;
-	r->result = result;
-	r->type = type;
-	r->count = count;
-	r->ttl = ttl;
-	if (addresses && type == DNS_IPv4_A)
-		memcpy(r->addrs, addresses, 4 * (count < 8 ? count : 8));
-	if (addresses && type == DNS_IPv6_AAAA)
-		memcpy(r->addrs, addresses, 16 * (count < 2 ? count : 2));
-	if (addresses && type == DNS_PTR)
-		snprintf(r->name, sizeof(r->name), "%s", *(char **)addresses);
-}
-
-static void
-wait_res(struct event_base *base, struct res *r)
-{
-	while (!r->called && event_base_loop(base, EVLOOP_ONCE) == 0)
-		;
-}
-
 /* A client of the same loop asks the port: addresses, a CNAME, PTR,
  * NXDOMAIN, and a dropped request that times out. */
 static void
@@ -171,7 +113,7 @@ round_trip(void)
 	struct in_addr in;
 	char addr[64];
 	int pn;
-	evutil_socket_t fd = udp_socket(&pn);
+	evutil_socket_t fd = udp_loopback(&pn, 1);
 
 	memset(&s, 0, sizeof(s));
 	check(fd >= 0);
@@ -263,6 +205,18 @@ exchange(struct event_base *base, evutil_socket_t client, int pn,
 	return -1;
 }
 
+/* Frees what a case with a raw client made, whichever of it exists. */
+static void
+port_case_free(struct event_base *base, struct evdns_server_port *port,
+    evutil_socket_t client)
+{
+	if (port)
+		evdns_close_server_port(port);
+	if (client >= 0)
+		close(client);
+	event_base_free(base);
+}
+
 /* How long to wait for a reply that comes, and for one that must not. */
 #define REPLY_MS (2000 * check_time_scale())
 #define NO_REPLY_MS 100
@@ -277,8 +231,8 @@ wire_format(void)
 	struct evdns_server_port *port = NULL;
 	struct served s;
 	int pn, dummy, n;
-	evutil_socket_t fd = udp_socket(&pn);
-	evutil_socket_t client = udp_socket(&dummy);
+	evutil_socket_t fd = udp_loopback(&pn, 1);
+	evutil_socket_t client = udp_loopback(&dummy, 1);
 	unsigned char out[600];
 	static const unsigned char query[] = {
 		0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
@@ -323,11 +277,7 @@ wire_format(void)
 	check_int(n, ==, -1);
 	check_int(s.calls, ==, 2);
 end:
-	if (port)
-		evdns_close_server_port(port);
-	if (client >= 0)
-		close(client);
-	event_base_free(base);
+	port_case_free(base, port, client);
 }
 
 /* AA through set_flags, records in the other sections, and a request
@@ -339,8 +289,8 @@ flags_and_sections(void)
 	struct evdns_server_port *port = NULL;
 	struct served s;
 	int pn, dummy, n;
-	evutil_socket_t fd = udp_socket(&pn);
-	evutil_socket_t client = udp_socket(&dummy);
+	evutil_socket_t fd = udp_loopback(&pn, 1);
+	evutil_socket_t client = udp_loopback(&dummy, 1);
 	unsigned char out[600];
 	static const unsigned char query[] = {
 		0x00, 0x07, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
@@ -379,11 +329,7 @@ flags_and_sections(void)
 	check_int(n, ==, sizeof(reply));
 	check_mem(out, reply, sizeof(reply));
 end:
-	if (port)
-		evdns_close_server_port(port);
-	if (client >= 0)
-		close(client);
-	event_base_free(base);
+	port_case_free(base, port, client);
 }
 
 /* Closing a port closes its socket, at once when no request is out, else
@@ -396,8 +342,8 @@ close_port(void)
 	struct evdns_server_port *port = NULL;
 	struct served s;
 	int pn, dummy, n;
-	evutil_socket_t fd = udp_socket(&pn);
-	evutil_socket_t client = udp_socket(&dummy);
+	evutil_socket_t fd = udp_loopback(&pn, 1);
+	evutil_socket_t client = udp_loopback(&dummy, 1);
 	unsigned char out[600];
 	static const unsigned char query[] = {
 		0x00, 0x09, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
@@ -412,7 +358,7 @@ close_port(void)
 	port = NULL;
 	check_int(fcntl(fd, F_GETFD), ==, -1);
 
-	fd = udp_socket(&pn);
+	fd = udp_loopback(&pn, 1);
 	check(fd >= 0);
 	s.keep = 1;
 	port = evdns_add_server_port_with_base(base, fd, 0, serve, &s);
@@ -432,11 +378,7 @@ close_port(void)
 	check_int(n, ==, sizeof(query) + 16);
 	check_int(out[7], ==, 1);
 end:
-	if (port)
-		evdns_close_server_port(port);
-	if (client >= 0)
-		close(client);
-	event_base_free(base);
+	port_case_free(base, port, client);
 }
 
 static const struct check_case cases[] = {

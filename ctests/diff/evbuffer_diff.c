@@ -44,6 +44,13 @@ static int shared[NBUF];
  * past evbuffer_free forever (a leak, cleanups never run), which this
  * library does not copy. */
 static unsigned views_of[NBUF];
+/* Whether a buffer holding no bytes may still hold the empty chain of a
+ * zero-length file segment. 2.1.12 keeps that chain, and refuses to
+ * reference the buffer for it, until a change lets go of it; which changes
+ * do once bytes arrive depends on its chain sizes. So such a buffer stays
+ * shared until it has held bytes and been emptied (which lets go of every
+ * chain), not merely while it is empty. */
+static int empty_file[NBUF];
 /* EVBUFFER_DIFF_PROBE set: print more of the state (for hunting). */
 static int probe;
 static uint64_t rng;
@@ -618,6 +625,7 @@ op_renew(int bi)
 	bufs[bi] = evbuffer_new();
 	shared[bi] = 0;
 	views_of[bi] = 0;
+	empty_file[bi] = 0;
 	/* The new buffer is not the one others hold views of. */
 	for (k = 0; k < NBUF; k++)
 		views_of[k] &= ~(1u << bi);
@@ -650,10 +658,13 @@ op_add_file(int bi)
 		off = 0;
 	r = evbuffer_add_file(bufs[bi], fd, (ev_off_t)off, len);
 	out("add_file off %zu len %lld = %d\n", off, (long long)len, r);
-	/* Even an empty segment leaves 2.1.12 a file chain that makes it
-	 * refuse later references from this buffer; we keep no empty chunk. */
-	if (r == 0)
+	/* Even an empty segment leaves a file chain that makes 2.1.12 refuse
+	 * later references from this buffer. */
+	if (r == 0) {
 		shared[bi] = 1;
+		if (evbuffer_get_length(bufs[bi]) == 0)
+			empty_file[bi] = 1;
+	}
 }
 
 static void
@@ -801,11 +812,15 @@ step(void)
 	else
 		op_add_iovec(a);
 	out_state();
-	for (ai = 0; ai < NBUF; ai++)
-		if (evbuffer_get_length(bufs[ai]) == 0) {
-			shared[ai] = 0;
-			views_of[ai] = 0;
+	for (ai = 0; ai < NBUF; ai++) {
+		if (evbuffer_get_length(bufs[ai]) != 0) {
+			empty_file[ai] = 0;
+			continue;
 		}
+		if (!empty_file[ai])
+			shared[ai] = 0;
+		views_of[ai] = 0;
+	}
 }
 
 int

@@ -397,6 +397,21 @@ impl Chunk {
         self.start == self.end
     }
 
+    /// Whether the chunk's memory is never written by us (lent, a file's,
+    /// or shared): libevent 2.1.12's immutable chains. Such a chunk stays
+    /// in the queue even when empty, as 2.1.12 keeps an empty chain of a
+    /// zero-length reference or file segment until it trims or drains past
+    /// it; an empty chunk of our own memory is only room.
+    pub fn is_sealed(&self) -> bool {
+        !matches!(self.storage, Storage::Owned(_))
+    }
+
+    /// Whether the chunk is an empty one that holds nothing but its place:
+    /// see [`Chunk::is_sealed`].
+    pub fn is_empty_sealed(&self) -> bool {
+        self.is_empty() && self.is_sealed()
+    }
+
     /// Where the chunk's data lies in a file, when it holds part of a file
     /// segment that may be sent with sendfile.
     pub fn file_origin(&self) -> Option<(std::os::fd::RawFd, i64)> {

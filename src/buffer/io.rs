@@ -22,6 +22,10 @@ impl Buffer {
     /// what arrived. Ignores a frozen end: this is the owner's path.
     pub fn read_from_fd(&self, fd: RawFd, max: usize) -> io::Result<usize> {
         if max == 0 {
+            // 2.1.12 makes room first, even for nothing, in a chain of its
+            // own after a sealed one: an empty sealed tail goes.
+            self.inner.borrow_mut().trim_sealed_tail();
+            self.bury();
             return Ok(0);
         }
         let (orig, n) = {

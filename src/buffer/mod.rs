@@ -95,7 +95,10 @@ pub struct Buffer {
 
 #[repr(C)]
 struct Inner {
-    /// Empty chunks appear only where `reserve`/`expand` left room.
+    /// Empty chunks appear where `reserve`/`expand` left room, and where a
+    /// zero-length reference or file segment was added: such an empty
+    /// sealed chunk stays (at the end, or in the middle once the buffer
+    /// was prepended to another) until trimmed off the end or drained past.
     chunks: VecDeque<Chunk>,
     len: usize,
     frozen_front: bool,
@@ -351,16 +354,16 @@ impl Buffer {
 
     /// Appends ignoring a freeze; runs the callbacks.
     pub(crate) fn add_unfrozen(&self, data: &[u8]) {
-        if data.is_empty() {
-            return;
-        }
         let orig = {
             let mut inner = self.inner.borrow_mut();
             let orig = inner.len;
             inner.append(data);
             orig
         };
-        self.notify(orig, data.len(), 0);
+        self.bury();
+        if !data.is_empty() {
+            self.notify(orig, data.len(), 0);
+        }
     }
 
     /// Appends memory the program keeps ownership of; `chunk` runs its
@@ -378,20 +381,32 @@ impl Buffer {
             let orig = inner.len;
             inner.trim_empty_tail();
             inner.len += n;
-            if n == 0 {
-                // LIMITATION: 2.1.12 keeps an empty reference as an empty
-                // chain and runs its cleanup when that chain is trimmed or
-                // drained past, which depends on its chain layout; we run
-                // it at once; modelling empty chains would lift it.
-                inner.dead.push(chunk);
-            } else {
-                inner.chunks.push_back(chunk);
-            }
+            // Even empty: 2.1.12 keeps the empty chain, and with it the
+            // reference's cleanup or the segment's file, until it is
+            // trimmed or drained past.
+            inner.chunks.push_back(chunk);
             orig
         };
         self.bury();
         self.notify(orig, n, 0);
         Ok(())
+    }
+
+    /// Appends copies of `parts` in order until one is refused (a frozen
+    /// end); returns how many bytes were added. Like 2.1.12's
+    /// evbuffer_add_iovec, it first makes room, even when frozen or given
+    /// nothing, which lets go of an empty sealed chunk at the end.
+    pub fn add_parts<'a>(&self, parts: impl IntoIterator<Item = &'a [u8]>) -> usize {
+        self.inner.borrow_mut().trim_sealed_tail();
+        self.bury();
+        let mut total = 0;
+        for data in parts {
+            if self.add(data).is_err() {
+                break;
+            }
+            total += data.len();
+        }
+        total
     }
 
     /// Puts a copy of `data` in front of the content.
@@ -517,8 +532,18 @@ impl Inner {
     }
 
     /// Appends bytes into spare room from the last chunk holding data on,
-    /// then into new chunks.
+    /// then into new chunks. Chunks it lets go of wait in `dead`.
     fn append(&mut self, mut data: &[u8]) {
+        if data.is_empty() {
+            // 2.1.12 adds nothing into a chain it may write; but behind a
+            // sealed one (or none with data) it starts a new, empty chain,
+            // and that lets go of the empty chains at the end.
+            let last = self.chunks.get(self.fill_index());
+            if last.is_some_and(Chunk::is_sealed) {
+                self.trim_empty_tail();
+            }
+            return;
+        }
         self.len += data.len();
         // The usual case, without walking the queue: the last chunk is
         // the one to fill (it holds data, or is the only one) and has room.
@@ -538,6 +563,10 @@ impl Inner {
             let n = c.push(data);
             data = &data[n..];
         }
+        // What is left goes in new chunks, after the data: an empty sealed
+        // chunk at the end goes, as 2.1.12 frees the empty chains at the
+        // end when it links a new one.
+        self.trim_empty_tail();
         self.push_new_chunks(data);
     }
 
@@ -609,8 +638,10 @@ impl Inner {
             self.clear();
             return n;
         }
+        // Whole chunks go, and so do the empty ones met once `n` bytes are
+        // gone (as in 2.1.12): the first chunk left holds data.
         let mut left = n;
-        while left > 0 {
+        loop {
             let front = self.chunks.front_mut().expect("enough bytes");
             if front.len() <= left {
                 left -= front.len();
@@ -618,11 +649,40 @@ impl Inner {
                 self.discard(c);
             } else {
                 front.start += left;
-                left = 0;
+                break;
             }
         }
         self.len -= n;
         n
+    }
+
+    /// Lets go of an empty sealed chunk at the end, as 2.1.12 does before
+    /// it makes room for new bytes in chains of its own whenever its last
+    /// chain is one it may not write (evbuffer_read, evbuffer_add_iovec,
+    /// evbuffer_reserve_space with several extents).
+    fn trim_sealed_tail(&mut self) {
+        if self.chunks.back().is_some_and(Chunk::is_empty_sealed) {
+            self.trim_empty_tail();
+        }
+    }
+
+    /// For room at the end in one piece (expand, a one-extent reserve)
+    /// with an empty sealed chunk last: the index of the chunk holding the
+    /// last data, just before it, when that has room for `room` bytes (at
+    /// least one), and the empty chunk stays, as 2.1.12 then uses that
+    /// chain. Otherwise 2.1.12 adds a chain, which lets go of the empty
+    /// one, and so does this, returning None (as without such a chunk).
+    fn room_before_sealed_tail(&mut self, room: usize) -> Option<usize> {
+        if !self.chunks.back().is_some_and(Chunk::is_empty_sealed) {
+            return None;
+        }
+        let i = self.fill_index();
+        let c = &self.chunks[i];
+        if !c.is_empty() && !c.is_sealed() && c.spare_len() >= room.max(1) {
+            return Some(i);
+        }
+        self.trim_empty_tail();
+        None
     }
 
     /// Empties the buffer, letting go of every chunk.

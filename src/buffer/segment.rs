@@ -9,6 +9,7 @@ use std::rc::Rc;
 use super::chunk::Foreign;
 use super::io::read_file_range;
 use super::{Buffer, BufferError};
+use crate::ffi::buffer::EVBUFFER_FLAG_DRAINS_TO_FD;
 
 /// `EVBUF_FS_CLOSE_ON_FREE`: close the descriptor with the segment.
 pub const FS_CLOSE_ON_FREE: u32 = 0x01;
@@ -43,16 +44,16 @@ impl Contents {
     }
 
     /// Maps `length` bytes of `fd` from `offset`, as libevent 2.1.12 does
-    /// unless told not to; `None` if the system refuses.
+    /// unless told not to; `None` if the system refuses. The mapping starts
+    /// at the page boundary before `offset`, so with `length` 0 it still
+    /// maps (and never touches) the bytes in between, if any, as 2.1.12
+    /// does; at a page boundary nothing is left to map and it fails.
     fn map(fd: RawFd, offset: i64, length: usize) -> Option<Contents> {
-        if length == 0 {
-            return None;
-        }
         // SAFETY: sysconf has no memory effects.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
         let page = Some(page as i64).filter(|&p| p > 0)?;
         let skip = offset % page;
-        let map_len = length.checked_add(skip as usize)?;
+        let map_len = length.checked_add(skip as usize).filter(|&n| n > 0)?;
         // SAFETY: a new private read-only mapping chosen by the kernel; it
         // aliases no memory of ours.
         let base = unsafe {
@@ -110,14 +111,23 @@ impl FileSegment {
         if offset < 0 || length < 0 || offset.checked_add(length).is_none() {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
-        Ok(Rc::new(FileSegment {
+        // Not closing fd until made: a segment refused here leaves it to the
+        // caller, as in 2.1.12.
+        let mut seg = FileSegment {
             fd,
             offset,
             length,
-            flags,
+            flags: flags & !FS_CLOSE_ON_FREE,
             contents: OnceCell::new(),
             cleanup: Cell::new(None),
-        }))
+        };
+        // Without sendfile 2.1.12 reads the bytes in at once, so a segment
+        // it cannot read in is refused here rather than when added.
+        if flags & FS_DISABLE_SENDFILE != 0 {
+            seg.contents()?;
+        }
+        seg.flags = flags;
+        Ok(Rc::new(seg))
     }
 
     /// Sets what runs, with the segment's flags, once the segment is gone.
@@ -125,7 +135,8 @@ impl FileSegment {
         self.cleanup.set(Some(cleanup));
     }
 
-    /// The segment's bytes: mapped when first added to a buffer, or read
+    /// The segment's bytes: mapped when first added to a buffer (when made,
+    /// under EVBUF_FS_DISABLE_SENDFILE), or read
     /// with pread under EVBUF_FS_DISABLE_MMAP or if mapping fails, as
     /// 2.1.12 chooses. A buffer that drains to a socket sends the range
     /// with sendfile instead (see [`file_origin`]), so a mapping's pages
@@ -142,13 +153,20 @@ impl FileSegment {
                 .checked_add(self.length)
                 .is_some_and(|end| end <= size)
         });
-        let mapped = if fits && self.flags & FS_DISABLE_MMAP == 0 {
+        let may_map = self.flags & FS_DISABLE_MMAP == 0;
+        // An empty segment maps no byte it would read, so it is mapped
+        // wherever it lies, as 2.1.12 maps it.
+        let mapped = if may_map && (fits || len == 0) {
             Contents::map(self.fd, self.offset, len)
         } else {
             None
         };
         let contents = match mapped {
             Some(m) => m,
+            // 2.1.12 reads an unmapped segment into memory it allocates,
+            // and asking its allocator for nothing gives nothing: an empty
+            // segment that is not mapped fails.
+            None if len == 0 => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
             None => {
                 let data = read_file_range(self.fd, self.offset, self.length)?;
                 if (data.len() as u64) < self.length as u64 {
@@ -210,7 +228,13 @@ impl Buffer {
         offset: i64,
         length: i64,
     ) -> Result<(), BufferError> {
-        seg.contents().map_err(|_| BufferError::Invalid)?;
+        // 2.1.12 reads nothing in for a buffer that drains to a socket
+        // (it sends file bytes with sendfile); we do, but for an empty
+        // segment there is nothing to read and nothing may fail.
+        let drains = self.flags() & EVBUFFER_FLAG_DRAINS_TO_FD != 0;
+        if !(drains && seg.length == 0) {
+            seg.contents().map_err(|_| BufferError::Invalid)?;
+        }
         self.check_back()?;
         let length = if length < 0 {
             if offset > seg.length {

@@ -1,7 +1,7 @@
 //! Shaping the memory: `evbuffer_pullup` and `evbuffer_expand`.
 
-use super::Buffer;
 use super::chunk::Chunk;
+use super::{Buffer, Inner};
 
 impl Buffer {
     /// Makes the first `size` bytes (all with `None`) contiguous and returns
@@ -39,6 +39,9 @@ impl Buffer {
                     front.start += take;
                 }
             }
+            // Empty chunks right after the bytes taken go too, as 2.1.12
+            // frees every chain it passes.
+            inner.trim_empty_head();
             let ptr = whole.data_ptr();
             inner.chunks.push_front(whole);
             ptr
@@ -49,22 +52,29 @@ impl Buffer {
 
     /// Makes room for `n` more bytes in one piece at the end, adding no data.
     pub fn expand(&self, n: usize) {
-        let mut inner = self.inner.borrow_mut();
-        let room = inner.chunks.back().map_or(0, Chunk::spare_len);
+        self.inner.borrow_mut().expand(n);
+        self.bury();
+    }
+}
+
+impl Inner {
+    fn expand(&mut self, n: usize) {
+        if self.room_before_sealed_tail(n).is_some() {
+            return;
+        }
+        let room = self.chunks.back().map_or(0, Chunk::spare_len);
         if room >= n {
             return;
         }
-        if let Some(last) = inner.chunks.back_mut() {
+        if let Some(last) = self.chunks.back_mut() {
             if last.is_empty() {
-                let c = inner.chunks.pop_back().expect("last exists");
-                inner.discard(c);
+                let c = self.chunks.pop_back().expect("last exists");
+                self.discard(c);
             } else if last.front_room() + last.spare_len() >= n {
                 last.compact();
                 return;
             }
         }
-        inner.chunks.push_back(Chunk::with_capacity(n));
-        drop(inner);
-        self.bury();
+        self.chunks.push_back(Chunk::with_capacity(n));
     }
 }

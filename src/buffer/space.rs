@@ -75,15 +75,25 @@ impl Buffer {
         if inner.frozen_back {
             return Err(BufferError::Frozen);
         }
+        if max > 1 {
+            inner.trim_sealed_tail();
+        }
         if size == 0 && max > 1 {
             // Nothing to describe: 2.1.12 hands out no extent here (with one
             // extent allowed it still hands out the last chunk's room).
+            drop(inner);
+            self.bury();
             return Ok(Vec::new());
         }
         let from = inner.fill_index();
         let mut picked = Vec::new();
         let mut got = 0;
-        if max == 1 {
+        if max == 1
+            && let Some(i) = inner.room_before_sealed_tail(size)
+        {
+            picked.push(i);
+            got = inner.chunks[i].spare_len();
+        } else if max == 1 {
             // The room must be one piece: the last chunk's, or a new one.
             while inner.chunks.len() > from + 1
                 && inner

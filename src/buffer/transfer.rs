@@ -32,12 +32,14 @@ impl Buffer {
             let n = s.len;
             let dst_orig = dst.len;
             dst.trim_empty_tail();
-            // Empty chunks only ever sit at either end of a queue.
+            // Empty room of ours sits only at either end of a queue; it
+            // stays behind. Empty sealed chunks move with the rest, as
+            // 2.1.12 moves every chain.
             let ends_empty = s.chunks.front().is_some_and(|c| c.is_empty())
                 || s.chunks.back().is_some_and(|c| c.is_empty());
             if ends_empty {
                 while let Some(c) = s.chunks.pop_front() {
-                    if c.is_empty() {
+                    if c.is_empty() && !c.is_sealed() {
                         s.discard(c);
                     } else {
                         dst.chunks.push_back(c);
@@ -126,8 +128,13 @@ impl Buffer {
             let mut s = src.inner.borrow_mut();
             let n = s.len;
             let dst_orig = dst.len;
+            // 2.1.12 lets go of every chain of an empty destination (an
+            // empty sealed chunk too), and moves all of the source's.
+            if dst.len == 0 {
+                dst.clear();
+            }
             while let Some(c) = s.chunks.pop_back() {
-                if c.is_empty() {
+                if c.is_empty() && !c.is_sealed() {
                     s.discard(c);
                 } else {
                     dst.chunks.push_front(c);
@@ -140,6 +147,7 @@ impl Buffer {
             (dst_orig, n)
         };
         src.bury();
+        self.bury();
         src.notify(n, 0, n);
         self.notify(dst_orig, n, 0);
         Ok(())
@@ -177,26 +185,30 @@ impl Buffer {
                 return 0;
             }
             let (src_orig, dst_orig) = (s.len, d.len);
-            d.trim_empty_tail();
+            // Whole chunks move while they fit, empty ones met at the end
+            // too, as in 2.1.12; the destination's empty tail goes first.
             let mut left = n;
-            while left > 0 {
-                let Some(front) = s.chunks.front() else { break };
-                if front.len() <= left {
-                    let c = s.chunks.pop_front().expect("front exists");
-                    left -= c.len();
-                    if c.is_empty() {
-                        s.discard(c);
-                    } else {
-                        d.chunks.push_back(c);
-                    }
+            let mut moved = false;
+            while s.chunks.front().is_some_and(|c| c.len() <= left) {
+                if !moved {
+                    d.trim_empty_tail();
+                    moved = true;
+                }
+                let c = s.chunks.pop_front().expect("front exists");
+                left -= c.len();
+                if c.is_empty() && !c.is_sealed() {
+                    s.discard(c);
                 } else {
-                    let part = front.data()[..left].to_vec();
-                    d.append(&part);
-                    d.len -= left;
-                    s.chunks.front_mut().expect("front exists").start += left;
-                    left = 0;
+                    d.chunks.push_back(c);
                 }
             }
+            // The rest is copied, and appended even when it is nothing, as
+            // 2.1.12 does (which may let go of the destination's empty tail).
+            let front = s.chunks.front_mut().expect("more than n bytes");
+            let part = front.data()[..left].to_vec();
+            front.start += left;
+            d.append(&part);
+            d.len -= left;
             s.len -= n;
             d.len += n;
             s.set_scan(None);
@@ -206,6 +218,7 @@ impl Buffer {
             (src_orig, dst_orig, n)
         };
         self.bury();
+        dst.bury();
         // The receiving buffer hears first, as in libevent 2.1.12.
         dst.notify(dst_orig, n, 0);
         self.notify(src_orig, 0, n);

@@ -1019,16 +1019,12 @@ pub unsafe extern "C" fn evbuffer_add_iovec(
         if n > 0 && vec.is_null() {
             return refuse("evbuffer_add_iovec", "called with a NULL vector");
         }
-        let mut total = 0;
+        let mut parts = Vec::with_capacity(n);
         for i in 0..n {
             // SAFETY: vec has n_vec readable entries (pointer contract).
             let v = unsafe { vec.add(i).read() };
-            let data = bytes("evbuffer_add_iovec", v.iov_base, v.iov_len)?;
-            if b.add(data).is_err() {
-                break;
-            }
-            total += data.len();
+            parts.push(bytes("evbuffer_add_iovec", v.iov_base, v.iov_len)?);
         }
-        Ok(total)
+        Ok(b.add_parts(parts))
     })
 }
