@@ -49,18 +49,18 @@ impl Inner {
         let len = self.len;
         match style {
             Eol::Lf => self
-                .find_byte(scan_from, |b| b == b'\n')
+                .find_exact(scan_from, b'\n')
                 .map(|p| (p, 1))
                 .ok_or(len),
             Eol::Nul => self
-                .find_byte(scan_from, |b| b == 0)
+                .find_exact(scan_from, 0)
                 .map(|p| (p, 1))
                 .ok_or(len),
             Eol::Any => match self.find_byte(scan_from, is_cr_or_lf) {
                 Some(p) => Ok((p, self.span(p, is_cr_or_lf))),
                 None => Err(len),
             },
-            Eol::Crlf => match self.find_byte(scan_from, |b| b == b'\n') {
+            Eol::Crlf => match self.find_exact(scan_from, b'\n') {
                 Some(p) if p > start && self.byte_at(p - 1) == Some(b'\r') => Ok((p - 1, 2)),
                 Some(p) => Ok((p, 1)),
                 None => Err(len),
@@ -68,7 +68,7 @@ impl Inner {
             Eol::CrlfStrict => {
                 let mut at = scan_from;
                 loop {
-                    let Some(p) = self.find_byte(at, |b| b == b'\r') else {
+                    let Some(p) = self.find_exact(at, b'\r') else {
                         return Err(len);
                     };
                     match self.byte_at(p + 1) {

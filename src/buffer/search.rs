@@ -32,6 +32,22 @@ impl Inner {
         None
     }
 
+    /// [`Inner::find_byte`] for one byte value, a chunk at a time with
+    /// memchr: lines are found by their single end byte.
+    pub(super) fn find_exact(&self, from: usize, byte: u8) -> Option<usize> {
+        let (first, mut off) = self.locate(from)?;
+        let mut base = from - off;
+        for c in self.chunks.range(first..) {
+            let data = c.data();
+            if let Some(i) = memchr(byte, &data[off..]) {
+                return Some(base + off + i);
+            }
+            base += data.len();
+            off = 0;
+        }
+        None
+    }
+
     /// The byte at `pos`, if the buffer is that long.
     pub(super) fn byte_at(&self, pos: usize) -> Option<u8> {
         let (i, off) = self.locate(pos)?;
