@@ -10,13 +10,16 @@ impl Buffer {
         if std::ptr::eq(self, src) {
             return Ok(());
         }
-        if src.is_empty() {
-            return Ok(());
+        {
+            let s = src.inner.borrow();
+            if s.len == 0 {
+                return Ok(());
+            }
+            if s.frozen_front || self.inner.borrow().frozen_back {
+                return Err(BufferError::Frozen);
+            }
         }
-        if self.inner.borrow().frozen_back || src.inner.borrow().frozen_front {
-            return Err(BufferError::Frozen);
-        }
-        self.add_buffer_unfrozen(src);
+        self.move_all_from(src);
         Ok(())
     }
 
@@ -26,6 +29,11 @@ impl Buffer {
         if std::ptr::eq(self, src) || src.is_empty() {
             return;
         }
+        self.move_all_from(src);
+    }
+
+    /// The move behind both: `src` is another buffer, and holds bytes.
+    fn move_all_from(&self, src: &Buffer) {
         let (dst_orig, n) = {
             let mut dst = self.inner.borrow_mut();
             let mut s = src.inner.borrow_mut();
