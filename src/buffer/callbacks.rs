@@ -158,14 +158,18 @@ impl Buffer {
         !self.cbs.borrow().entries.is_empty()
     }
 
-    /// Whether the buffer is empty, open at the back, and listened to by
-    /// the library's callback `own` and by no callback of the program's:
-    /// what a pair half asks of its output, on every write, before handing
-    /// the bytes straight to its partner. One look at each part.
+    /// Whether the buffer is empty, open at the back, frozen at the front,
+    /// and listened to by the library's callback `own` and by no callback
+    /// of the program's: what a pair half asks of its output, on every
+    /// write, before handing the bytes straight to its partner. One look
+    /// at each part.
+    ///
+    /// A front the program unfroze sends the write the long way, through
+    /// the transfer that freezes it again, as libevent's always does.
     pub(crate) fn idle_with_own_callback(&self, own: CallbackId) -> bool {
         {
             let inner = self.inner.borrow();
-            if inner.len != 0 || inner.frozen_back {
+            if inner.len != 0 || inner.frozen_back || !inner.frozen_front {
                 return false;
             }
         }

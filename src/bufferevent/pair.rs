@@ -121,6 +121,7 @@ fn direct_partner(bev: &Bufferevent) -> Option<&Bufferevent> {
 pub fn write(bev: &Bufferevent, data: &[u8]) -> Result<(), BufferError> {
     match direct_partner(bev) {
         Some(other) if !data.is_empty() => {
+            // Leaves the input's back frozen, as every transfer does.
             other.input().add_as_moved(data);
             moved(bev, other);
             Ok(())
@@ -151,13 +152,30 @@ pub fn write_buffer(bev: &Bufferevent, buf: &Buffer) -> Result<(), BufferError> 
     // Nothing of the program's runs from here on (a pair's callbacks are
     // deferred), so neither half can go away meanwhile.
     theirs.add_buffer_unfrozen(buf);
+    // The program may have unfrozen the input's back; a transfer ends
+    // with it frozen.
+    theirs.set_frozen(FrozenEnd::Back, true);
     moved(bev, other);
     Ok(())
 }
 
 /// Moves `src`'s output into `dst`'s input, up to `dst`'s read high
 /// watermark unless `ignore_wm`, then runs the callbacks that are due.
+///
+/// As in libevent, the two ends the bytes pass through are unfrozen for
+/// the move and frozen again afterwards: the program's callbacks on
+/// either buffer, which run during the move, may prepend to the output
+/// or add to the input then (and the bytes move on in a nested
+/// transfer), and an end the program unfroze earlier ends up frozen.
 fn transfer(src: &Bufferevent, dst: &Bufferevent, ignore_wm: bool) {
+    src.output().set_frozen(FrozenEnd::Front, false);
+    dst.input().set_frozen(FrozenEnd::Back, false);
+    transfer_open(src, dst, ignore_wm);
+    src.output().set_frozen(FrozenEnd::Front, true);
+    dst.input().set_frozen(FrozenEnd::Back, true);
+}
+
+fn transfer_open(src: &Bufferevent, dst: &Bufferevent, ignore_wm: bool) {
     let high = dst.wm_read().high;
     let room = high.saturating_sub(dst.input().len());
     if high != 0 && room == 0 && !ignore_wm {
