@@ -66,7 +66,11 @@ fn half(base: *mut Base, options: c_int, lock: Option<Arc<Lock>>) -> *mut Buffer
     // SAFETY: raw is the live bufferevent just made.
     let bev = unsafe { &*raw };
     timers::assign(bev);
-    let out_cb = bev.output().add_internal_cb(output_changed, raw.cast());
+    // Deferrable, as libevent registers it: after evbuffer_defer_callbacks
+    // on the output, writes wait there until the loop runs the callbacks.
+    let out_cb = bev
+        .output()
+        .add_internal_deferrable_cb(output_changed, raw.cast());
     if let Some(st) = state(bev) {
         st.out_cb.set(Some(out_cb));
     }
@@ -101,10 +105,11 @@ fn wants_to_talk(src: &Bufferevent, dst: &Bufferevent) -> bool {
 
 /// The partner that new output of `bev` would reach at once and whole,
 /// by a path on which no program code runs: `bev` has nothing queued,
-/// its own callback on the output is still there to hand data on, and
-/// neither its output nor the partner's input has a program callback or
-/// a freeze in the way, nor the partner a read high watermark. Writes
-/// then skip the output: nobody could tell the difference.
+/// its own callback on the output is still there to hand data on (and
+/// would run now, the output not deferring its callbacks), and neither
+/// its output nor the partner's input has a program callback or a freeze
+/// in the way, nor the partner a read high watermark. Writes then skip
+/// the output: nobody could tell the difference.
 fn direct_partner(bev: &Bufferevent) -> Option<&Bufferevent> {
     let other = partner(bev)?;
     let own_cb = state(bev)?.out_cb.get()?;
@@ -253,6 +258,12 @@ pub fn unlink(bev: &Bufferevent) {
     }
     if let Some(st) = state(bev) {
         st.partner.set(std::ptr::null());
+        // A deferred run of the output's callbacks may still be queued and
+        // outlive this half (the buffer waits for it); our callback must
+        // not be in it, its argument being this half's memory.
+        if let Some(id) = st.out_cb.take() {
+            bev.output().remove_callback(id);
+        }
     }
 }
 
