@@ -18,6 +18,7 @@
  * with what libevent 2.1.12 does. The thread cases come last: they install
  * the pthread functions, after which every new base has locks.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sys/socket.h>
@@ -242,6 +243,66 @@ remove_across_chunks(void)
 end:
 	evbuffer_free(buf);
 	evbuffer_free(tmp);
+}
+
+/* A file segment between copies: removals cross into and out of it, and
+ * the file is closed once its last byte is removed (BUF-27). */
+static void
+remove_through_file_segment(void)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char path[] = "/tmp/bevrs-fastpath-XXXXXX";
+	char out[64];
+	int fd = mkstemp(path);
+
+	check(fd >= 0);
+	unlink(path);
+	check_int(write(fd, "0123456789", 10), ==, 10);
+	evbuffer_add(buf, "ab", 2);
+	check_int(evbuffer_add_file(buf, fd, 2, 6), ==, 0);
+	evbuffer_add(buf, "yz", 2);
+	check_int(len_of(buf), ==, 10);
+	check_int(evbuffer_remove(buf, out, 3), ==, 3);
+	check_mem(out, "ab2", 3);
+	check_int(evbuffer_remove(buf, out, 4), ==, 4);
+	check_mem(out, "3456", 4);
+	check_int(fcntl(fd, F_GETFD), !=, -1);
+	check_int(evbuffer_remove(buf, out, 2), ==, 2);
+	check_mem(out, "7y", 2);
+	check_int(fcntl(fd, F_GETFD), ==, -1);
+	fd = -1;
+	check_int(evbuffer_remove(buf, out, sizeof(out)), ==, 1);
+	check_mem(out, "z", 1);
+end:
+	evbuffer_free(buf);
+	if (fd >= 0 && fcntl(fd, F_GETFD) != -1)
+		close(fd);
+}
+
+/* Removing from a buffer that shares its bytes with another
+ * (evbuffer_add_buffer_reference) leaves the other as it was. */
+static void
+remove_shared_bytes(void)
+{
+	struct evbuffer *src = evbuffer_new(), *view = evbuffer_new();
+	char out[32];
+
+	evbuffer_add(src, "hello ", 6);
+	evbuffer_add(src, "world", 5);
+	check_int(evbuffer_add_buffer_reference(view, src), ==, 0);
+	check_int(len_of(view), ==, 11);
+	check_int(evbuffer_remove(view, out, 8), ==, 8);
+	check_mem(out, "hello wo", 8);
+	check_int(len_of(src), ==, 11);
+	check_int(evbuffer_remove(src, out, 7), ==, 7);
+	check_mem(out, "hello w", 7);
+	check_int(evbuffer_remove(view, out, sizeof(out)), ==, 3);
+	check_mem(out, "rld", 3);
+	check_int(evbuffer_remove(src, out, sizeof(out)), ==, 4);
+	check_mem(out, "orld", 4);
+end:
+	evbuffer_free(view);
+	evbuffer_free(src);
 }
 
 /* A long patterned stream built from adds, moves and a prepend, removed
@@ -1376,7 +1437,7 @@ give_up(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-pair_threadsafe_across_threads(void)
+stream_across_threads(int options)
 {
 	struct event_base *base = NULL;
 	struct bufferevent *pair[2] = { NULL, NULL };
@@ -1389,7 +1450,7 @@ pair_threadsafe_across_threads(void)
 	check_int(evthread_use_pthreads(), ==, 0);
 	base = event_base_new();
 	check(base != NULL);
-	check_int(bufferevent_pair_new(base, BEV_OPT_THREADSAFE, pair), ==, 0);
+	check_int(bufferevent_pair_new(base, options, pair), ==, 0);
 	memset(&s, 0, sizeof(s));
 	s.base = base;
 	s.writer = pair[0];
@@ -1419,6 +1480,20 @@ end:
 	pair_case_free(base, NULL, pair);
 }
 
+static void
+pair_threadsafe_across_threads(void)
+{
+	stream_across_threads(BEV_OPT_THREADSAFE);
+}
+
+/* The read callback runs unlocked, while the writer's bytes keep
+ * arriving in the input it reads. */
+static void
+pair_unlocked_callbacks_across_threads(void)
+{
+	stream_across_threads(BEV_OPT_THREADSAFE | BEV_OPT_UNLOCK_CALLBACKS);
+}
+
 /* The single-threaded pair cases again, on thread-safe pairs. */
 static void
 pair_cases_threadsafe(void)
@@ -1446,6 +1521,8 @@ static const struct check_case cases[] = {
 	{ "remove_nothing", remove_nothing },
 	{ "remove_more_than_held", remove_more_than_held },
 	{ "remove_across_chunks", remove_across_chunks },
+	{ "remove_through_file_segment", remove_through_file_segment },
+	{ "remove_shared_bytes", remove_shared_bytes },
 	{ "remove_large_pattern", remove_large_pattern },
 	{ "remove_frozen_front", remove_frozen_front },
 	{ "remove_in_own_callback", remove_in_own_callback },
@@ -1472,6 +1549,8 @@ static const struct check_case cases[] = {
 	{ "length_two_threads", length_two_threads },
 	{ "length_pair_shared_lock", length_pair_shared_lock },
 	{ "pair_threadsafe_across_threads", pair_threadsafe_across_threads },
+	{ "pair_unlocked_callbacks_across_threads",
+	    pair_unlocked_callbacks_across_threads },
 	{ "pair_cases_threadsafe", pair_cases_threadsafe },
 	{ NULL, NULL },
 };
