@@ -1019,11 +1019,25 @@ pub unsafe extern "C" fn evbuffer_add_iovec(
         if n > 0 && vec.is_null() {
             return refuse("evbuffer_add_iovec", "called with a NULL vector");
         }
+        let vecs = || {
+            (0..n).map(|i| {
+                // SAFETY: vec has n_vec readable entries (pointer contract).
+                unsafe { vec.add(i).read() }
+            })
+        };
+        // libevent first makes room for the sum (wrapping, as its size_t
+        // does) and adds nothing when that fails, as it does for a sum no
+        // object can have; then it adds vector by vector, stopping at the
+        // first that fails.
+        let sum = vecs().fold(0usize, |s, v| s.wrapping_add(v.iov_len));
+        if sum > isize::MAX as usize {
+            return Ok(0);
+        }
         let mut total = 0;
-        for i in 0..n {
-            // SAFETY: vec has n_vec readable entries (pointer contract).
-            let v = unsafe { vec.add(i).read() };
-            let data = bytes("evbuffer_add_iovec", v.iov_base, v.iov_len)?;
+        for v in vecs() {
+            let Ok(data) = bytes("evbuffer_add_iovec", v.iov_base, v.iov_len) else {
+                break;
+            };
             if b.add(data).is_err() {
                 break;
             }
