@@ -21,7 +21,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -501,6 +503,85 @@ read_null_and_oversize(void)
 end:
 	event_set_log_callback(NULL);
 	pair_case_free(base, NULL, pair);
+}
+
+/*
+ * The calls of add_impossible_lengths, in a child process whose address
+ * space is capped: a library that tried to copy or allocate such lengths
+ * would fail there, not exhaust the machine. Exits 0 when every answer
+ * is libevent's.
+ */
+static int
+impossible_lengths_child(void)
+{
+	struct event_base *base = NULL;
+	struct bufferevent *pair[2] = { NULL, NULL };
+	struct evbuffer *buf = evbuffer_new();
+	struct evbuffer_iovec vec[2];
+	struct rlimit cap = { (rlim_t)1 << 30, (rlim_t)1 << 30 };
+	char data[8] = "abc";
+	static const size_t huge[] = { (size_t)-1, (size_t)-1 / 2 + 1 };
+	size_t i;
+
+	alarm(60);
+	setrlimit(RLIMIT_AS, &cap);
+	tr_reset();
+	evbuffer_add_cb(buf, record_cb, "b");
+	for (i = 0; i < 2; i++) {
+		/* What a failed read()'s -1 becomes as a size. */
+		if (evbuffer_add(buf, data, huge[i]) != -1 ||
+		    evbuffer_prepend(buf, data, huge[i]) != -1)
+			return 1;
+	}
+	evbuffer_add(buf, "x", 1);
+	for (i = 0; i < 2; i++) {
+		if (evbuffer_add(buf, data, huge[i]) != -1 ||
+		    evbuffer_prepend(buf, data, huge[i]) != -1)
+			return 2;
+	}
+	/* Vectors whose sum no object can have: nothing is added. */
+	vec[0].iov_base = data;
+	vec[0].iov_len = 3;
+	vec[1].iov_base = data;
+	vec[1].iov_len = huge[1];
+	if (evbuffer_add_iovec(buf, vec, 2) != 0)
+		return 3;
+	if (len_of(buf) != 1 || strcmp(tr, "b:0+1-0=1;"))
+		return 4;
+	base = pair_setup(pair);
+	if (!base || bufferevent_enable(pair[1], EV_READ) != 0)
+		return 5;
+	for (i = 0; i < 2; i++)
+		if (bufferevent_write(pair[0], data, huge[i]) != -1)
+			return 6;
+	if (in_len(pair[1]) != 0 || out_len(pair[0]) != 0)
+		return 7;
+	if (bufferevent_write(pair[0], data, 3) != 0 || in_len(pair[1]) != 3)
+		return 8;
+	pair_case_free(base, NULL, pair);
+	evbuffer_free(buf);
+	return 0;
+}
+
+static void
+add_impossible_lengths(void)
+{
+	pid_t pid;
+	int status = -1;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	check(pid >= 0);
+	if (pid == 0) {
+		/* Refusals may be logged; the answers are what count. */
+		event_set_log_callback(count_log);
+		_exit(impossible_lengths_child());
+	}
+	check_int(waitpid(pid, &status, 0), ==, pid);
+	check(WIFEXITED(status));
+	check_int(WEXITSTATUS(status), ==, 0);
+end:;
 }
 
 /* ---- pair writes ---- */
@@ -1529,6 +1610,7 @@ static const struct check_case cases[] = {
 	{ "remove_after_reserve_and_readln",
 	    remove_after_reserve_and_readln },
 	{ "read_null_and_oversize", read_null_and_oversize },
+	{ "add_impossible_lengths", add_impossible_lengths },
 	{ "pair_output_program_cb", pair_output_program_cb },
 	{ "pair_output_frozen_back", pair_output_frozen_back },
 	{ "pair_output_nonempty_order", pair_output_nonempty_order },
