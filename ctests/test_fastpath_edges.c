@@ -1294,6 +1294,49 @@ end:
 	}
 }
 
+/* A read callback that frees its bufferevent, run by a trigger that
+ * asked for the write callback too: that one no longer runs. */
+static struct bufferevent *doomed;
+
+static void
+read_then_free(struct bufferevent *bev, void *arg)
+{
+	note("r%s;", (const char *)arg);
+	bufferevent_free(bev);
+	doomed = NULL;
+}
+
+static void
+trigger_read_callback_frees(void)
+{
+	struct event_base *base = event_base_new();
+	int fds[2] = { -1, -1 };
+
+	tr_reset();
+	check(base != NULL);
+	check_int(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+	doomed = bufferevent_socket_new(base, fds[0], BEV_OPT_CLOSE_ON_FREE);
+	check(doomed != NULL);
+	fds[0] = -1;
+	bufferevent_setcb(doomed, read_then_free, record_write, record_event,
+	    "s");
+	bufferevent_trigger(doomed, EV_READ | EV_WRITE, 0);
+	check_ptr(doomed, ==, NULL);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	check_str(tr, "rs;");
+end:
+	if (doomed)
+		bufferevent_free(doomed);
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (base) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		event_base_free(base);
+	}
+}
+
 /* ---- threads ---- */
 
 struct length_reader {
@@ -1626,6 +1669,7 @@ static const struct check_case cases[] = {
 	{ "trigger_socket", trigger_socket },
 	{ "trigger_pair", trigger_pair },
 	{ "trigger_reentrant", trigger_reentrant },
+	{ "trigger_read_callback_frees", trigger_read_callback_frees },
 	/* From here on the pthread functions are installed. */
 	{ "length_waits_for_lock", length_waits_for_lock },
 	{ "length_two_threads", length_two_threads },
