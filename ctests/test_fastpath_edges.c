@@ -1493,6 +1493,45 @@ end:
 	pair_case_free(base, NULL, pair);
 }
 
+/* A lock of the program's on a buffer of a bufferevent that has none;
+ * one that has the bufferevent's lock already refuses another. */
+static void
+pair_buffers_locked_by_program(void)
+{
+	struct event_base *base = NULL;
+	struct bufferevent *pair[2] = { NULL, NULL }, *safe[2] = { NULL, NULL };
+	char got[8];
+
+	check_int(evthread_use_pthreads(), ==, 0);
+	base = event_base_new();
+	check(base != NULL);
+	check_int(bufferevent_pair_new(base, 0, pair), ==, 0);
+	check_int(evbuffer_enable_locking(bufferevent_get_output(pair[0]),
+	    NULL), ==, 0);
+	check_int(evbuffer_enable_locking(bufferevent_get_input(pair[1]),
+	    NULL), ==, 0);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(bufferevent_write(pair[0], "abc", 3), ==, 0);
+	check_int(in_len(pair[1]), ==, 3);
+	check_int(bufferevent_disable(pair[1], EV_READ), ==, 0);
+	check_int(bufferevent_write(pair[0], "de", 2), ==, 0);
+	check_int(out_len(pair[0]), ==, 2);
+	check_int(bufferevent_enable(pair[1], EV_READ), ==, 0);
+	check_int(bufferevent_read(pair[1], got, sizeof(got)), ==, 5);
+	check_mem(got, "abcde", 5);
+	check_int(bufferevent_pair_new(base, BEV_OPT_THREADSAFE, safe), ==, 0);
+	check_int(evbuffer_enable_locking(bufferevent_get_output(safe[0]),
+	    NULL), ==, -1);
+	check_int(evbuffer_enable_locking(bufferevent_get_input(safe[1]),
+	    NULL), ==, -1);
+end:
+	if (safe[0])
+		bufferevent_free(safe[0]);
+	if (safe[1])
+		bufferevent_free(safe[1]);
+	pair_case_free(base, NULL, pair);
+}
+
 /* One thread writes numbered messages into a thread-safe pair while the
  * loop's thread reads them in odd sizes: all arrive, in order. */
 #define MSG_LEN 8
@@ -1674,6 +1713,7 @@ static const struct check_case cases[] = {
 	{ "length_waits_for_lock", length_waits_for_lock },
 	{ "length_two_threads", length_two_threads },
 	{ "length_pair_shared_lock", length_pair_shared_lock },
+	{ "pair_buffers_locked_by_program", pair_buffers_locked_by_program },
 	{ "pair_threadsafe_across_threads", pair_threadsafe_across_threads },
 	{ "pair_unlocked_callbacks_across_threads",
 	    pair_unlocked_callbacks_across_threads },
