@@ -33,6 +33,11 @@ impl CallbackId {
 /// Flag that keeps a callback running (`EVBUFFER_CB_ENABLED`).
 pub const CB_ENABLED: u32 = 1;
 
+/// Flag of a library callback that runs at once even on a buffer that
+/// defers its callbacks (libevent's internal EVBUFFER_CB_NODEFER). The
+/// program cannot set it: the entry points pass on CB_ENABLED only.
+const CB_NODEFER: u32 = 2;
+
 pub type CallbackFn = Rc<dyn Fn(&Buffer, &CbInfo)>;
 
 /// One of the library's own callbacks: a function and its argument.
@@ -41,10 +46,8 @@ pub type InternalFn = fn(buf: &Buffer, info: &CbInfo, arg: *mut c_void);
 /// What an entry calls.
 #[derive(Clone)]
 pub(crate) enum Func {
-    /// The library's own. It runs at once even when the buffer defers
-    /// (libevent's EVBUFFER_CB_NODEFER), and costs a copy, not a count,
-    /// to take out of the list: it runs on every change of a
-    /// bufferevent's buffers.
+    /// The library's own. It costs a copy, not a count, to take out of
+    /// the list: it runs on every change of a bufferevent's buffers.
     Internal(InternalFn, *mut c_void),
     /// The program's, through a closure over its C function and argument.
     Program(CallbackFn),
@@ -77,8 +80,8 @@ impl Entry {
         self.flags & CB_ENABLED != 0
             && match pass {
                 Pass::All => true,
-                Pass::NoDefer => self.func.is_internal(),
-                Pass::Deferred => !self.func.is_internal(),
+                Pass::NoDefer => self.flags & CB_NODEFER != 0,
+                Pass::Deferred => self.flags & CB_NODEFER == 0,
             }
     }
 }
@@ -87,9 +90,9 @@ impl Entry {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pass {
     All,
-    /// Changes on a deferring buffer: only the library's own, now.
+    /// Changes on a deferring buffer: only those marked CB_NODEFER, now.
     NoDefer,
-    /// The deferred run from the loop: only the program's.
+    /// The deferred run from the loop: all the others.
     Deferred,
 }
 
@@ -127,15 +130,15 @@ impl Buffer {
     /// Registers `func` to run after every change; `key` identifies it for
     /// [`Buffer::remove_callback_by_key`].
     pub fn add_callback(&self, key: (usize, usize), func: CallbackFn) -> CallbackId {
-        self.add_entry(key, Func::Program(func))
+        self.add_entry(key, Func::Program(func), CB_ENABLED)
     }
 
-    fn add_entry(&self, key: (usize, usize), func: Func) -> CallbackId {
+    fn add_entry(&self, key: (usize, usize), func: Func, flags: u32) -> CallbackId {
         let id = next_id();
         let entry = Entry {
             id,
             key,
-            flags: CB_ENABLED,
+            flags,
             func,
         };
         let mut cbs = self.cbs.borrow_mut();
@@ -158,14 +161,18 @@ impl Buffer {
         !self.cbs.borrow().entries.is_empty()
     }
 
-    /// Whether the buffer is empty, open at the back, and listened to by
-    /// the library's callback `own` and by no callback of the program's:
-    /// what a pair half asks of its output, on every write, before handing
-    /// the bytes straight to its partner. One look at each part.
+    /// Whether the buffer is empty, open at the back, frozen at the front,
+    /// does not defer its callbacks, and is listened to by the library's
+    /// callback `own` and by no callback of the program's: what a pair half
+    /// asks of its output, on every write, before handing the bytes
+    /// straight to its partner. One look at each part.
+    ///
+    /// A front the program unfroze sends the write the long way, through
+    /// the transfer that freezes it again, as libevent's always does.
     pub(crate) fn idle_with_own_callback(&self, own: CallbackId) -> bool {
         {
             let inner = self.inner.borrow();
-            if inner.len != 0 || inner.frozen_back {
+            if inner.len != 0 || inner.frozen_back || !inner.frozen_front || inner.deferring {
                 return false;
             }
         }
@@ -179,9 +186,21 @@ impl Buffer {
     }
 
     /// Registers a callback of the library's own, run in the same list and
-    /// order as C callbacks (newest first).
+    /// order as C callbacks (newest first), and at once even when the
+    /// buffer defers its callbacks.
     pub fn add_internal_cb(&self, f: InternalFn, arg: *mut c_void) -> CallbackId {
-        self.add_entry((f as usize, arg as usize), Func::Internal(f, arg))
+        let key = (f as usize, arg as usize);
+        self.add_entry(key, Func::Internal(f, arg), CB_ENABLED | CB_NODEFER)
+    }
+
+    /// [`Buffer::add_internal_cb`] for a callback that waits for the loop,
+    /// with the program's, once the buffer defers its callbacks: libevent
+    /// registers a pair half's output callback that way, so that
+    /// `evbuffer_defer_callbacks` on the output holds writes there until
+    /// the loop runs.
+    pub fn add_internal_deferrable_cb(&self, f: InternalFn, arg: *mut c_void) -> CallbackId {
+        let key = (f as usize, arg as usize);
+        self.add_entry(key, Func::Internal(f, arg), CB_ENABLED)
     }
 
     /// Removes one callback; false when it is not registered here.

@@ -70,6 +70,7 @@ impl Buffer {
                 pend: Cell::new((0, 0)),
             })
         });
+        self.inner.borrow_mut().deferring = true;
         // Not queued (undefer took it off): safe to fill again.
         d.base.set(base);
         let pri = d.base().default_priority();

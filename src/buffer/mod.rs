@@ -103,6 +103,10 @@ struct Inner {
     len: usize,
     frozen_front: bool,
     frozen_back: bool,
+    /// Whether `evbuffer_defer_callbacks` was called (`Buffer::defer` is
+    /// set): a copy beside the freezes, which a pair half reads with them
+    /// on every write, where `defer` lies in a line no message touches.
+    deferring: bool,
     /// readln's memory: for this style, no line end starts before
     /// `scan_from` (two fields rather than a tuple, so the style's byte
     /// shares a word with the flags).
@@ -161,6 +165,7 @@ impl Buffer {
                 len: 0,
                 frozen_front: false,
                 frozen_back: false,
+                deferring: false,
                 flags: 0,
                 scan_style: None,
                 scan_from: 0,

@@ -74,13 +74,16 @@ impl Buffer {
     /// Appends a copy of `data` in chunks of its own, as if it had been
     /// added to an empty buffer and that buffer moved here with
     /// [`Buffer::add_buffer`] (the same chunks, the same callbacks), but
-    /// without the detour; ignores freezes, for a buffer's owner.
+    /// without the detour; ignores freezes, for a buffer's owner, and
+    /// leaves the back frozen, as a pair's transfer into its partner's
+    /// input (the one user) does even where the program had unfrozen it.
     pub(crate) fn add_as_moved(&self, data: &[u8]) {
         if data.is_empty() {
             return;
         }
         let orig = {
             let mut d = self.inner.borrow_mut();
+            d.frozen_back = true;
             let orig = d.len;
             d.trim_empty_tail();
             d.len += data.len();

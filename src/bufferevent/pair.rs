@@ -66,7 +66,11 @@ fn half(base: *mut Base, options: c_int, lock: Option<Arc<Lock>>) -> *mut Buffer
     // SAFETY: raw is the live bufferevent just made.
     let bev = unsafe { &*raw };
     timers::assign(bev);
-    let out_cb = bev.output().add_internal_cb(output_changed, raw.cast());
+    // Deferrable, as libevent registers it: after evbuffer_defer_callbacks
+    // on the output, writes wait there until the loop runs the callbacks.
+    let out_cb = bev
+        .output()
+        .add_internal_deferrable_cb(output_changed, raw.cast());
     if let Some(st) = state(bev) {
         st.out_cb.set(Some(out_cb));
     }
@@ -101,10 +105,11 @@ fn wants_to_talk(src: &Bufferevent, dst: &Bufferevent) -> bool {
 
 /// The partner that new output of `bev` would reach at once and whole,
 /// by a path on which no program code runs: `bev` has nothing queued,
-/// its own callback on the output is still there to hand data on, and
-/// neither its output nor the partner's input has a program callback or
-/// a freeze in the way, nor the partner a read high watermark. Writes
-/// then skip the output: nobody could tell the difference.
+/// its own callback on the output is still there to hand data on (and
+/// would run now, the output not deferring its callbacks), and neither
+/// its output nor the partner's input has a program callback or a freeze
+/// in the way, nor the partner a read high watermark. Writes then skip
+/// the output: nobody could tell the difference.
 fn direct_partner(bev: &Bufferevent) -> Option<&Bufferevent> {
     let other = partner(bev)?;
     let own_cb = state(bev)?.out_cb.get()?;
@@ -121,6 +126,7 @@ fn direct_partner(bev: &Bufferevent) -> Option<&Bufferevent> {
 pub fn write(bev: &Bufferevent, data: &[u8]) -> Result<(), BufferError> {
     match direct_partner(bev) {
         Some(other) if !data.is_empty() => {
+            // Leaves the input's back frozen, as every transfer does.
             other.input().add_as_moved(data);
             moved(bev, other);
             Ok(())
@@ -151,13 +157,30 @@ pub fn write_buffer(bev: &Bufferevent, buf: &Buffer) -> Result<(), BufferError> 
     // Nothing of the program's runs from here on (a pair's callbacks are
     // deferred), so neither half can go away meanwhile.
     theirs.add_buffer_unfrozen(buf);
+    // The program may have unfrozen the input's back; a transfer ends
+    // with it frozen.
+    theirs.set_frozen(FrozenEnd::Back, true);
     moved(bev, other);
     Ok(())
 }
 
 /// Moves `src`'s output into `dst`'s input, up to `dst`'s read high
 /// watermark unless `ignore_wm`, then runs the callbacks that are due.
+///
+/// As in libevent, the two ends the bytes pass through are unfrozen for
+/// the move and frozen again afterwards: the program's callbacks on
+/// either buffer, which run during the move, may prepend to the output
+/// or add to the input then (and the bytes move on in a nested
+/// transfer), and an end the program unfroze earlier ends up frozen.
 fn transfer(src: &Bufferevent, dst: &Bufferevent, ignore_wm: bool) {
+    src.output().set_frozen(FrozenEnd::Front, false);
+    dst.input().set_frozen(FrozenEnd::Back, false);
+    transfer_open(src, dst, ignore_wm);
+    src.output().set_frozen(FrozenEnd::Front, true);
+    dst.input().set_frozen(FrozenEnd::Back, true);
+}
+
+fn transfer_open(src: &Bufferevent, dst: &Bufferevent, ignore_wm: bool) {
     let high = dst.wm_read().high;
     let room = high.saturating_sub(dst.input().len());
     if high != 0 && room == 0 && !ignore_wm {
@@ -235,6 +258,12 @@ pub fn unlink(bev: &Bufferevent) {
     }
     if let Some(st) = state(bev) {
         st.partner.set(std::ptr::null());
+        // A deferred run of the output's callbacks may still be queued and
+        // outlive this half (the buffer waits for it); our callback must
+        // not be in it, its argument being this half's memory.
+        if let Some(id) = st.out_cb.take() {
+            bev.output().remove_callback(id);
+        }
     }
 }
 

@@ -1019,12 +1019,22 @@ pub unsafe extern "C" fn evbuffer_add_iovec(
         if n > 0 && vec.is_null() {
             return refuse("evbuffer_add_iovec", "called with a NULL vector");
         }
-        let mut parts = Vec::with_capacity(n);
-        for i in 0..n {
-            // SAFETY: vec has n_vec readable entries (pointer contract).
-            let v = unsafe { vec.add(i).read() };
-            parts.push(bytes("evbuffer_add_iovec", v.iov_base, v.iov_len)?);
+        let vecs = || {
+            (0..n).map(|i| {
+                // SAFETY: vec has n_vec readable entries (pointer contract).
+                unsafe { vec.add(i).read() }
+            })
+        };
+        // libevent first makes room for the sum (wrapping, as its size_t
+        // does) and adds nothing when that fails, as it does for a sum no
+        // object can have; then it adds vector by vector, stopping at the
+        // first that fails (here also at a NULL extent, which it would
+        // copy from).
+        let sum = vecs().fold(0usize, |s, v| s.wrapping_add(v.iov_len));
+        if sum > isize::MAX as usize {
+            return Ok(0);
         }
+        let parts = vecs().map_while(|v| bytes("evbuffer_add_iovec", v.iov_base, v.iov_len).ok());
         Ok(b.add_parts(parts))
     })
 }

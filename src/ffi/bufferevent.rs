@@ -236,6 +236,10 @@ pub unsafe extern "C" fn bufferevent_read(
 ) -> usize {
     enter("bufferevent_read", || {
         let b = bev_arg("bufferevent_read", bev)?;
+        // Only what the input holds is written, as evbuffer_remove does:
+        // NULL with an empty input is no misuse, and `size` may overstate
+        // the room at `data` as long as the input is shorter.
+        let size = size.min(b.input().len());
         let out = super::bytes_mut("bufferevent_read", data, size)?;
         // 2.1.12 returns evbuffer_remove's -1 (a frozen front) as a size_t.
         Ok(b.input().remove(out).unwrap_or(usize::MAX))

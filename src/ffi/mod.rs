@@ -131,6 +131,12 @@ pub(crate) fn handle<'a, T>(name: &str, ptr: *const T) -> EntryResult<&'a T> {
 }
 
 /// Views `(data, len)` from C as a byte slice; NULL is accepted only for len 0.
+///
+/// A length above `isize::MAX` is refused: no object is that large, and it
+/// is what a program passes when a failed `read()`'s -1 becomes a size.
+/// libevent refuses such adds (-1) before it reads a byte, as its chain
+/// allocation fails; copying them would read past the data, and the chunk
+/// size for them would overflow.
 #[inline]
 pub(crate) fn bytes<'a>(
     name: &str,
@@ -140,11 +146,23 @@ pub(crate) fn bytes<'a>(
     if len == 0 {
         return Ok(&[]);
     }
-    if data.is_null() {
-        return refuse(name, "called with a NULL data pointer");
+    if data.is_null() || len > isize::MAX as usize {
+        return refuse_bytes(name, data);
     }
-    // SAFETY: the caller promises `len` readable bytes at `data` (pointer contract).
+    // SAFETY: the caller promises `len` readable bytes at `data` (pointer
+    // contract), and `len` fits a slice (checked above).
     Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
+}
+
+/// The refusals of [`bytes`], out of line.
+#[cold]
+#[inline(never)]
+fn refuse_bytes<'a>(name: &str, data: *const std::ffi::c_void) -> EntryResult<&'a [u8]> {
+    if data.is_null() {
+        refuse(name, "called with a NULL data pointer")
+    } else {
+        refuse(name, "called with a length no object can have")
+    }
 }
 
 /// Views `(data, len)` from C as a writable byte slice.
