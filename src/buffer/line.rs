@@ -48,14 +48,8 @@ impl Inner {
     ) -> Result<(usize, usize), usize> {
         let len = self.len;
         match style {
-            Eol::Lf => self
-                .find_exact(scan_from, b'\n')
-                .map(|p| (p, 1))
-                .ok_or(len),
-            Eol::Nul => self
-                .find_exact(scan_from, 0)
-                .map(|p| (p, 1))
-                .ok_or(len),
+            Eol::Lf => self.find_exact(scan_from, b'\n').map(|p| (p, 1)).ok_or(len),
+            Eol::Nul => self.find_exact(scan_from, 0).map(|p| (p, 1)).ok_or(len),
             Eol::Any => match self.find_byte(scan_from, is_cr_or_lf) {
                 Some(p) => Ok((p, self.span(p, is_cr_or_lf))),
                 None => Err(len),
