@@ -1,11 +1,26 @@
 /*
- * pair_util.h: the teardown the pair and filter tests share.
+ * pair_util.h: what the pair and filter tests share: the lengths of a
+ * bufferevent's buffers, and the teardown.
  */
 #ifndef BEVRS_PAIR_UTIL_H
 #define BEVRS_PAIR_UTIL_H
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+
+/* How many bytes wait in the input, and in the output. */
+static inline size_t
+in_len(struct bufferevent *bev)
+{
+	return evbuffer_get_length(bufferevent_get_input(bev));
+}
+
+static inline size_t
+out_len(struct bufferevent *bev)
+{
+	return evbuffer_get_length(bufferevent_get_output(bev));
+}
 
 /*
  * Frees what a case made, whichever of it exists: a filter (which may own

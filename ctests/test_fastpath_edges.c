@@ -70,18 +70,6 @@ len_of(struct evbuffer *buf)
 	return evbuffer_get_length(buf);
 }
 
-static size_t
-in_len(struct bufferevent *bev)
-{
-	return len_of(bufferevent_get_input(bev));
-}
-
-static size_t
-out_len(struct bufferevent *bev)
-{
-	return len_of(bufferevent_get_output(bev));
-}
-
 /* Notes a change as "<tag>:<orig>+<added>-<deleted>=<length now>;". */
 static void
 record_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,

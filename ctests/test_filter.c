@@ -117,12 +117,6 @@ free_ctx(void *ctx)
 	s->freed++;
 }
 
-static size_t
-in_len(struct bufferevent *bev)
-{
-	return evbuffer_get_length(bufferevent_get_input(bev));
-}
-
 static void
 null_underlying(void)
 {

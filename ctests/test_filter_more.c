@@ -216,18 +216,6 @@ limited(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	return BEV_OK;
 }
 
-static size_t
-in_len(struct bufferevent *bev)
-{
-	return evbuffer_get_length(bufferevent_get_input(bev));
-}
-
-static size_t
-out_len(struct bufferevent *bev)
-{
-	return evbuffer_get_length(bufferevent_get_output(bev));
-}
-
 static void
 loop_a_few(struct event_base *base)
 {

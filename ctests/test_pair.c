@@ -53,18 +53,6 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	s->what |= what;
 }
 
-static size_t
-in_len(struct bufferevent *bev)
-{
-	return evbuffer_get_length(bufferevent_get_input(bev));
-}
-
-static size_t
-out_len(struct bufferevent *bev)
-{
-	return evbuffer_get_length(bufferevent_get_output(bev));
-}
-
 static void
 pair_basics(void)
 {

@@ -43,12 +43,6 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	s->what |= what;
 }
 
-static size_t
-in_len(struct bufferevent *bev)
-{
-	return evbuffer_get_length(bufferevent_get_input(bev));
-}
-
 /* The same script with each option set: deferred read and event
  * callbacks, the partner left alone by a free. */
 static void
