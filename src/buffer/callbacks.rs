@@ -188,6 +188,10 @@ impl Buffer {
     /// Registers a callback of the library's own, run in the same list and
     /// order as C callbacks (newest first), and at once even when the
     /// buffer defers its callbacks.
+    // LIMITATION: 2.1.12 registers the socket, filter and TLS kinds' own
+    // callbacks deferrable, so evbuffer_defer_callbacks on such a buffer
+    // delays them to the loop; ours run at once (only the pair's output
+    // callback is deferrable, see add_internal_deferrable_cb).
     pub fn add_internal_cb(&self, f: InternalFn, arg: *mut c_void) -> CallbackId {
         let key = (f as usize, arg as usize);
         self.add_entry(key, Func::Internal(f, arg), CB_ENABLED | CB_NODEFER)

@@ -238,6 +238,10 @@ impl Buffer {
     /// `evbuffer_enable_locking`: from now on every entry point takes
     /// `lock`, or a new lock when None. False when the buffer has a lock
     /// already or none can be made (no thread implementation installed).
+    // LIMITATION: a bufferevent's own work on its buffers takes the
+    // bufferevent's lock, not one the program put on a buffer here; 2.1.12
+    // takes the buffer's, so a thread holding evbuffer_lock on a buffer of
+    // a bufferevent without BEV_OPT_THREADSAFE makes its writes wait there.
     pub fn enable_locking(&self, lock: Option<Arc<Lock>>) -> bool {
         if self.lock.get().is_some() {
             return false;
