@@ -685,14 +685,29 @@ impl Base {
 
     /// Queues a record of our own (CB_SELF); false if it was queued already.
     pub fn schedule(&self, cb: CbPtr) -> bool {
+        // Every deferred bufferevent callback comes here: a base without a
+        // lock (the common case) goes straight to the queue.
+        if self.lock.is_some() {
+            return self.schedule_locked(cb);
+        }
+        self.schedule_held(cb)
+    }
+
+    #[inline(never)]
+    fn schedule_locked(&self, cb: CbPtr) -> bool {
         let _held = self.hold();
-        let mut st = self.state.borrow_mut();
-        if cb.flags() & (EVLIST_ACTIVE | EVLIST_ACTIVE_LATER) != 0 {
+        self.schedule_held(cb)
+    }
+
+    /// [`Base::schedule`] with the base's lock held, if it has one.
+    #[inline(always)]
+    fn schedule_held(&self, cb: CbPtr) -> bool {
+        let flags = cb.flags();
+        if flags & (EVLIST_ACTIVE | EVLIST_ACTIVE_LATER) != 0 {
             return false;
         }
-        cb.set_flags(cb.flags() | EVLIST_ACTIVE);
-        st.active.push(cb);
-        drop(st);
+        cb.set_flags(flags | EVLIST_ACTIVE);
+        self.state.borrow_mut().active.push(cb);
         self.wake_loop();
         true
     }
