@@ -180,11 +180,6 @@ impl Buffer {
         cbs.program == 0 && cbs.entries.iter().any(|e| e.id == own)
     }
 
-    /// Whether the callback `id` is still registered here.
-    pub fn has_callback(&self, id: CallbackId) -> bool {
-        self.cbs.borrow().entries.iter().any(|e| e.id == id)
-    }
-
     /// Registers a callback of the library's own, run in the same list and
     /// order as C callbacks (newest first), and at once even when the
     /// buffer defers its callbacks.

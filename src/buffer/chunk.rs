@@ -29,6 +29,19 @@ struct Pool {
     large: Vec<Mem>,
 }
 
+impl Pool {
+    /// The list that keeps memory of `cap` bytes, and how many it keeps;
+    /// None for a size that is not standard.
+    fn list(&mut self, cap: usize) -> Option<(&mut Vec<Mem>, usize)> {
+        match cap {
+            TINY => Some((&mut self.tiny, POOL_CAP_TINY)),
+            SMALL => Some((&mut self.small, POOL_CAP_SMALL)),
+            LARGE => Some((&mut self.large, POOL_CAP_LARGE)),
+            _ => None,
+        }
+    }
+}
+
 /// Memory we allocate for a chunk, left uninitialized until written:
 /// zero-filling a 16 KiB read buffer would cost more than many reads.
 /// Only bytes that were written are ever viewed as a slice.
@@ -44,15 +57,7 @@ impl Mem {
     fn pooled(cap: usize) -> Mem {
         // try_with: buffers may be used while the thread is exiting (an
         // atexit handler after the free list is gone); they then allocate.
-        let reused = POOL.try_with(|pool| {
-            let mut pool = pool.borrow_mut();
-            match cap {
-                TINY => pool.tiny.pop(),
-                SMALL => pool.small.pop(),
-                LARGE => pool.large.pop(),
-                _ => None,
-            }
-        });
+        let reused = POOL.try_with(|pool| pool.borrow_mut().list(cap)?.0.pop());
         reused.ok().flatten().unwrap_or_else(|| Mem::new(cap))
     }
 
@@ -519,14 +524,9 @@ impl Chunk {
                 // After the free list is gone (thread exit), memory is just
                 // freed.
                 let _ = POOL.try_with(|pool| {
-                    let mut pool = pool.borrow_mut();
-                    let (list, cap) = match mem.len() {
-                        TINY => (&mut pool.tiny, POOL_CAP_TINY),
-                        SMALL => (&mut pool.small, POOL_CAP_SMALL),
-                        LARGE => (&mut pool.large, POOL_CAP_LARGE),
-                        _ => return,
-                    };
-                    if list.len() < cap {
+                    if let Some((list, keep)) = pool.borrow_mut().list(mem.len())
+                        && list.len() < keep
+                    {
                         list.push(mem);
                     }
                 });

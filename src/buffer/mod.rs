@@ -307,6 +307,7 @@ impl Buffer {
         }
     }
 
+    #[inline]
     pub fn is_frozen(&self, end: FrozenEnd) -> bool {
         let inner = self.inner.borrow();
         match end {

@@ -74,16 +74,13 @@ impl Buffer {
     /// Appends a copy of `data` in chunks of its own, as if it had been
     /// added to an empty buffer and that buffer moved here with
     /// [`Buffer::add_buffer`] (the same chunks, the same callbacks), but
-    /// without the detour; ignores freezes, for a buffer's owner, and
-    /// leaves the back frozen, as a pair's transfer into its partner's
-    /// input (the one user) does even where the program had unfrozen it.
+    /// without the detour; ignores freezes, for a buffer's owner.
     pub(crate) fn add_as_moved(&self, data: &[u8]) {
         if data.is_empty() {
             return;
         }
         let orig = {
             let mut d = self.inner.borrow_mut();
-            d.frozen_back = true;
             let orig = d.len;
             d.trim_empty_tail();
             d.len += data.len();
@@ -216,9 +213,8 @@ impl Buffer {
             // The rest is copied, and appended even when it is nothing, as
             // 2.1.12 does (which may let go of the destination's empty tail).
             let front = s.chunks.front_mut().expect("more than n bytes");
-            let part = front.data()[..left].to_vec();
+            d.append(&front.data()[..left]);
             front.start += left;
-            d.append(&part);
             d.len -= left;
             s.len -= n;
             d.len += n;

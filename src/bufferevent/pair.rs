@@ -106,10 +106,12 @@ fn wants_to_talk(src: &Bufferevent, dst: &Bufferevent) -> bool {
 /// The partner that new output of `bev` would reach at once and whole,
 /// by a path on which no program code runs: `bev` has nothing queued,
 /// its own callback on the output is still there to hand data on (and
-/// would run now, the output not deferring its callbacks), and neither
-/// its output nor the partner's input has a program callback or a freeze
-/// in the way, nor the partner a read high watermark. Writes then skip
-/// the output: nobody could tell the difference.
+/// would run now, the output not deferring its callbacks), neither its
+/// output nor the partner's input has a program callback, both keep the
+/// freezes a pair sets (a transfer would restore one the program lifted),
+/// and the partner has no read high watermark. Writes then skip the
+/// output: nobody could tell the difference.
+#[inline(always)]
 fn direct_partner(bev: &Bufferevent) -> Option<&Bufferevent> {
     let other = partner(bev)?;
     let own_cb = state(bev)?.out_cb.get()?;
@@ -118,7 +120,8 @@ fn direct_partner(bev: &Bufferevent) -> Option<&Bufferevent> {
         && !other.read_suspended()
         && other.wm_read().high == 0
         && bev.output().idle_with_own_callback(own_cb)
-        && !other.input().has_program_callbacks();
+        && !other.input().has_program_callbacks()
+        && other.input().is_frozen(FrozenEnd::Back);
     direct.then_some(other)
 }
 
@@ -126,7 +129,6 @@ fn direct_partner(bev: &Bufferevent) -> Option<&Bufferevent> {
 pub fn write(bev: &Bufferevent, data: &[u8]) -> Result<(), BufferError> {
     match direct_partner(bev) {
         Some(other) if !data.is_empty() => {
-            // Leaves the input's back frozen, as every transfer does.
             other.input().add_as_moved(data);
             moved(bev, other);
             Ok(())
@@ -157,9 +159,6 @@ pub fn write_buffer(bev: &Bufferevent, buf: &Buffer) -> Result<(), BufferError> 
     // Nothing of the program's runs from here on (a pair's callbacks are
     // deferred), so neither half can go away meanwhile.
     theirs.add_buffer_unfrozen(buf);
-    // The program may have unfrozen the input's back; a transfer ends
-    // with it frozen.
-    theirs.set_frozen(FrozenEnd::Back, true);
     moved(bev, other);
     Ok(())
 }
